@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/hydra"
+	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/requestid"
+	"github.com/heraproject/hera/internal/web"
+)
+
+// errUsage marks a bad command line; the usage text has been printed.
+var errUsage = errors.New("invalid arguments")
+
+// run is Hera's whole program: it serves until ctx is cancelled, then shuts
+// down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	start := time.Now()
+	for _, a := range args[1:] {
+		switch a {
+		case "-h", "-help", "--help", "help":
+			config.Usage(stdout)
+			return nil
+		default:
+			config.Usage(stderr)
+			return fmt.Errorf("%w: unknown argument %q", errUsage, a)
+		}
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	log := slog.New(requestid.Handler{Handler: slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})})
+
+	kc, err := kratos.NewClient(cfg.KratosPublicURL, cfg.KratosAdminURL, cfg.KratosTimeout)
+	if err != nil {
+		return err
+	}
+	deps := web.Deps{Logger: log, Config: cfg, Kratos: kc}
+	if cfg.HydraAdminURL != nil {
+		hc, err := hydra.NewClient(cfg.HydraAdminURL, cfg.HydraTimeout)
+		if err != nil {
+			return err
+		}
+		deps.Hydra = hc
+	}
+
+	srv := &http.Server{
+		Handler:           web.NewServer(deps),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
+		"hydra", cfg.HydraAdminURL != nil, "startup_ms", time.Since(start).Milliseconds())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

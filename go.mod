@@ -1,0 +1,3 @@
+module github.com/heraproject/hera
+
+go 1.26

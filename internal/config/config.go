@@ -1,0 +1,197 @@
+// Package config reads Hera's settings from the environment.
+//
+// Every setting is an environment variable; each may instead be given as
+// NAME_FILE pointing at a file that holds the value (for secrets mounted by an
+// orchestrator). Load collects every problem before it returns, so an operator
+// fixes a broken deployment in one go rather than one error per restart.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is Hera's typed configuration.
+type Config struct {
+	Listen    string
+	PublicURL *url.URL
+
+	KratosPublicURL *url.URL
+	KratosAdminURL  *url.URL
+	KratosTimeout   time.Duration
+
+	// HydraAdminURL is nil when Hera runs without Hydra (no OAuth2).
+	HydraAdminURL *url.URL
+	HydraTimeout  time.Duration
+
+	LogLevel slog.Level
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+}
+
+// Var describes one setting: the single source for parsing, --help and the
+// documentation test.
+type Var struct {
+	Name     string
+	Default  string
+	Required bool
+	Secret   bool
+	Help     string
+	set      func(c *Config, v string) error
+}
+
+// Vars lists every setting Hera reads, in the order --help shows them.
+func Vars() []Var {
+	return []Var{
+		{Name: "HERA_LISTEN", Default: "127.0.0.1:4455", Help: "host:port Hera listens on",
+			set: func(c *Config, v string) error {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return fmt.Errorf("want host:port: %w", err)
+				}
+				c.Listen = v
+				return nil
+			}},
+		{Name: "HERA_PUBLIC_URL", Default: "http://localhost:4455", Help: "browser-facing base URL of Hera (Kratos's serve.public.base_url is this plus /api/kratos/)",
+			set: func(c *Config, v string) (err error) { c.PublicURL, err = parseBaseURL(v); return err }},
+		{Name: "KRATOS_PUBLIC_URL", Required: true, Help: "Kratos public API as Hera reaches it, e.g. http://127.0.0.1:4433",
+			set: func(c *Config, v string) (err error) { c.KratosPublicURL, err = parseBaseURL(v); return err }},
+		{Name: "KRATOS_ADMIN_URL", Required: true, Help: "Kratos admin API, e.g. http://127.0.0.1:4434 (keep it off the internet)",
+			set: func(c *Config, v string) (err error) { c.KratosAdminURL, err = parseBaseURL(v); return err }},
+		{Name: "KRATOS_TIMEOUT", Default: "10s", Help: "timeout of each call Hera makes to Kratos",
+			set: func(c *Config, v string) (err error) { c.KratosTimeout, err = parsePositiveDuration(v); return err }},
+		{Name: "HYDRA_ADMIN_URL", Help: "Hydra admin API, e.g. http://127.0.0.1:4445; empty runs Hera without OAuth2",
+			set: func(c *Config, v string) (err error) { c.HydraAdminURL, err = parseBaseURL(v); return err }},
+		{Name: "HYDRA_TIMEOUT", Default: "10s", Help: "timeout of each call Hera makes to Hydra",
+			set: func(c *Config, v string) (err error) { c.HydraTimeout, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",
+			set: func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
+		{Name: "HERA_READ_HEADER_TIMEOUT", Default: "5s", Help: "time a client has to send request headers",
+			set: func(c *Config, v string) (err error) { c.ReadHeaderTimeout, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_READ_TIMEOUT", Default: "30s", Help: "time a client has to send a whole request",
+			set: func(c *Config, v string) (err error) { c.ReadTimeout, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_WRITE_TIMEOUT", Default: "60s", Help: "time Hera has to write a response",
+			set: func(c *Config, v string) (err error) { c.WriteTimeout, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_IDLE_TIMEOUT", Default: "120s", Help: "how long an idle keep-alive connection stays open",
+			set: func(c *Config, v string) (err error) { c.IdleTimeout, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_SHUTDOWN_TIMEOUT", Default: "15s", Help: "grace period for in-flight requests on SIGINT/SIGTERM",
+			set: func(c *Config, v string) (err error) { c.ShutdownTimeout, err = parsePositiveDuration(v); return err }},
+	}
+}
+
+// Load reads the configuration through getenv. The error, if any, lists every
+// invalid or missing setting.
+func Load(getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	var errs []error
+	for _, v := range Vars() {
+		val, err := lookup(getenv, v.Name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if val == "" {
+			val = v.Default
+		}
+		if val == "" {
+			if v.Required {
+				errs = append(errs, fmt.Errorf("%s: required but not set", v.Name))
+			}
+			continue
+		}
+		if err := v.set(c, val); err != nil {
+			shown := val
+			if v.Secret {
+				shown = "(hidden)"
+			}
+			errs = append(errs, fmt.Errorf("%s=%q: %w", v.Name, shown, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// lookup returns NAME, or the contents of the file named by NAME_FILE.
+func lookup(getenv func(string) string, name string) (string, error) {
+	val, file := getenv(name), getenv(name+"_FILE")
+	if file == "" {
+		return strings.TrimSpace(val), nil
+	}
+	if val != "" {
+		return "", fmt.Errorf("%s and %s_FILE are both set; use one", name, name)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func parseBaseURL(v string) (*url.URL, error) {
+	u, err := url.Parse(v)
+	if err != nil {
+		return nil, errors.Unwrap(err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, errors.New("want an http:// or https:// URL")
+	}
+	if u.Host == "" {
+		return nil, errors.New("URL has no host")
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, errors.New("URL must not carry a query, fragment or user info")
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+func parsePositiveDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		// A bare number is a common mistake; say what is wanted.
+		if _, nerr := strconv.Atoi(v); nerr == nil {
+			return 0, errors.New("want a duration with a unit, e.g. 10s")
+		}
+		return 0, errors.New("want a duration such as 500ms, 10s or 2m")
+	}
+	if d <= 0 {
+		return 0, errors.New("must be positive")
+	}
+	return d, nil
+}
+
+// Usage writes the --help text.
+func Usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: hera [--help]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Hera is the login and account UI for Ory Kratos and Ory Hydra.")
+	fmt.Fprintln(w, "It is configured through environment variables; each may also be given as NAME_FILE")
+	fmt.Fprintln(w, "naming a file that holds the value. See docs/configuration.md.")
+	fmt.Fprintln(w)
+	for _, v := range Vars() {
+		def := v.Default
+		switch {
+		case v.Required:
+			def = "required"
+		case def == "":
+			def = "empty"
+		default:
+			def = "default " + def
+		}
+		fmt.Fprintf(w, "  %-26s %s (%s)\n", v.Name, v.Help, def)
+	}
+}

@@ -1,0 +1,93 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+var minimal = map[string]string{
+	"KRATOS_PUBLIC_URL": "http://127.0.0.1:4433",
+	"KRATOS_ADMIN_URL":  "http://127.0.0.1:4434/",
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:4455" || c.PublicURL.String() != "http://localhost:4455" {
+		t.Errorf("listen %q public %q", c.Listen, c.PublicURL)
+	}
+	if c.KratosAdminURL.String() != "http://127.0.0.1:4434" {
+		t.Errorf("trailing slash kept: %q", c.KratosAdminURL)
+	}
+	if c.HydraAdminURL != nil {
+		t.Error("Hydra configured by default")
+	}
+	if c.KratosTimeout != 10*time.Second || c.ReadHeaderTimeout != 5*time.Second {
+		t.Errorf("timeouts %v %v", c.KratosTimeout, c.ReadHeaderTimeout)
+	}
+}
+
+func TestFileVariant(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "url")
+	if err := os.WriteFile(f, []byte("http://hydra:4445\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{"HYDRA_ADMIN_URL_FILE": f}
+	for k, v := range minimal {
+		m[k] = v
+	}
+	c, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HydraAdminURL.String() != "http://hydra:4445" {
+		t.Errorf("got %v", c.HydraAdminURL)
+	}
+
+	m["HYDRA_ADMIN_URL"] = "http://other"
+	if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "both set") {
+		t.Errorf("both NAME and NAME_FILE: %v", err)
+	}
+	delete(m, "HYDRA_ADMIN_URL")
+	m["HYDRA_ADMIN_URL_FILE"] = f + ".missing"
+	if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "HYDRA_ADMIN_URL_FILE") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestAllErrorsReported(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"HERA_PUBLIC_URL":  "localhost:4455",
+		"KRATOS_ADMIN_URL": "http://u:p@kratos",
+		"HYDRA_TIMEOUT":    "soon",
+		"HERA_LOG_LEVEL":   "loud",
+	}))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"HERA_PUBLIC_URL", "KRATOS_PUBLIC_URL: required", "KRATOS_ADMIN_URL", "HYDRA_TIMEOUT", "HERA_LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+// TestDocumented fails when a setting is missing from docs/configuration.md.
+func TestDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars() {
+		if !strings.Contains(string(b), "`"+v.Name+"`") {
+			t.Errorf("docs/configuration.md does not document %s", v.Name)
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// Mail is one message Kratos's courier sent (HTTP delivery strategy, with the
+// body template `function(ctx) ctx`).
+type Mail struct {
+	Recipient    string         `json:"recipient"`
+	Subject      string         `json:"subject"`
+	Body         string         `json:"body"`
+	TemplateType string         `json:"template_type"`
+	TemplateData map[string]any `json:"template_data"`
+}
+
+// Code returns the one-time code the message carries (login, registration,
+// recovery or verification), or "".
+func (m Mail) Code() string {
+	for _, k := range []string{"login_code", "registration_code", "recovery_code", "verification_code"} {
+		if s, ok := m.TemplateData[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// Mailbox is the HTTP endpoint Kratos's courier delivers to. It keeps every
+// message and can call OnMail for each (the dev stack prints them).
+type Mailbox struct {
+	OnMail func(Mail)
+
+	mu    sync.Mutex
+	mails []Mail
+	added chan struct{} // closed and replaced on every new message
+}
+
+// NewMailbox returns an empty mailbox.
+func NewMailbox() *Mailbox { return &Mailbox{added: make(chan struct{})} }
+
+// ServeHTTP accepts one message.
+func (mb *Mailbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var m Mail
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&m); err != nil {
+		http.Error(w, "bad message", http.StatusBadRequest)
+		return
+	}
+	mb.mu.Lock()
+	mb.mails = append(mb.mails, m)
+	close(mb.added)
+	mb.added = make(chan struct{})
+	mb.mu.Unlock()
+	if mb.OnMail != nil {
+		mb.OnMail(m)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Wait returns the first message to recipient, received at or after index
+// `after` of all messages, whose template type contains kind ("" for any).
+// It blocks until one arrives or ctx ends. Use Len before triggering the mail
+// to get `after`.
+func (mb *Mailbox) Wait(ctx context.Context, after int, recipient, kind string) (Mail, error) {
+	for {
+		mb.mu.Lock()
+		for _, m := range mb.mails[min(after, len(mb.mails)):] {
+			if strings.EqualFold(m.Recipient, recipient) && strings.Contains(m.TemplateType, kind) {
+				mb.mu.Unlock()
+				return m, nil
+			}
+		}
+		added := mb.added
+		mb.mu.Unlock()
+		select {
+		case <-added:
+		case <-ctx.Done():
+			return Mail{}, ctx.Err()
+		}
+	}
+}
+
+// Len is the number of messages received so far.
+func (mb *Mailbox) Len() int {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return len(mb.mails)
+}

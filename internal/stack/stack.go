@@ -1,0 +1,316 @@
+// Package stack starts real Ory Kratos and Ory Hydra processes, configured
+// for Hera, from the binaries scripts/build-ory.sh puts in bin/. The dev stack
+// (cmd/devstack) and the integration-test harness (stack/stacktest) both use
+// it, so what developers click through is what the tests exercise.
+package stack
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"text/template"
+	"time"
+
+	"github.com/heraproject/hera/deploy/dev"
+)
+
+// Process is a running Kratos or Hydra.
+type Process struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Stop asks the process to end (SIGTERM) and kills it if it has not ended
+// within 10 seconds.
+func (p *Process) Stop() error {
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	return nil
+}
+
+// Kill ends the process at once, as a crash would.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Err is why the process exited; valid after Done is closed.
+func (p *Process) Err() error { return p.err }
+
+// KratosConfig describes one Kratos instance.
+type KratosConfig struct {
+	Bin        string // path to the kratos binary
+	Dir        string // state directory: rendered config, SQLite database
+	HeraURL    string // browser-facing Hera base URL, no trailing slash
+	PublicPort int
+	AdminPort  int
+	MailURL    string // where the courier POSTs each message
+	BcryptCost int    // 4 in tests for speed; Kratos's default is 12
+	LogLevel   string
+	Secret     string // cookie and cipher secret, at least 32 characters
+	Output     io.Writer
+}
+
+// Kratos is a running Kratos.
+type Kratos struct {
+	*Process
+	PublicURL string
+	AdminURL  string
+}
+
+// StartKratos renders the configuration, migrates the database and starts
+// Kratos, returning once both of its APIs are ready.
+func StartKratos(ctx context.Context, c KratosConfig) (*Kratos, error) {
+	if c.BcryptCost == 0 {
+		c.BcryptCost = 12
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "warning"
+	}
+	if len(c.Secret) < 32 {
+		return nil, errors.New("stack: kratos secret must be at least 32 characters")
+	}
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	schema := filepath.Join(c.Dir, "identity.schema.json")
+	b, err := dev.FS.ReadFile("identity.schema.json")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(schema, b, 0o600); err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(c.Dir, "kratos.yml")
+	err = render("kratos.yml.tmpl", cfgPath, map[string]any{
+		"DSN":          "sqlite://" + filepath.Join(c.Dir, "kratos.sqlite") + "?_fk=true&mode=rwc",
+		"PublicPort":   c.PublicPort,
+		"AdminPort":    c.AdminPort,
+		"HeraURL":      c.HeraURL,
+		"MailURL":      c.MailURL,
+		"BcryptCost":   c.BcryptCost,
+		"LogLevel":     c.LogLevel,
+		"CookieSecret": c.Secret,
+		"CipherSecret": c.Secret[:32],
+		"SchemaPath":   schema,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := runOnce(ctx, c.Output, c.Bin, "migrate", "sql", "-e", "--yes", "-c", cfgPath); err != nil {
+		return nil, fmt.Errorf("stack: kratos migrate: %w", err)
+	}
+	p, err := start(c.Output, "kratos", c.Bin, "serve", "-c", cfgPath, "--dev", "--watch-courier", "--sqa-opt-out")
+	if err != nil {
+		return nil, err
+	}
+	k := &Kratos{
+		Process:   p,
+		PublicURL: "http://127.0.0.1:" + strconv.Itoa(c.PublicPort),
+		AdminURL:  "http://127.0.0.1:" + strconv.Itoa(c.AdminPort),
+	}
+	if err := waitReady(ctx, p, k.PublicURL+"/health/ready", k.AdminURL+"/admin/health/ready"); err != nil {
+		_ = p.Stop()
+		return nil, err
+	}
+	return k, nil
+}
+
+// HydraConfig describes one Hydra instance.
+type HydraConfig struct {
+	Bin        string
+	Dir        string
+	HeraURL    string
+	PublicPort int
+	AdminPort  int
+	LogLevel   string
+	Secret     string // system secret, at least 32 characters
+	Output     io.Writer
+}
+
+// Hydra is a running Hydra.
+type Hydra struct {
+	*Process
+	PublicURL string // also the issuer, as browsers and clients see it
+	AdminURL  string
+}
+
+// StartHydra renders the configuration, migrates the database and starts
+// Hydra, returning once both of its APIs are ready.
+func StartHydra(ctx context.Context, c HydraConfig) (*Hydra, error) {
+	if c.LogLevel == "" {
+		c.LogLevel = "warn"
+	}
+	if len(c.Secret) < 32 {
+		return nil, errors.New("stack: hydra secret must be at least 32 characters")
+	}
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	public := "http://localhost:" + strconv.Itoa(c.PublicPort)
+	cfgPath := filepath.Join(c.Dir, "hydra.yml")
+	err := render("hydra.yml.tmpl", cfgPath, map[string]any{
+		"DSN":          "sqlite://" + filepath.Join(c.Dir, "hydra.sqlite") + "?_fk=true&mode=rwc",
+		"PublicPort":   c.PublicPort,
+		"AdminPort":    c.AdminPort,
+		"IssuerURL":    public + "/",
+		"HeraURL":      c.HeraURL,
+		"LogLevel":     c.LogLevel,
+		"SystemSecret": c.Secret,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := runOnce(ctx, c.Output, c.Bin, "migrate", "sql", "-e", "--yes", "-c", cfgPath); err != nil {
+		return nil, fmt.Errorf("stack: hydra migrate: %w", err)
+	}
+	p, err := start(c.Output, "hydra", c.Bin, "serve", "all", "--dev", "-c", cfgPath, "--sqa-opt-out")
+	if err != nil {
+		return nil, err
+	}
+	h := &Hydra{
+		Process:   p,
+		PublicURL: public,
+		AdminURL:  "http://127.0.0.1:" + strconv.Itoa(c.AdminPort),
+	}
+	if err := waitReady(ctx, p, "http://127.0.0.1:"+strconv.Itoa(c.PublicPort)+"/health/ready", h.AdminURL+"/health/ready"); err != nil {
+		_ = p.Stop()
+		return nil, err
+	}
+	return h, nil
+}
+
+// RandomSecret returns 32 random bytes as 64 hex characters.
+func RandomSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func render(name, dst string, data any) error {
+	src, err := dev.FS.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	t, err := template.New(name).Option("missingkey=error").Parse(string(src))
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, buf.Bytes(), 0o600)
+}
+
+func runOnce(ctx context.Context, out io.Writer, bin string, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var buf bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Run(); err != nil {
+		if out != nil {
+			_, _ = out.Write(buf.Bytes())
+		}
+		return fmt.Errorf("%s %v: %w\n%s", filepath.Base(bin), args, err, tail(buf.Bytes(), 2000))
+	}
+	return nil
+}
+
+func start(out io.Writer, name, bin string, args ...string) (*Process, error) {
+	if out == nil {
+		out = io.Discard
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	// Its own process group, so a terminal's Ctrl-C reaches the dev stack
+	// first and the stack stops the servers in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("stack: start %s: %w (did scripts/build-ory.sh run?)", name, err)
+	}
+	p := &Process{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// waitReady polls the URLs until each answers 200, the process dies, or a
+// minute passes.
+func waitReady(ctx context.Context, p *Process, urls ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	client := &http.Client{
+		Timeout:       2 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	for _, u := range urls {
+		for {
+			res, err := client.Get(u)
+			if err == nil {
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case <-p.done:
+				return fmt.Errorf("stack: %s exited before it was ready: %v", p.name, p.err)
+			case <-ctx.Done():
+				return fmt.Errorf("stack: %s not ready at %s: %w", p.name, u, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs every Hera test. On a fresh Debian machine (as root) it first installs
+# what the tests need, then builds the pinned Kratos and Hydra into bin/.
+#   scripts/test.sh            everything
+#   scripts/test.sh ./internal/config/...   just some packages (after set-up)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$SECONDS
+
+# Debian packages the tests need; installed only when missing.
+packages=(gcc libc6-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+  fi
+  echo "installing ${missing[*]} ..."
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+scripts/build-ory.sh
+
+echo "== gofmt"
+unformatted=$(gofmt -l cmd internal deploy 2>&1 || true)
+if [[ -n $unformatted ]]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+pkgs=("$@")
+((${#pkgs[@]})) || pkgs=(./...)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+go test -race -count=1 -timeout 30m -v "${pkgs[@]}" >"$log" 2>&1
+status=$?
+set -e
+# Per-test results (not every log line) and the package summaries.
+grep -E '^\s*--- (PASS|FAIL|SKIP)|^(ok|FAIL|panic:)|^\s+\S+_test\.go:[0-9]+:' "$log" || true
+passed=$(grep -cE '^\s*--- PASS' "$log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
+skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
+if ((status != 0)) && ((failed == 0)); then
+  # A build failure or panic: show the whole log.
+  cat "$log"
+  failed=1
+fi
+if [[ ${CI:-} == true ]] && ((skipped > 0)); then
+  echo "CI runs every test: $skipped skipped" >&2
+  status=1
+fi
+echo "tests took $((SECONDS - start))s in all"
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status
