@@ -53,8 +53,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		deps.Hydra = hc
 	}
 
+	handler, err := web.NewServer(deps)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           web.NewServer(deps),
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,

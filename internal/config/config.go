@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -31,6 +32,10 @@ type Config struct {
 	// HydraAdminURL is nil when Hera runs without Hydra (no OAuth2).
 	HydraAdminURL *url.URL
 	HydraTimeout  time.Duration
+
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For Hera
+	// believes.
+	TrustedProxies []netip.Prefix
 
 	LogLevel slog.Level
 
@@ -75,6 +80,8 @@ func Vars() []Var {
 			set: func(c *Config, v string) (err error) { c.HydraAdminURL, err = parseBaseURL(v); return err }},
 		{Name: "HYDRA_TIMEOUT", Default: "10s", Help: "timeout of each call Hera makes to Hydra",
 			set: func(c *Config, v string) (err error) { c.HydraTimeout, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_TRUSTED_PROXIES", Help: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; empty trusts none",
+			set: func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err }},
 		{Name: "HERA_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",
 			set: func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
 		{Name: "HERA_READ_HEADER_TIMEOUT", Default: "5s", Help: "time a client has to send request headers",
@@ -157,6 +164,30 @@ func parseBaseURL(v string) (*url.URL, error) {
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
+}
+
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var bad []string
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		bad = append(bad, f)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("not an IP or CIDR: %s", strings.Join(bad, ", "))
+	}
+	return out, nil
 }
 
 func parsePositiveDuration(v string) (time.Duration, error) {

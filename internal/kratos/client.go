@@ -3,13 +3,23 @@
 package kratos
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"time"
 )
+
+// ErrUnavailable marks failures of Kratos itself (unreachable, timeout, 5xx,
+// malformed answer), as opposed to answers about the request.
+var ErrUnavailable = errors.New("kratos unavailable")
+
+// maxBody bounds how much of any Kratos answer Hera reads.
+const maxBody = 1 << 20
 
 // Client calls Kratos's public and admin APIs.
 type Client struct {
@@ -33,6 +43,12 @@ func NewClient(public, admin *url.URL, timeout time.Duration) (*Client, error) {
 		admin:  admin,
 		http: &http.Client{
 			Timeout: timeout,
+			Transport: &http.Transport{
+				Proxy:               nil,
+				MaxIdleConnsPerHost: 256,
+				IdleConnTimeout:     90 * time.Second,
+				ForceAttemptHTTP2:   false,
+			},
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
 			},
@@ -40,31 +56,289 @@ func NewClient(public, admin *url.URL, timeout time.Duration) (*Client, error) {
 	}, nil
 }
 
-// Ready reports whether both Kratos APIs answer their readiness probes.
-func (c *Client) Ready(ctx context.Context) error {
-	if err := probe(ctx, c.http, c.public.JoinPath("/health/ready")); err != nil {
-		return fmt.Errorf("kratos public API: %w", err)
+// PublicURL is Kratos's public API base URL as Hera reaches it.
+func (c *Client) PublicURL() *url.URL { return c.public }
+
+// Browser is what Hera passes on from the browser's request when it calls
+// Kratos on the browser's behalf.
+type Browser struct {
+	Cookie    string // the Cookie header, verbatim
+	UserAgent string
+	ClientIP  string // after trusted-proxy handling
+}
+
+func (b Browser) apply(h http.Header) {
+	if b.Cookie != "" {
+		h.Set("Cookie", b.Cookie)
 	}
-	if err := probe(ctx, c.http, c.admin.JoinPath("/admin/health/ready")); err != nil {
-		return fmt.Errorf("kratos admin API: %w", err)
+	if b.UserAgent != "" {
+		h.Set("User-Agent", b.UserAgent)
+	}
+	if b.ClientIP != "" {
+		h.Set("X-Forwarded-For", b.ClientIP)
+		h.Set("True-Client-IP", b.ClientIP)
+	}
+}
+
+// APIError is an error answer from Kratos about the request (4xx).
+type APIError struct {
+	Status            int
+	ID                string // e.g. self_service_flow_expired, security_csrf_violation
+	Reason            string
+	Message           string
+	UseFlowID         string // 410: the flow to continue with
+	RedirectBrowserTo string // 422, 403 refresh/aal2 required
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("kratos: %d %s: %s %s", e.Status, e.ID, e.Message, e.Reason)
+}
+
+// IsAPIError reports whether err is an APIError with the given status (any
+// status when status is 0), returning it.
+func IsAPIError(err error, status int) (*APIError, bool) {
+	var ae *APIError
+	if errors.As(err, &ae) && (status == 0 || ae.Status == status) {
+		return ae, true
+	}
+	return nil, false
+}
+
+// errorBody is Kratos's generic error document.
+type errorBody struct {
+	Error *struct {
+		ID      string `json:"id"`
+		Code    int    `json:"code"`
+		Reason  string `json:"reason"`
+		Message string `json:"message"`
+		Details struct {
+			UseFlowID  string `json:"use_flow_id"`
+			RedirectTo string `json:"redirect_to"`
+		} `json:"details"`
+	} `json:"error"`
+	UseFlowID         string `json:"use_flow_id"`
+	RedirectBrowserTo string `json:"redirect_browser_to"`
+}
+
+func parseAPIError(status int, body []byte) *APIError {
+	e := &APIError{Status: status}
+	var eb errorBody
+	if json.Unmarshal(body, &eb) == nil && eb.Error != nil {
+		e.ID, e.Reason, e.Message = eb.Error.ID, eb.Error.Reason, eb.Error.Message
+		e.UseFlowID = eb.Error.Details.UseFlowID
+		e.RedirectBrowserTo = eb.Error.Details.RedirectTo
+	}
+	if eb.UseFlowID != "" {
+		e.UseFlowID = eb.UseFlowID
+	}
+	if eb.RedirectBrowserTo != "" {
+		e.RedirectBrowserTo = eb.RedirectBrowserTo
+	}
+	return e
+}
+
+// Response is a raw Kratos answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// do sends one request. Transport failures, 5xx answers and oversized
+// bodies are ErrUnavailable.
+func (c *Client) do(ctx context.Context, method string, u *url.URL, body io.Reader, hdr http.Header) (*Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, u.Path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s %s: reading answer: %v", ErrUnavailable, method, u.Path, err)
+	}
+	if len(b) > maxBody {
+		return nil, fmt.Errorf("%w: %s %s: answer larger than %d bytes", ErrUnavailable, method, u.Path, maxBody)
+	}
+	if res.StatusCode >= 500 {
+		return nil, fmt.Errorf("%w: %s %s: status %d", ErrUnavailable, method, u.Path, res.StatusCode)
+	}
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}, nil
+}
+
+// getJSON GETs u and decodes a 200 answer into v; other answers are
+// APIErrors.
+func (c *Client) getJSON(ctx context.Context, u *url.URL, b Browser, v any) (*Response, error) {
+	h := http.Header{}
+	b.apply(h)
+	res, err := c.do(ctx, http.MethodGet, u, nil, h)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != http.StatusOK {
+		return res, parseAPIError(res.Status, res.Body)
+	}
+	if err := json.Unmarshal(res.Body, v); err != nil {
+		return res, fmt.Errorf("%w: GET %s: malformed answer: %v", ErrUnavailable, u.Path, err)
+	}
+	return res, nil
+}
+
+// GetFlow fetches a browser flow with the browser's cookies (Kratos checks
+// the flow's CSRF cookie).
+func (c *Client) GetFlow(ctx context.Context, kind Kind, id string, b Browser) (*Flow, error) {
+	u := c.public.JoinPath("/self-service", string(kind), "flows")
+	u.RawQuery = url.Values{"id": {id}}.Encode()
+	var f Flow
+	if _, err := c.getJSON(ctx, u, b, &f); err != nil {
+		return nil, err
+	}
+	if f.ID == "" || f.UI.Action == "" {
+		return nil, fmt.Errorf("%w: flow without id or ui", ErrUnavailable)
+	}
+	return &f, nil
+}
+
+// CreateBrowserFlow starts a browser flow server-side (as the browser) and
+// returns it with the Set-Cookie headers (the CSRF cookie) the browser must
+// receive.
+func (c *Client) CreateBrowserFlow(ctx context.Context, kind Kind, q url.Values, b Browser) (*Flow, []string, error) {
+	u := c.public.JoinPath("/self-service", string(kind), "browser")
+	u.RawQuery = q.Encode()
+	var f Flow
+	res, err := c.getJSON(ctx, u, b, &f)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &f, res.Header.Values("Set-Cookie"), nil
+}
+
+// Submit posts a flow form to Kratos, asking for a JSON answer so the
+// outcome is exact. body is form- or JSON-encoded as contentType says.
+// Only ErrUnavailable failures are errors; every Kratos answer (200, 400,
+// 403, 410, 422 …) is returned as a Response.
+func (c *Client) Submit(ctx context.Context, kind Kind, flowID string, body []byte, contentType string, b Browser) (*Response, error) {
+	u := c.public.JoinPath("/self-service", string(kind))
+	u.RawQuery = url.Values{"flow": {flowID}}.Encode()
+	h := http.Header{"Content-Type": {contentType}}
+	b.apply(h)
+	return c.do(ctx, http.MethodPost, u, bytes.NewReader(body), h)
+}
+
+// Whoami returns the browser's session. A missing or expired session is an
+// APIError with status 401; a session that needs a second factor, 403.
+func (c *Client) Whoami(ctx context.Context, b Browser) (*Session, error) {
+	var s Session
+	if _, err := c.getJSON(ctx, c.public.JoinPath("/sessions/whoami"), b, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// ListSessions returns the browser's identity's other active sessions (not
+// the current one).
+func (c *Client) ListSessions(ctx context.Context, b Browser) ([]Session, error) {
+	u := c.public.JoinPath("/sessions")
+	u.RawQuery = url.Values{"page_size": {"250"}}.Encode()
+	var ss []Session
+	if _, err := c.getJSON(ctx, u, b, &ss); err != nil {
+		return nil, err
+	}
+	return ss, nil
+}
+
+// RevokeSession ends one of the browser's identity's other sessions.
+func (c *Client) RevokeSession(ctx context.Context, id string, b Browser) error {
+	return c.deleteNoContent(ctx, c.public.JoinPath("/sessions", id), b)
+}
+
+// RevokeOtherSessions ends every session of the browser's identity but the
+// current one.
+func (c *Client) RevokeOtherSessions(ctx context.Context, b Browser) error {
+	u := c.public.JoinPath("/sessions")
+	h := http.Header{}
+	b.apply(h)
+	res, err := c.do(ctx, http.MethodDelete, u, nil, h)
+	if err != nil {
+		return err
+	}
+	if res.Status != http.StatusOK {
+		return parseAPIError(res.Status, res.Body)
 	}
 	return nil
 }
 
-// probe GETs u and wants a 200.
-func probe(ctx context.Context, hc *http.Client, u *url.URL) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+func (c *Client) deleteNoContent(ctx context.Context, u *url.URL, b Browser) error {
+	h := http.Header{}
+	b.apply(h)
+	res, err := c.do(ctx, http.MethodDelete, u, nil, h)
 	if err != nil {
 		return err
 	}
-	res, err := hc.Do(req)
-	if err != nil {
-		return err
+	if res.Status != http.StatusNoContent && res.Status != http.StatusOK {
+		return parseAPIError(res.Status, res.Body)
 	}
-	defer res.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: status %d", u.Path, res.StatusCode)
+	return nil
+}
+
+// LogoutURL creates a browser logout flow and returns the URL that ends the
+// session when the browser visits it.
+func (c *Client) LogoutURL(ctx context.Context, returnTo string, b Browser) (string, error) {
+	u := c.public.JoinPath("/self-service/logout/browser")
+	if returnTo != "" {
+		u.RawQuery = url.Values{"return_to": {returnTo}}.Encode()
+	}
+	var out struct {
+		LogoutURL string `json:"logout_url"`
+	}
+	if _, err := c.getJSON(ctx, u, b, &out); err != nil {
+		return "", err
+	}
+	if out.LogoutURL == "" {
+		return "", fmt.Errorf("%w: logout flow without logout_url", ErrUnavailable)
+	}
+	return out.LogoutURL, nil
+}
+
+// GetError fetches a Kratos error flow.
+func (c *Client) GetError(ctx context.Context, id string) (*ErrorFlow, error) {
+	u := c.public.JoinPath("/self-service/errors")
+	u.RawQuery = url.Values{"id": {id}}.Encode()
+	var e ErrorFlow
+	if _, err := c.getJSON(ctx, u, Browser{}, &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// GetIdentity reads an identity through the admin API.
+func (c *Client) GetIdentity(ctx context.Context, id string) (*Identity, error) {
+	var i Identity
+	if _, err := c.getJSON(ctx, c.admin.JoinPath("/admin/identities", id), Browser{}, &i); err != nil {
+		return nil, err
+	}
+	return &i, nil
+}
+
+// Ready reports whether both Kratos APIs answer their readiness probes.
+func (c *Client) Ready(ctx context.Context) error {
+	for _, u := range []*url.URL{c.public.JoinPath("/health/ready"), c.admin.JoinPath("/admin/health/ready")} {
+		res, err := c.do(ctx, http.MethodGet, u, nil, nil)
+		if err != nil {
+			return err
+		}
+		if res.Status != http.StatusOK {
+			return fmt.Errorf("GET %s: status %d", u.Path, res.Status)
+		}
 	}
 	return nil
 }

@@ -78,6 +78,9 @@ type KratosConfig struct {
 	LogLevel   string
 	Secret     string // cookie and cipher secret, at least 32 characters
 	Output     io.Writer
+	// Env overrides configuration keys the Ory way, e.g.
+	// SELFSERVICE_FLOWS_LOGIN_LIFESPAN=2s.
+	Env []string
 }
 
 // Kratos is a running Kratos.
@@ -129,7 +132,7 @@ func StartKratos(ctx context.Context, c KratosConfig) (*Kratos, error) {
 	if err := runOnce(ctx, c.Output, c.Bin, "migrate", "sql", "-e", "--yes", "-c", cfgPath); err != nil {
 		return nil, fmt.Errorf("stack: kratos migrate: %w", err)
 	}
-	p, err := start(c.Output, "kratos", c.Bin, "serve", "-c", cfgPath, "--dev", "--watch-courier", "--sqa-opt-out")
+	p, err := start(c.Output, c.Env, "kratos", c.Bin, "serve", "-c", cfgPath, "--dev", "--watch-courier", "--sqa-opt-out")
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +196,7 @@ func StartHydra(ctx context.Context, c HydraConfig) (*Hydra, error) {
 	if err := runOnce(ctx, c.Output, c.Bin, "migrate", "sql", "-e", "--yes", "-c", cfgPath); err != nil {
 		return nil, fmt.Errorf("stack: hydra migrate: %w", err)
 	}
-	p, err := start(c.Output, "hydra", c.Bin, "serve", "all", "--dev", "-c", cfgPath, "--sqa-opt-out")
+	p, err := start(c.Output, nil, "hydra", c.Bin, "serve", "all", "--dev", "-c", cfgPath, "--sqa-opt-out")
 	if err != nil {
 		return nil, err
 	}
@@ -257,11 +260,14 @@ func runOnce(ctx context.Context, out io.Writer, bin string, args ...string) err
 	return nil
 }
 
-func start(out io.Writer, name, bin string, args ...string) (*Process, error) {
+func start(out io.Writer, env []string, name, bin string, args ...string) (*Process, error) {
 	if out == nil {
 		out = io.Discard
 	}
 	cmd := exec.Command(bin, args...)
+	// A clean environment: Ory servers read configuration from environment
+	// variables, and a stray DSN or SERVE_* must not leak in.
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}, env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so a terminal's Ctrl-C reaches the dev stack
 	// first and the stack stops the servers in order.

@@ -14,7 +14,7 @@ type check struct {
 	r    readier
 }
 
-func readinessChecks(d *Deps) []check {
+func readinessChecks(d Deps) []check {
 	cs := []check{{"kratos", d.Kratos}}
 	if d.Hydra != nil {
 		cs = append(cs, check{"hydra", d.Hydra})

@@ -1,10 +1,34 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/heraproject/hera/internal/kratos"
+)
 
 // addRoutes is Hera's whole URL surface.
-func addRoutes(mux *http.ServeMux, d *Deps) {
+func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("GET /health/alive", handleAlive())
-	mux.Handle("GET /health/ready", handleReady(d.Logger, readinessChecks(d)))
-	mux.Handle("/", http.NotFoundHandler())
+	mux.Handle("GET /health/ready", handleReady(s.Logger, readinessChecks(s.Deps)))
+	mux.Handle("GET /static/", staticFiles())
+
+	// Self-service flow pages and Hera's own forms.
+	for _, k := range []kratos.Kind{kratos.Login, kratos.Registration, kratos.Recovery, kratos.Verification, kratos.Settings} {
+		mux.Handle("GET /"+string(k), handleFlowPage(s, k))
+	}
+	mux.Handle("POST /recovery/start", sameOrigin(handleRecoveryStart(s)))
+	mux.Handle("GET /error", handleErrorPage(s))
+	mux.Handle("GET /{$}", handleWelcome(s))
+	mux.Handle("GET /sessions", handleSessions(s))
+	mux.Handle("POST /sessions/revoke-others", sameOrigin(handleRevokeOthers(s)))
+	mux.Handle("POST /sessions/{id}/revoke", sameOrigin(handleRevokeSession(s)))
+	mux.Handle("GET /logout", handleLogoutPage(s))
+	mux.Handle("POST /logout", sameOrigin(handleLogout(s)))
+
+	// Kratos API: Hera's submit endpoint, the flow JSON, and the proxy.
+	mux.Handle("POST "+apiPrefix+"/{flow}/submit", sameOrigin(handleSubmit(s)))
+	mux.Handle("GET "+apiPrefix+"/flows", handleFlowJSON(s))
+	mux.Handle(apiPrefix+"/", s.proxy)
+
+	mux.Handle("/", handleNotFound(s))
 }

@@ -4,10 +4,13 @@ package web
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 
 	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/kratos"
 )
 
 // readier is anything whose readiness /health/ready reports.
@@ -15,22 +18,94 @@ type readier interface {
 	Ready(ctx context.Context) error
 }
 
-// Deps is what the handlers need. Fields that are nil switch their feature off
-// (Hydra nil: no OAuth2).
+// kratosAPI is what the handlers need of Kratos.
+type kratosAPI interface {
+	readier
+	GetFlow(ctx context.Context, kind kratos.Kind, id string, b kratos.Browser) (*kratos.Flow, error)
+	CreateBrowserFlow(ctx context.Context, kind kratos.Kind, q url.Values, b kratos.Browser) (*kratos.Flow, []string, error)
+	Submit(ctx context.Context, kind kratos.Kind, flowID string, body []byte, contentType string, b kratos.Browser) (*kratos.Response, error)
+	Whoami(ctx context.Context, b kratos.Browser) (*kratos.Session, error)
+	ListSessions(ctx context.Context, b kratos.Browser) ([]kratos.Session, error)
+	RevokeSession(ctx context.Context, id string, b kratos.Browser) error
+	RevokeOtherSessions(ctx context.Context, b kratos.Browser) error
+	LogoutURL(ctx context.Context, returnTo string, b kratos.Browser) (string, error)
+	GetError(ctx context.Context, id string) (*kratos.ErrorFlow, error)
+}
+
+// Deps is what the server needs. Hydra nil switches OAuth2 off; Guard nil
+// means no pre/post checks on submissions.
 type Deps struct {
 	Logger *slog.Logger
 	Config *config.Config
-	Kratos readier
+	Kratos kratosAPI
 	Hydra  readier
+	Guard  Guard
 }
 
+// server is the handlers' shared state, built once.
+type server struct {
+	Deps
+	render *renderer
+	proxy  http.Handler
+	// kratosPrefix is the browser-facing URL of the Kratos proxy, e.g.
+	// http://localhost:4455/api/kratos
+	kratosPrefix string
+}
+
+// maxFormBody bounds every form and proxied request body.
+const maxFormBody = 64 << 10
+
 // NewServer returns Hera's root handler.
-func NewServer(d Deps) http.Handler {
+func NewServer(d Deps) (http.Handler, error) {
+	if d.Logger == nil || d.Config == nil || d.Kratos == nil {
+		return nil, errors.New("web: logger, config and kratos are required")
+	}
+	if d.Guard == nil {
+		d.Guard = noGuard{}
+	}
+	rd, err := newRenderer(d.Logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Deps: d, render: rd, kratosPrefix: d.Config.PublicURL.String() + apiPrefix}
+	proxy, err := kratos.NewProxy(kratos.ProxyConfig{
+		Upstream: d.Config.KratosPublicURL,
+		Prefix:   apiPrefix,
+		Timeout:  d.Config.KratosTimeout,
+		MaxBody:  maxFormBody,
+		Logger:   d.Logger,
+		ClientIP: s.clientIP,
+		Submit:   s.submit,
+		Refuse: func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "404 page not found", http.StatusNotFound)
+		},
+		Fail: func(w http.ResponseWriter, r *http.Request, status int) {
+			s.errorPage(w, r, status, nil)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.proxy = proxy
+
 	mux := http.NewServeMux()
-	addRoutes(mux, &d)
+	addRoutes(mux, s)
 	var h http.Handler = mux
 	h = recoverPanics(d.Logger, h)
+	h = securityHeaders(d.Config.PublicURL.Scheme == "https", h)
 	h = logRequests(d.Logger, h)
 	h = withRequestID(h)
-	return h
+	return h, nil
+}
+
+// apiPrefix is where the Kratos proxy and Hera's submit endpoints live.
+const apiPrefix = "/api/kratos"
+
+// browser is what Hera passes on to Kratos from a browser's request.
+func (s *server) browser(r *http.Request) kratos.Browser {
+	return kratos.Browser{Cookie: r.Header.Get("Cookie"), UserAgent: r.UserAgent(), ClientIP: s.clientIP(r)}
+}
+
+func (s *server) clientIP(r *http.Request) string {
+	return clientIP(r, s.Config.TrustedProxies)
 }

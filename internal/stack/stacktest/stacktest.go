@@ -23,6 +23,9 @@ import (
 // Options selects what to start.
 type Options struct {
 	Hydra bool // also start Hydra
+	// KratosEnv overrides Kratos configuration keys, e.g.
+	// "SELFSERVICE_FLOWS_LOGIN_LIFESPAN=2s".
+	KratosEnv []string
 }
 
 // Env is a running test stack. Hera itself is not running: the test serves
@@ -80,6 +83,7 @@ func Start(t testing.TB, o Options) *Env {
 		BcryptCost: 4,
 		Secret:     stack.RandomSecret(),
 		Output:     e.logs,
+		Env:        o.KratosEnv,
 	})
 	if err != nil {
 		t.Fatalf("start kratos: %v\n%s", err, e.logs.Tail(8<<10))

@@ -1,0 +1,212 @@
+package kratos
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Route is what the proxy does with a request.
+type Route int
+
+// Routes.
+const (
+	// RouteRefuse: not a public Kratos route Hera forwards.
+	RouteRefuse Route = iota
+	// RouteForward: forwarded to Kratos as it is.
+	RouteForward
+	// RouteSubmit: a self-service submission; it must go through Hera's
+	// pre/post checks, like Hera's own forms.
+	RouteSubmit
+)
+
+// Classify decides what happens to a request for path (the escaped path
+// below the proxy prefix, e.g. "/self-service/login/browser"). Anything
+// that is not exactly an allowed, clean path is refused: no percent-escapes,
+// backslashes, empty, "." or ".." segments.
+func Classify(method, path string) (Route, Kind) {
+	if !cleanPath(path) {
+		return RouteRefuse, ""
+	}
+	seg := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	read := method == http.MethodGet || method == http.MethodHead
+	switch {
+	case len(seg) == 2 && seg[0] == "sessions" && seg[1] == "whoami" && read:
+		return RouteForward, ""
+	case seg[0] == "schemas" && len(seg) <= 2 && read:
+		return RouteForward, ""
+	case len(seg) == 3 && seg[0] == ".well-known" && seg[1] == "ory" && seg[2] == "webauthn.js" && read:
+		return RouteForward, ""
+	case seg[0] != "self-service":
+		return RouteRefuse, ""
+	}
+	// /self-service/...
+	switch len(seg) {
+	case 2:
+		if seg[1] == "errors" && read {
+			return RouteForward, ""
+		}
+		if seg[1] == "logout" && read { // the logout URL with its token
+			return RouteForward, ""
+		}
+		if k, ok := ParseKind(seg[1]); ok {
+			if method == http.MethodPost {
+				return RouteSubmit, k
+			}
+			// GET continues a flow: verification and recovery links from
+			// e-mails, settings after re-authentication.
+			if read {
+				return RouteForward, k
+			}
+		}
+	case 3:
+		if seg[1] == "logout" && ((seg[2] == "browser" && read) || (seg[2] == "api" && method == http.MethodDelete)) {
+			return RouteForward, ""
+		}
+		if k, ok := ParseKind(seg[1]); ok && read && (seg[2] == "browser" || seg[2] == "api" || seg[2] == "flows") {
+			return RouteForward, k
+		}
+	case 5:
+		// Social sign-in callbacks; some providers POST (form_post).
+		if seg[1] == "methods" && seg[2] == "oidc" && seg[3] == "callback" && seg[4] != "" &&
+			(read || method == http.MethodPost) {
+			return RouteForward, ""
+		}
+	}
+	return RouteRefuse, ""
+}
+
+// cleanPath accepts only plain absolute paths made of safe characters.
+func cleanPath(p string) bool {
+	if len(p) < 2 || p[0] != '/' || len(p) > 512 {
+		return false
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '/' || c == '-' || c == '_' || c == '.':
+		default:
+			return false // %, \, ;, :, spaces, control and non-ASCII bytes
+		}
+	}
+	return true
+}
+
+// spoofable are headers a client could use to lie about its address or the
+// request's origin; they are dropped and set from what Hera knows.
+func spoofable() []string {
+	return []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+		"X-Forwarded-Port", "X-Forwarded-Prefix", "X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip",
+		"X-Client-Ip", "X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Url", "X-Rewrite-Url",
+		"X-Http-Method-Override", "X-Method-Override", "X-Original-Forwarded-For"}
+}
+
+// ProxyConfig configures NewProxy.
+type ProxyConfig struct {
+	Upstream *url.URL // Kratos public API
+	Prefix   string   // e.g. /api/kratos
+	Timeout  time.Duration
+	MaxBody  int64
+	Logger   *slog.Logger
+	// ClientIP returns the real client address of a request.
+	ClientIP func(*http.Request) string
+	// Submit handles RouteSubmit requests (Hera's guarded submit pipeline).
+	Submit func(w http.ResponseWriter, r *http.Request, kind Kind)
+	// Refuse answers refused requests; Fail answers upstream failures
+	// (status 502 or 504).
+	Refuse func(w http.ResponseWriter, r *http.Request)
+	Fail   func(w http.ResponseWriter, r *http.Request, status int)
+}
+
+// Proxy forwards the public Kratos routes browsers need, cookies intact in
+// both directions, and never follows Kratos's redirects.
+type Proxy struct {
+	cfg ProxyConfig
+	rp  *httputil.ReverseProxy
+}
+
+// NewProxy returns the /api/kratos/ proxy.
+func NewProxy(cfg ProxyConfig) (*Proxy, error) {
+	if cfg.Upstream == nil || cfg.ClientIP == nil || cfg.Submit == nil || cfg.Refuse == nil || cfg.Fail == nil || cfg.Logger == nil {
+		return nil, errors.New("kratos: proxy config incomplete")
+	}
+	if cfg.Timeout <= 0 || cfg.MaxBody <= 0 {
+		return nil, errors.New("kratos: proxy timeout and body limit must be positive")
+	}
+	up := cfg.Upstream
+	p := &Proxy{cfg: cfg}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			rest := strings.TrimPrefix(pr.In.URL.EscapedPath(), cfg.Prefix)
+			pr.Out.URL.Scheme = up.Scheme
+			pr.Out.URL.Host = up.Host
+			pr.Out.URL.Path = up.Path + rest
+			pr.Out.URL.RawPath = ""
+			pr.Out.Host = up.Host
+			for _, h := range spoofable() {
+				pr.Out.Header.Del(h)
+			}
+			ip := cfg.ClientIP(pr.In)
+			pr.Out.Header.Set("X-Forwarded-For", ip)
+			pr.Out.Header.Set("True-Client-IP", ip)
+		},
+		Transport: &http.Transport{
+			Proxy:                 nil,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			ResponseHeaderTimeout: cfg.Timeout,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			status := http.StatusBadGateway
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				status = http.StatusGatewayTimeout
+			}
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				status = http.StatusRequestEntityTooLarge
+			}
+			cfg.Logger.ErrorContext(r.Context(), "kratos proxy", "path", r.URL.Path, "status", status, "err", err)
+			cfg.Fail(w, r, status)
+		},
+	}
+	return p, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), p.cfg.Prefix)
+	if !ok {
+		p.cfg.Refuse(w, r)
+		return
+	}
+	route, kind := Classify(r.Method, rest)
+	switch route {
+	case RouteSubmit:
+		p.cfg.Submit(w, r, kind)
+	case RouteForward:
+		if r.ContentLength > p.cfg.MaxBody {
+			p.cfg.Fail(w, r, http.StatusRequestEntityTooLarge)
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, p.cfg.MaxBody)
+		}
+		p.rp.ServeHTTP(w, r)
+	default:
+		p.cfg.Logger.InfoContext(r.Context(), "kratos proxy refused", "method", r.Method, "path", r.URL.Path)
+		p.cfg.Refuse(w, r)
+	}
+}

@@ -1,0 +1,124 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/heraproject/hera/internal/kratos"
+)
+
+// ErrorView is the model of the error page.
+type ErrorView struct {
+	Title   string
+	Message string
+	Hint    string
+	Links   []Link
+}
+
+// errorPage renders the generic error page. The cause, if any, goes to the
+// log only; the user sees the request ID.
+func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, err error) {
+	if err != nil {
+		s.Logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "status", status, "err", err)
+	}
+	v := ErrorView{
+		Title:   "Something went wrong",
+		Message: "We could not complete your request. Please try again in a moment.",
+		Links:   []Link{{Text: "Go to the start page", Href: "/"}},
+	}
+	switch status {
+	case http.StatusNotFound:
+		v.Title, v.Message = "Page not found", "There is nothing at this address."
+	case http.StatusRequestEntityTooLarge:
+		v.Title, v.Message = "Request too large", "What you sent is larger than we accept."
+	case http.StatusGatewayTimeout:
+		v.Message = "The service took too long to answer. Please try again in a moment."
+	}
+	s.render.render(w, r, status, "error", page{Title: v.Title, Data: v})
+}
+
+// kratosFailure renders the page for a failed Kratos call: the generic error
+// page when Kratos itself failed.
+func (s *server) kratosFailure(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusBadGateway
+	if !errors.Is(err, kratos.ErrUnavailable) {
+		status = http.StatusInternalServerError
+	}
+	s.errorPage(w, r, status, err)
+}
+
+func handleNotFound(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.errorPage(w, r, http.StatusNotFound, nil)
+	})
+}
+
+// handleErrorPage renders a Kratos error flow (selfservice.flows.error.ui_url).
+func handleErrorPage(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("id")
+		if !validID(id) {
+			s.errorPage(w, r, http.StatusNotFound, nil)
+			return
+		}
+		ef, err := s.Kratos.GetError(r.Context(), id)
+		if err != nil {
+			if _, ok := kratos.IsAPIError(err, 0); ok {
+				// Unknown or expired error IDs: nothing to explain.
+				s.errorPage(w, r, http.StatusNotFound, nil)
+				return
+			}
+			s.kratosFailure(w, r, err)
+			return
+		}
+		status := ef.Error.Code
+		if status < 400 || status > 599 {
+			status = http.StatusInternalServerError
+		}
+		v := ErrorView{
+			Title:   http.StatusText(status),
+			Message: ef.Error.Message,
+			Hint:    ef.Error.Reason,
+			Links:   []Link{{Text: "Sign in", Href: "/login"}, {Text: "Go to the start page", Href: "/"}},
+		}
+		if v.Message == "" {
+			v.Message = "We could not complete your request."
+		}
+		if status >= 500 {
+			// Server-side details are for the log, not the page.
+			s.Logger.ErrorContext(r.Context(), "kratos error flow", "kratos_error_id", ef.Error.ID, "reason", ef.Error.Reason)
+			v.Title, v.Message, v.Hint = "Something went wrong", "We could not complete your request. Please try again in a moment.", ""
+		}
+		s.render.render(w, r, status, "error", page{Title: v.Title, Data: v})
+	})
+}
+
+// validID accepts Kratos's UUID flow and error IDs only.
+func validID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// sameOrigin refuses cross-origin state-changing requests (CSRF) using the
+// browser's Sec-Fetch-Site and Origin headers; Hera needs no CSRF cookie.
+func sameOrigin(h http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
+	}))
+	return cop.Handler(h)
+}

@@ -1,0 +1,212 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/heraproject/hera/internal/kratos"
+)
+
+// restartCookie guards against restart loops: it is set when Hera restarts
+// a flow that Kratos refused, and cleared once a flow renders. It holds only
+// the flow kind — Hera keeps no session of its own.
+const restartCookie = "hera_flow_restart"
+
+// startParams are the query parameters Kratos accepts when a flow starts.
+func startParams(kind kratos.Kind) []string {
+	switch kind {
+	case kratos.Login:
+		return []string{"return_to", "refresh", "aal", "login_challenge", "identity_schema", "via", "organization"}
+	case kratos.Registration:
+		return []string{"return_to", "login_challenge", "identity_schema", "organization"}
+	}
+	return []string{"return_to"}
+}
+
+// startURL is the browser-facing URL that starts a flow through the proxy.
+func (s *server) startURL(kind kratos.Kind, q url.Values) string {
+	out := url.Values{}
+	for _, p := range startParams(kind) {
+		if v := q.Get(p); v != "" {
+			out.Set(p, v)
+		}
+	}
+	u := s.kratosPrefix + "/self-service/" + string(kind) + "/browser"
+	if len(out) > 0 {
+		u += "?" + out.Encode()
+	}
+	return u
+}
+
+// handleFlowPage serves /login, /registration, /recovery, /verification and
+// /settings: without ?flow= it starts the flow at Kratos; with it, it
+// renders the flow.
+func handleFlowPage(s *server, kind kratos.Kind) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		id := q.Get("flow")
+		if id == "" {
+			http.Redirect(w, r, s.startURL(kind, q), http.StatusSeeOther)
+			return
+		}
+		if !validID(id) {
+			s.restartFlow(w, r, kind, q)
+			return
+		}
+		f, err := s.Kratos.GetFlow(r.Context(), kind, id, s.browser(r))
+		if err != nil {
+			s.flowFetchFailed(w, r, kind, q, err)
+			return
+		}
+		if c, err := r.Cookie(restartCookie); err == nil && c.Value != "" {
+			http.SetCookie(w, &http.Cookie{Name: restartCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		}
+		s.renderFlow(w, r, kind, f, http.StatusOK)
+	})
+}
+
+// flowFetchFailed handles Kratos refusing to hand out a flow.
+func (s *server) flowFetchFailed(w http.ResponseWriter, r *http.Request, kind kratos.Kind, q url.Values, err error) {
+	ae, ok := kratos.IsAPIError(err, 0)
+	if !ok {
+		s.kratosFailure(w, r, err)
+		return
+	}
+	switch {
+	case ae.Status == http.StatusGone && ae.UseFlowID != "" && validID(ae.UseFlowID):
+		http.Redirect(w, r, "/"+string(kind)+"?flow="+url.QueryEscape(ae.UseFlowID), http.StatusSeeOther)
+	case ae.Status == http.StatusGone, ae.Status == http.StatusNotFound, ae.ID == "security_csrf_violation",
+		ae.Status == http.StatusForbidden && ae.RedirectBrowserTo == "":
+		s.Logger.InfoContext(r.Context(), "restarting flow", "flow", kind, "status", ae.Status, "kratos_error_id", ae.ID)
+		s.restartFlow(w, r, kind, q)
+	case ae.RedirectBrowserTo != "":
+		http.Redirect(w, r, ae.RedirectBrowserTo, http.StatusSeeOther)
+	case ae.Status == http.StatusUnauthorized:
+		// Settings without a session: sign in first, then come back.
+		http.Redirect(w, r, "/login?return_to="+url.QueryEscape(s.Config.PublicURL.String()+"/"+string(kind)), http.StatusSeeOther)
+	default:
+		s.kratosFailure(w, r, err)
+	}
+}
+
+// restartFlow starts the flow afresh, unless Hera just did so and Kratos
+// refused the new flow too: then cookies are not reaching Kratos, and the
+// page says so instead of looping.
+func (s *server) restartFlow(w http.ResponseWriter, r *http.Request, kind kratos.Kind, q url.Values) {
+	if c, err := r.Cookie(restartCookie); err == nil && c.Value == string(kind) {
+		http.SetCookie(w, &http.Cookie{Name: restartCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		s.Logger.ErrorContext(r.Context(), "flow restart loop",
+			"flow", kind, "hint", "Kratos refuses fresh flows: check that serve.public.base_url is HERA_PUBLIC_URL/api/kratos/ and the cookie domain matches")
+		v := ErrorView{
+			Title:   "We could not start this page",
+			Message: "Your browser's security cookie did not reach our sign-in service, so the page could not be shown.",
+			Hint:    "Please make sure cookies are enabled and try again. If you run this service: Kratos's serve.public.base_url must be " + s.kratosPrefix + "/ and its cookie domain must match " + s.Config.PublicURL.Host + ".",
+			Links:   []Link{{Text: "Try again", Href: "/" + string(kind)}},
+		}
+		s.render.render(w, r, http.StatusConflict, "error", page{Title: v.Title, Data: v})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: restartCookie, Value: string(kind), Path: "/", MaxAge: 60,
+		HttpOnly: true, Secure: s.Config.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, s.startURL(kind, q), http.StatusSeeOther)
+}
+
+// renderFlow renders a flow page with Hera's links around Kratos's form.
+func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.Kind, f *kratos.Flow, status int) {
+	vc := viewContext{
+		submitPath:   apiPrefix + "/" + string(kind) + "/submit?flow=" + url.QueryEscape(f.ID),
+		kratosPrefix: s.kratosPrefix + "/",
+	}
+	p := newFlowPage(kind, f, vc)
+	p.Messages = append(p.Messages, noticeAlerts(r.URL.Query().Get("notice"))...)
+	p.Links, p.ForgotPassword = flowLinks(kind, f)
+	if kind == kratos.Login && f.OAuth2LoginRequest != nil {
+		prefillLoginHint(p, f.OAuth2LoginRequest.OIDCContext.LoginHint)
+	}
+	s.render.render(w, r, status, "flow", page{Title: p.Title, Scripts: p.Scripts, Captcha: p.Captcha, Data: p})
+}
+
+// flowLinks are the links to the other flows, keeping return_to and the
+// OAuth2 login challenge.
+func flowLinks(kind kratos.Kind, f *kratos.Flow) ([]Link, bool) {
+	keep := url.Values{}
+	if f.ReturnTo != "" {
+		keep.Set("return_to", f.ReturnTo)
+	}
+	if f.OAuth2LoginChallenge != "" {
+		keep.Set("login_challenge", f.OAuth2LoginChallenge)
+	}
+	with := func(path string, q url.Values) string {
+		if len(q) == 0 {
+			return path
+		}
+		return path + "?" + q.Encode()
+	}
+	onlyReturn := url.Values{}
+	if f.ReturnTo != "" {
+		onlyReturn.Set("return_to", f.ReturnTo)
+	}
+	switch kind {
+	case kratos.Login:
+		if f.RequestedAAL == "aal2" || f.Refresh {
+			return []Link{{Text: "Sign out", Href: "/logout"}}, false
+		}
+		hasPassword := false
+		for _, n := range f.UI.Nodes {
+			if n.Group == "password" {
+				hasPassword = true
+			}
+		}
+		return []Link{{Text: "Create an account", Href: with("/registration", keep)}}, hasPassword
+	case kratos.Registration:
+		return []Link{{Text: "Already have an account? Sign in", Href: with("/login", keep)}}, false
+	case kratos.Recovery, kratos.Verification:
+		return []Link{{Text: "Back to sign in", Href: with("/login", onlyReturn)}}, false
+	case kratos.Settings:
+		return []Link{{Text: "Active sessions", Href: "/sessions"}, {Text: "Back", Href: "/"}}, false
+	}
+	return nil, false
+}
+
+// prefillLoginHint puts Hydra's login_hint into an empty identifier field.
+func prefillLoginHint(p *FlowPage, hint string) {
+	if hint == "" {
+		return
+	}
+	for fi := range p.Forms {
+		for ii := range p.Forms[fi].Items {
+			it := &p.Forms[fi].Items[ii]
+			if it.Name == "identifier" && it.Value == "" && it.Kind == "input" {
+				it.Value = hint
+			}
+		}
+	}
+}
+
+// noticeAlerts are Hera's own messages, passed by code in ?notice= after a
+// redirect (never free text, so nothing can be injected).
+func noticeAlerts(code string) []Alert {
+	var text, typ string
+	switch {
+	case code == "":
+		return nil
+	case code == "captcha":
+		text, typ = "Please complete the challenge to show you are human, then try again.", "error"
+	case code == "unavailable":
+		text, typ = "Signing in is temporarily unavailable. Please try again in a few minutes.", "error"
+	case strings.HasPrefix(code, "locked-"):
+		mins := strings.TrimPrefix(code, "locked-")
+		if mins == "" || len(mins) > 3 || strings.Trim(mins, "0123456789") != "" {
+			return nil
+		}
+		text, typ = fmt.Sprintf("Too many attempts. Try again in %s minutes, or reset your password.", mins), "error"
+	case code == "restarted":
+		text, typ = "Your previous attempt expired. Please try again.", "info"
+	default:
+		return nil
+	}
+	return []Alert{{ID: "notice", Type: typ, Text: text}}
+}
+

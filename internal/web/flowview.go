@@ -1,0 +1,511 @@
+package web
+
+import (
+	"encoding/json"
+	"html/template"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/heraproject/hera/internal/kratos"
+)
+
+// FlowPage is the view model of a self-service flow page.
+type FlowPage struct {
+	Kind     kratos.Kind
+	Title    string
+	Intro    string
+	FlowID   string
+	Messages []Alert
+	Forms    []Form
+	Links    []Link
+	Client   *ClientView // the OAuth2 client a login is for
+	Scripts  []Script    // Kratos's WebAuthn script, loaded same-origin
+	NeedsJS  bool        // some method only works with JavaScript
+	Captcha  *CaptchaView
+
+	ForgotPassword bool // the login form offers "Forgot password?"
+}
+
+// Alert is a message shown to the user.
+type Alert struct {
+	ID   string // element id, for aria-describedby
+	Type string // info, error, success
+	Text string
+}
+
+// Link is a link to another page.
+type Link struct {
+	Text string
+	Href string
+}
+
+// ClientView is what a page shows of an OAuth2 client.
+type ClientView struct {
+	Name    string
+	LogoURI string
+	URI     string
+}
+
+// Script is an external script a flow needs.
+type Script struct {
+	Src, Integrity, CrossOrigin, ReferrerPolicy string
+}
+
+// CaptchaView renders a captcha widget.
+type CaptchaView struct {
+	ScriptURL string
+	Class     string
+	SiteKey   string
+	Action    string
+}
+
+// Form is one HTML form of a flow page.
+type Form struct {
+	ID      string
+	Action  string
+	Group   string
+	Heading string
+	Items   []Item
+}
+
+// Item is one element of a form. Kind selects the fields that apply:
+// input, hidden, checkbox, select, submit, trigger (a JavaScript-driven
+// button), img, a, text, secrets, div.
+type Item struct {
+	Kind         string
+	ID           string
+	Name         string
+	Type         string // input type
+	Value        string
+	Label        string
+	Required     bool
+	Disabled     bool
+	Checked      bool
+	Autocomplete string
+	Pattern      string
+	MaxLength    int
+	Invalid      bool
+	DescribedBy  string
+	Messages     []Alert
+	Options      []SelectOption
+	Trigger      string // trigger: window function to call on click
+	OnLoad       string // hidden/trigger: window function to call on load
+	NoValidate   bool   // submit: skip browser validation (alternative method)
+	Primary      bool   // submit: the main action of its form
+	Src          template.URL // img; checked by safeImageSrc
+	Width        int
+	Height       int
+	Href         string // a
+	Text         string // text, a
+	Secrets      []string
+	Class        string
+	Data         map[string]string
+}
+
+// SelectOption is one option of a select.
+type SelectOption struct {
+	Value    string
+	Label    string
+	Selected bool
+}
+
+// groupRank orders method groups on single-form pages: shared fields
+// first, then passwords, codes and second factors, then the methods that
+// need JavaScript or another site.
+func groupRank(g string) int {
+	switch g {
+	case "default":
+		return 0
+	case "identifier_first":
+		return 1
+	case "profile":
+		return 2
+	case "password":
+		return 3
+	case "code", "link":
+		return 4
+	case "totp":
+		return 5
+	case "lookup_secret":
+		return 6
+	case "passkey":
+		return 7
+	case "webauthn":
+		return 8
+	case "oidc", "saml":
+		return 9
+	case "captcha":
+		return 10
+	}
+	return 11
+}
+
+// groupHeading names a settings section.
+func groupHeading(g string) string {
+	switch g {
+	case "profile":
+		return "Profile"
+	case "password":
+		return "Change password"
+	case "totp":
+		return "Authenticator app"
+	case "lookup_secret":
+		return "Backup recovery codes"
+	case "webauthn":
+		return "Security keys"
+	case "passkey":
+		return "Passkeys"
+	case "oidc", "saml":
+		return "Linked accounts"
+	case "code":
+		return "One-time codes"
+	}
+	return strings.ToUpper(g[:1]) + g[1:]
+}
+
+// viewContext is what the view model needs besides the flow.
+type viewContext struct {
+	submitPath   string // Hera's submit URL, with ?flow=
+	kratosPrefix string // browser-facing URL prefix of the Kratos proxy, for script srcs
+}
+
+// newFlowPage turns a Kratos flow into its view model.
+func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext) *FlowPage {
+	p := &FlowPage{Kind: kind, FlowID: f.ID}
+	p.Title, p.Intro = flowTitle(kind, f)
+	for i, m := range f.UI.Messages {
+		p.Messages = append(p.Messages, alert("flow-msg-"+strconv.Itoa(i), m))
+	}
+	if r := f.OAuth2LoginRequest; r != nil && r.Client.ClientID != "" {
+		name := r.Client.ClientName
+		if name == "" {
+			name = r.Client.ClientID
+		}
+		p.Client = &ClientView{Name: name, LogoURI: safeHTTPURL(r.Client.LogoURI), URI: safeHTTPURL(r.Client.ClientURI)}
+	}
+
+	// Scripts are not form items: Kratos's WebAuthn script is loaded once,
+	// same-origin through the proxy, and driven by Hera's own script.
+	nodes := make([]kratos.Node, 0, len(f.UI.Nodes))
+	for _, n := range f.UI.Nodes {
+		if n.Type == "script" {
+			if strings.HasPrefix(n.Attributes.Src, vc.kratosPrefix) && !hasScript(p.Scripts, n.Attributes.Src) {
+				p.Scripts = append(p.Scripts, Script{Src: n.Attributes.Src, Integrity: n.Attributes.Integ,
+					CrossOrigin: n.Attributes.Cross, ReferrerPolicy: n.Attributes.Refpol})
+			}
+			continue
+		}
+		nodes = append(nodes, n)
+	}
+
+	if kind == kratos.Settings {
+		// One form per method: each section submits on its own.
+		var shared []kratos.Node
+		groups := map[string][]kratos.Node{}
+		var order []string
+		for _, n := range nodes {
+			if n.Group == "default" {
+				shared = append(shared, n)
+				continue
+			}
+			if _, ok := groups[n.Group]; !ok {
+				order = append(order, n.Group)
+			}
+			groups[n.Group] = append(groups[n.Group], n)
+		}
+		sort.SliceStable(order, func(i, j int) bool { return groupRank(order[i]) < groupRank(order[j]) })
+		for _, g := range order {
+			form := Form{ID: "form-" + g, Action: vc.submitPath, Group: g, Heading: groupHeading(g)}
+			form.Items = buildItems(kind, "form-"+g, append(append([]kratos.Node(nil), shared...), groups[g]...), p)
+			p.Forms = append(p.Forms, form)
+		}
+		return p
+	}
+
+	// Other flows: one form. Methods are ordered by group; buttons that go
+	// back a step come last.
+	sort.SliceStable(nodes, func(i, j int) bool {
+		ri, rj := rankNode(nodes[i]), rankNode(nodes[j])
+		return ri < rj
+	})
+	form := Form{ID: "form-" + string(kind), Action: vc.submitPath, Group: "all"}
+	form.Items = buildItems(kind, form.ID, nodes, p)
+	p.Forms = []Form{form}
+	return p
+}
+
+func rankNode(n kratos.Node) int {
+	if n.Attributes.Name == "screen" {
+		return 100
+	}
+	return groupRank(n.Group)
+}
+
+func hasScript(ss []Script, src string) bool {
+	for _, s := range ss {
+		if s.Src == src {
+			return true
+		}
+	}
+	return false
+}
+
+// buildItems converts nodes to form items. The first submit button of the
+// form is its primary action; later ones skip browser validation, since
+// they submit another method whose required fields differ.
+func buildItems(kind kratos.Kind, formID string, nodes []kratos.Node, p *FlowPage) []Item {
+	items := make([]Item, 0, len(nodes))
+	seenSubmit := false
+	used := map[string]int{}
+	for _, n := range nodes {
+		a := n.Attributes
+		it := Item{Name: a.Name, Disabled: a.Disabled}
+		label := ""
+		if n.Meta.Label != nil {
+			label = n.Meta.Label.Text
+		}
+		switch n.Type {
+		case "input":
+			it.ID = uniqueID(used, formID+"-"+idPart(a.Name))
+			it.Label = label
+			it.Value = rawString(a.Value)
+			it.Required = a.Required
+			it.Pattern = a.Pattern
+			it.MaxLength = a.MaxLength
+			it.Autocomplete = autocomplete(kind, a)
+			switch {
+			case len(a.Options) > 0:
+				it.Kind = "select"
+				for _, o := range a.Options {
+					v := rawString(o.Value)
+					l := v
+					if o.Label != nil && o.Label.Text != "" {
+						l = o.Label.Text
+					}
+					it.Options = append(it.Options, SelectOption{Value: v, Label: l, Selected: v == it.Value})
+				}
+			case a.Type == "hidden":
+				it.Kind = "hidden"
+				it.OnLoad = a.OnLoadTrigger
+			case a.Type == "checkbox":
+				it.Kind = "checkbox"
+				it.Checked = string(a.Value) == "true"
+				it.Value = "true"
+			case a.Type == "submit":
+				it.Kind = "submit"
+				if it.Label == "" {
+					it.Label = it.Value
+				}
+				it.Primary = !seenSubmit && a.Name == "method"
+				it.NoValidate = seenSubmit || a.Name != "method"
+				seenSubmit = true
+			case a.Type == "button" && a.OnClickTrigger != "":
+				it.Kind = "trigger"
+				it.Trigger = a.OnClickTrigger
+				it.OnLoad = a.OnLoadTrigger
+				p.NeedsJS = true
+			case a.Type == "button":
+				// A plain button without a trigger does nothing: submit it.
+				it.Kind = "submit"
+				it.NoValidate = true
+				if it.Label == "" {
+					it.Label = it.Value
+				}
+			default:
+				it.Kind = "input"
+				it.Type = inputType(a.Type)
+			}
+		case "img":
+			it.Kind = "img"
+			it.ID = uniqueID(used, formID+"-"+idPart(a.ID))
+			it.Src = template.URL(safeImageSrc(a.Src))
+			it.Width, it.Height = a.Width, a.Height
+			it.Label = label
+			if it.Src == "" {
+				continue
+			}
+		case "a":
+			it.Kind = "a"
+			it.ID = uniqueID(used, formID+"-"+idPart(a.ID))
+			it.Href = safeHTTPURL(a.Href)
+			if a.Title != nil {
+				it.Text = a.Title.Text
+			}
+			if it.Href == "" {
+				continue
+			}
+		case "text":
+			it.Kind = "text"
+			it.ID = uniqueID(used, formID+"-"+idPart(a.ID))
+			it.Label = label
+			if a.Text != nil {
+				it.Text = a.Text.Text
+				if secrets := lookupSecrets(a.Text); secrets != nil {
+					it.Kind, it.Secrets = "secrets", secrets
+				}
+			}
+		case "div":
+			it.Kind = "div"
+			it.ID = uniqueID(used, formID+"-"+idPart(a.ID))
+			it.Class = a.Class
+		default:
+			continue
+		}
+		for i, m := range n.Messages {
+			al := alert(it.ID+"-msg-"+strconv.Itoa(i), m)
+			it.Messages = append(it.Messages, al)
+			if it.DescribedBy != "" {
+				it.DescribedBy += " "
+			}
+			it.DescribedBy += al.ID
+			if m.Type == "error" {
+				it.Invalid = true
+			}
+		}
+		items = append(items, it)
+	}
+	return items
+}
+
+// lookupSecrets returns the codes of a lookup-secret text node, or nil.
+func lookupSecrets(m *kratos.Message) []string {
+	raw, ok := m.Context["secrets"].([]any)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(raw))
+	for _, s := range raw {
+		if sm, ok := s.(map[string]any); ok {
+			if t, ok := sm["text"].(string); ok {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func alert(id string, m kratos.Message) Alert {
+	t := m.Type
+	if t != "error" && t != "success" {
+		t = "info"
+	}
+	return Alert{ID: id, Type: t, Text: m.Text}
+}
+
+// rawString renders a JSON value as a form value.
+func rawString(v json.RawMessage) string {
+	if len(v) == 0 || string(v) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	return string(v)
+}
+
+func inputType(t string) string {
+	switch t {
+	case "text", "password", "number", "email", "tel", "datetime-local", "date", "url":
+		return t
+	}
+	return "text"
+}
+
+// autocomplete fills in what browsers and password managers need when
+// Kratos leaves it out.
+func autocomplete(kind kratos.Kind, a kratos.Attributes) string {
+	if a.Autocomplete != "" {
+		return a.Autocomplete
+	}
+	switch a.Name {
+	case "identifier":
+		return "username"
+	case "password":
+		if kind == kratos.Login {
+			return "current-password"
+		}
+		return "new-password"
+	case "code", "totp_code":
+		return "one-time-code"
+	case "traits.email", "email":
+		return "email"
+	case "traits.name.first":
+		return "given-name"
+	case "traits.name.last":
+		return "family-name"
+	case "traits.phone":
+		return "tel"
+	}
+	return ""
+}
+
+// idPart makes s usable in an element id.
+func idPart(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	if b.Len() == 0 {
+		return "node"
+	}
+	return b.String()
+}
+
+func uniqueID(used map[string]int, id string) string {
+	n := used[id]
+	used[id] = n + 1
+	if n == 0 {
+		return id
+	}
+	return id + "-" + strconv.Itoa(n+1)
+}
+
+// safeHTTPURL returns u if it is an absolute http(s) URL, else "".
+func safeHTTPURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		return ""
+	}
+	return p.String()
+}
+
+// safeImageSrc allows PNG/JPEG/GIF data URLs (the TOTP QR code) and http(s).
+func safeImageSrc(src string) string {
+	for _, pre := range []string{"data:image/png;base64,", "data:image/jpeg;base64,", "data:image/gif;base64,"} {
+		if strings.HasPrefix(src, pre) {
+			return src
+		}
+	}
+	return safeHTTPURL(src)
+}
+
+// flowTitle names the page after the flow and its state.
+func flowTitle(kind kratos.Kind, f *kratos.Flow) (title, intro string) {
+	switch kind {
+	case kratos.Login:
+		switch {
+		case f.RequestedAAL == "aal2":
+			return "Second factor", "Confirm it's you with your second factor."
+		case f.Refresh:
+			return "Confirm it's you", "Please sign in again to continue."
+		}
+		return "Sign in", ""
+	case kratos.Registration:
+		return "Create account", ""
+	case kratos.Recovery:
+		return "Recover your account", ""
+	case kratos.Verification:
+		return "Verify your e-mail address", ""
+	case kratos.Settings:
+		return "Account settings", ""
+	}
+	return "", ""
+}

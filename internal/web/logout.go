@@ -1,0 +1,48 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/heraproject/hera/internal/kratos"
+)
+
+// LogoutView is the model of the sign-out confirmation page.
+type LogoutView struct {
+	Action     string
+	Challenge  string
+	ClientName string
+}
+
+// handleLogoutPage asks before signing out: a link or image elsewhere must
+// not be able to sign anyone out.
+func handleLogoutPage(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.Kratos.Whoami(r.Context(), s.browser(r)); err != nil {
+			if ae, ok := kratos.IsAPIError(err, 0); ok && ae.Status == http.StatusUnauthorized {
+				http.Redirect(w, r, "/", http.StatusSeeOther)
+				return
+			}
+			if _, ok := kratos.IsAPIError(err, 0); !ok {
+				s.kratosFailure(w, r, err)
+				return
+			}
+		}
+		s.render.render(w, r, http.StatusOK, "logout", page{Title: "Sign out", Data: LogoutView{Action: "/logout"}})
+	})
+}
+
+// handleLogout ends the Kratos session through the browser logout flow.
+func handleLogout(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.Kratos.LogoutURL(r.Context(), "", s.browser(r))
+		if err != nil {
+			if ae, ok := kratos.IsAPIError(err, 0); ok && ae.Status == http.StatusUnauthorized {
+				http.Redirect(w, r, "/", http.StatusSeeOther)
+				return
+			}
+			s.kratosFailure(w, r, err)
+			return
+		}
+		http.Redirect(w, r, u, http.StatusSeeOther)
+	})
+}

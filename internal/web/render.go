@@ -1,0 +1,80 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/heraproject/hera/internal/requestid"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// page is what every page template receives.
+type page struct {
+	Title     string
+	Nonce     string
+	RequestID string
+	Scripts   []Script
+	Captcha   *CaptchaView
+	Data      any
+}
+
+// renderer holds the parsed templates, one set per page.
+type renderer struct {
+	pages map[string]*template.Template
+	log   *slog.Logger
+}
+
+// pageNames are the page templates; each is parsed with layout.html.
+func pageNames() []string { return []string{"flow", "error", "welcome", "sessions", "logout"} }
+
+func newRenderer(log *slog.Logger) (*renderer, error) {
+	r := &renderer{pages: map[string]*template.Template{}, log: log}
+	for _, name := range pageNames() {
+		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parse %s: %w", name, err)
+		}
+		r.pages[name] = t
+	}
+	return r, nil
+}
+
+// render writes a full page. Pages are never cached: they carry CSRF tokens
+// and personal data.
+func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	p.Nonce = nonceFrom(r.Context())
+	p.RequestID = requestid.From(r.Context())
+	var buf bytes.Buffer
+	if err := rd.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		rd.log.ErrorContext(r.Context(), "render", "page", name, "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, "Something went wrong on our side. Request ID: %s\n", p.RequestID)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// staticFiles serves the embedded CSS and JavaScript.
+func staticFiles() http.Handler {
+	sub, _ := fs.Sub(staticFS, "static") // cannot fail: the embed directive guarantees the directory
+	fsrv := http.FileServerFS(sub)
+	return http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fsrv.ServeHTTP(w, r)
+	}))
+}

@@ -1,0 +1,113 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/heraproject/hera/internal/kratos"
+)
+
+// SessionsView is the model of the sessions page.
+type SessionsView struct {
+	Messages []Alert
+	Current  *SessionView
+	Others   []SessionView
+}
+
+// SessionView is one session.
+type SessionView struct {
+	ID                  string
+	Device              string
+	IP                  string
+	AuthenticatedAt     string
+	AuthenticatedAtText string
+}
+
+func sessionView(s kratos.Session) SessionView {
+	v := SessionView{
+		ID:                  s.ID,
+		AuthenticatedAt:     s.AuthenticatedAt.UTC().Format(time.RFC3339),
+		AuthenticatedAtText: s.AuthenticatedAt.UTC().Format("2 Jan 2006, 15:04 UTC"),
+	}
+	if n := len(s.Devices); n > 0 {
+		d := s.Devices[n-1]
+		v.Device, v.IP = d.UserAgent, d.IPAddress
+	}
+	return v
+}
+
+// handleSessions lists the user's active sessions.
+func handleSessions(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := s.browser(r)
+		cur, err := s.Kratos.Whoami(r.Context(), b)
+		if s.needSignIn(w, r, err, "/sessions") {
+			return
+		}
+		others, err := s.Kratos.ListSessions(r.Context(), b)
+		if err != nil {
+			s.kratosFailure(w, r, err)
+			return
+		}
+		cv := sessionView(*cur)
+		v := SessionsView{Current: &cv}
+		for _, o := range others {
+			if o.ID != cur.ID && o.Active {
+				v.Others = append(v.Others, sessionView(o))
+			}
+		}
+		switch r.URL.Query().Get("done") {
+		case "one":
+			v.Messages = []Alert{{ID: "done", Type: "success", Text: "The session was signed out."}}
+		case "others":
+			v.Messages = []Alert{{ID: "done", Type: "success", Text: "All other sessions were signed out."}}
+		}
+		s.render.render(w, r, http.StatusOK, "sessions", page{Title: "Active sessions", Data: v})
+	})
+}
+
+// needSignIn handles a whoami error: it sends the browser to sign in (and
+// back to returnPath) or renders the error, and reports whether it did.
+func (s *server) needSignIn(w http.ResponseWriter, r *http.Request, err error, returnPath string) bool {
+	if err == nil {
+		return false
+	}
+	if ae, ok := kratos.IsAPIError(err, 0); ok {
+		q := url.Values{"return_to": {s.Config.PublicURL.String() + returnPath}}
+		if ae.Status == http.StatusForbidden {
+			q.Set("aal", "aal2")
+		}
+		http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+		return true
+	}
+	s.kratosFailure(w, r, err)
+	return true
+}
+
+func handleRevokeSession(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if !validID(id) {
+			s.errorPage(w, r, http.StatusNotFound, nil)
+			return
+		}
+		if err := s.Kratos.RevokeSession(r.Context(), id, s.browser(r)); err != nil {
+			if s.needSignIn(w, r, err, "/sessions") {
+				return
+			}
+		}
+		http.Redirect(w, r, "/sessions?done=one", http.StatusSeeOther)
+	})
+}
+
+func handleRevokeOthers(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Kratos.RevokeOtherSessions(r.Context(), s.browser(r)); err != nil {
+			if s.needSignIn(w, r, err, "/sessions") {
+				return
+			}
+		}
+		http.Redirect(w, r, "/sessions?done=others", http.StatusSeeOther)
+	})
+}
