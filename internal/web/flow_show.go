@@ -209,4 +209,3 @@ func noticeAlerts(code string) []Alert {
 	}
 	return []Alert{{ID: "notice", Type: typ, Text: text}}
 }
-

@@ -266,13 +266,17 @@ func TestFlows(t *testing.T) {
 		register(t, b, email, password)
 		p := b.Get("/settings")
 		var secret string
-		for _, c := range p.Find(func(n *htmlNode) bool { return n.Data == "code" && webtest.Attr(n.Parent, "id") == "form-totp-totp_secret_key" }) {
+		for _, c := range p.Find(func(n *htmlNode) bool {
+			return n.Data == "code" && webtest.Attr(n.Parent, "id") == "form-totp-totp_secret_key"
+		}) {
 			secret = strings.TrimSpace(webtest.TextOf(c))
 		}
 		if secret == "" {
 			t.Fatalf("no TOTP secret shown: %s", p.Text())
 		}
-		if len(p.Find(func(n *htmlNode) bool { return n.Data == "img" && strings.HasPrefix(webtest.Attr(n, "src"), "data:image/png;base64,") })) != 1 {
+		if len(p.Find(func(n *htmlNode) bool {
+			return n.Data == "img" && strings.HasPrefix(webtest.Attr(n, "src"), "data:image/png;base64,")
+		})) != 1 {
 			t.Error("no TOTP QR code image")
 		}
 		code, err := webtest.TOTP(secret, time.Now())
@@ -289,7 +293,9 @@ func TestFlows(t *testing.T) {
 		p = b.Submit(p.FormByID("form-lookup_secret"), "lookup_secret_regenerate", "true", nil)
 		mustPath(t, p, "/settings")
 		var codes []string
-		for _, li := range p.Find(func(n *htmlNode) bool { return n.Data == "li" && strings.Contains(webtest.Attr(n.Parent, "class"), "secrets") }) {
+		for _, li := range p.Find(func(n *htmlNode) bool {
+			return n.Data == "li" && strings.Contains(webtest.Attr(n.Parent, "class"), "secrets")
+		}) {
 			codes = append(codes, strings.TrimSpace(webtest.TextOf(li)))
 		}
 		if len(codes) < 10 {

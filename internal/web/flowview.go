@@ -90,10 +90,10 @@ type Item struct {
 	DescribedBy  string
 	Messages     []Alert
 	Options      []SelectOption
-	Trigger      string // trigger: window function to call on click
-	OnLoad       string // hidden/trigger: window function to call on load
-	NoValidate   bool   // submit: skip browser validation (alternative method)
-	Primary      bool   // submit: the main action of its form
+	Trigger      string       // trigger: window function to call on click
+	OnLoad       string       // hidden/trigger: window function to call on load
+	NoValidate   bool         // submit: skip browser validation (alternative method)
+	Primary      bool         // submit: the main action of its form
 	Src          template.URL // img; checked by safeImageSrc
 	Width        int
 	Height       int
