@@ -526,3 +526,26 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestExpiredFlows: an expired flow, fetched or submitted, continues on a
+// fresh one instead of showing an error.
+func TestExpiredFlows(t *testing.T) {
+	e := startHera(t, stacktest.Options{KratosEnv: []string{"SELFSERVICE_FLOWS_LOGIN_LIFESPAN=1s"}}, nil)
+	b := webtest.New(t, e.HeraURL)
+	p := b.Get("/login")
+	old := p.Query("flow")
+	form := p.Form("method", "password")
+	time.Sleep(1500 * time.Millisecond)
+
+	p = b.Get("/login?flow=" + old)
+	mustPath(t, p, "/login")
+	if p.Query("flow") == old {
+		t.Fatal("expired flow rendered instead of restarted")
+	}
+
+	p = b.Submit(form, "method", "password", map[string]string{"identifier": "x@example.com", "password": "whatever"})
+	mustPath(t, p, "/login")
+	if p.Query("flow") == old {
+		t.Fatalf("submission of an expired flow stayed on it: %s", p.URL)
+	}
+}
