@@ -7,6 +7,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,15 @@ type Config struct {
 	// HydraAdminURL is nil when Hera runs without Hydra (no OAuth2).
 	HydraAdminURL *url.URL
 	HydraTimeout  time.Duration
+
+	// OAuth2 (Hydra) behaviour.
+	LoginRemember      bool
+	LoginRememberFor   time.Duration
+	ConsentRememberFor time.Duration
+	TrustedClients     []string
+	Claims             map[string]map[string]string // scope → claim → source
+	SkipLogoutConfirm  bool
+	ReauthWindow       time.Duration
 
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For Hera
 	// believes.
@@ -80,6 +90,20 @@ func Vars() []Var {
 			set: func(c *Config, v string) (err error) { c.HydraAdminURL, err = parseBaseURL(v); return err }},
 		{Name: "HYDRA_TIMEOUT", Default: "10s", Help: "timeout of each call Hera makes to Hydra",
 			set: func(c *Config, v string) (err error) { c.HydraTimeout, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_OAUTH2_LOGIN_REMEMBER", Default: "true", Help: "let Hydra remember a login (its session cookie), so later OAuth2 logins skip Hera",
+			set: func(c *Config, v string) (err error) { c.LoginRemember, err = strconv.ParseBool(v); return err }},
+		{Name: "HERA_OAUTH2_LOGIN_REMEMBER_FOR", Default: "24h", Help: "how long Hydra remembers a login; 0s: until the browser closes",
+			set: func(c *Config, v string) (err error) { c.LoginRememberFor, err = parseDuration(v); return err }},
+		{Name: "HERA_OAUTH2_CONSENT_REMEMBER_FOR", Default: "720h", Help: "how long a remembered consent lasts; 0s: forever",
+			set: func(c *Config, v string) (err error) { c.ConsentRememberFor, err = parseDuration(v); return err }},
+		{Name: "HERA_OAUTH2_TRUSTED_CLIENTS", Help: "comma-separated OAuth2 client IDs that never see the consent screen (first-party apps)",
+			set: func(c *Config, v string) error { c.TrustedClients = splitList(v); return nil }},
+		{Name: "HERA_OAUTH2_CLAIMS", Default: defaultClaims, Help: "JSON: for each scope, the ID-token claims and the identity traits they come from (see docs/oauth2.md)",
+			set: func(c *Config, v string) (err error) { c.Claims, err = parseClaims(v); return err }},
+		{Name: "HERA_OAUTH2_SKIP_LOGOUT_CONFIRM", Default: "false", Help: "end OAuth2 (RP-initiated) logouts without asking the user",
+			set: func(c *Config, v string) (err error) { c.SkipLogoutConfirm, err = strconv.ParseBool(v); return err }},
+		{Name: "HERA_OAUTH2_REAUTH_WINDOW", Default: "2m", Help: "after prompt=login or max_age sent the user to sign in again, how recent that sign-in must be",
+			set: func(c *Config, v string) (err error) { c.ReauthWindow, err = parsePositiveDuration(v); return err }},
 		{Name: "HERA_TRUSTED_PROXIES", Help: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; empty trusts none",
 			set: func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err }},
 		{Name: "HERA_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",
@@ -164,6 +188,60 @@ func parseBaseURL(v string) (*url.URL, error) {
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
+}
+
+// defaultClaims maps the standard OpenID Connect scopes to the traits of
+// Hera's default identity schema.
+const defaultClaims = `{"email":{"email":"email","email_verified":"verified:email"},"profile":{"name":"join:name.first name.last","given_name":"name.first","family_name":"name.last"}}`
+
+// parseClaims reads the scope → claim → source mapping. A source is a trait
+// path (name.first), "verified:<path>" (whether that address is verified)
+// or "join:<path> <path> …" (the values joined by spaces).
+func parseClaims(v string) (map[string]map[string]string, error) {
+	var m map[string]map[string]string
+	if err := json.Unmarshal([]byte(v), &m); err != nil {
+		return nil, fmt.Errorf("want a JSON object of objects of strings: %w", err)
+	}
+	var bad []string
+	for scope, claims := range m {
+		for claim, src := range claims {
+			path := src
+			for _, pre := range []string{"verified:", "join:"} {
+				path = strings.TrimPrefix(path, pre)
+			}
+			for _, p := range strings.Fields(path) {
+				if strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != "" || strings.Contains(p, "..") {
+					bad = append(bad, scope+"."+claim)
+				}
+			}
+			if strings.TrimSpace(path) == "" {
+				bad = append(bad, scope+"."+claim)
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("bad trait path for %s", strings.Join(bad, ", "))
+	}
+	return m, nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseDuration accepts zero (meaning "no limit" where documented).
+func parseDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, errors.New("want a duration such as 0s, 30m or 24h")
+	}
+	return d, nil
 }
 
 func parsePrefixes(v string) ([]netip.Prefix, error) {

@@ -309,6 +309,33 @@ func (c *Client) LogoutURL(ctx context.Context, returnTo string, b Browser) (str
 	return out.LogoutURL, nil
 }
 
+// Logout ends the browser's Kratos session server-side and returns the
+// Set-Cookie headers that clear the session cookie. A browser without a
+// session is not an error.
+func (c *Client) Logout(ctx context.Context, b Browser) ([]string, error) {
+	var out struct {
+		LogoutToken string `json:"logout_token"`
+	}
+	if _, err := c.getJSON(ctx, c.public.JoinPath("/self-service/logout/browser"), b, &out); err != nil {
+		if ae, ok := IsAPIError(err, http.StatusUnauthorized); ok && ae != nil {
+			return nil, nil
+		}
+		return nil, err
+	}
+	u := c.public.JoinPath("/self-service/logout")
+	u.RawQuery = url.Values{"token": {out.LogoutToken}}.Encode()
+	h := http.Header{}
+	b.apply(h)
+	res, err := c.do(ctx, http.MethodGet, u, nil, h)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != http.StatusNoContent && res.Status != http.StatusOK {
+		return nil, parseAPIError(res.Status, res.Body)
+	}
+	return res.Header.Values("Set-Cookie"), nil
+}
+
 // GetError fetches a Kratos error flow.
 func (c *Client) GetError(ctx context.Context, id string) (*ErrorFlow, error) {
 	u := c.public.JoinPath("/self-service/errors")

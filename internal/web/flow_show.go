@@ -48,6 +48,16 @@ func handleFlowPage(s *server, kind kratos.Kind) http.Handler {
 		q := r.URL.Query()
 		id := q.Get("flow")
 		if id == "" {
+			if ch := q.Get("login_challenge"); ch != "" {
+				switch kind {
+				case kratos.Login:
+					s.oauth2Login(w, r, ch)
+					return
+				case kratos.Registration:
+					// Sign up, then come back to the OAuth2 login.
+					q = url.Values{"return_to": {s.challengeReturnTo(ch)}}
+				}
+			}
 			http.Redirect(w, r, s.startURL(kind, q), http.StatusSeeOther)
 			return
 		}
@@ -122,8 +132,17 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 	p := newFlowPage(kind, f, vc)
 	p.Messages = append(p.Messages, noticeAlerts(r.URL.Query().Get("notice"))...)
 	p.Links, p.ForgotPassword = flowLinks(kind, f)
-	if kind == kratos.Login && f.OAuth2LoginRequest != nil {
+	switch {
+	case kind == kratos.Login && f.OAuth2LoginRequest != nil:
 		prefillLoginHint(p, f.OAuth2LoginRequest.OIDCContext.LoginHint)
+	case kind == kratos.Login || kind == kratos.Registration:
+		// Hera itself answers Hydra: the challenge is in the flow's return_to.
+		if client, hint := s.oauth2ClientFor(r.Context(), f.ReturnTo); client != nil {
+			p.Client = client
+			if kind == kratos.Login {
+				prefillLoginHint(p, hint)
+			}
+		}
 	}
 	s.render.render(w, r, status, "flow", page{Title: p.Title, Scripts: p.Scripts, Captcha: p.Captcha, Data: p})
 }

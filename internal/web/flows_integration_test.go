@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/stack/stacktest"
 	"github.com/heraproject/hera/internal/web"
@@ -32,13 +33,20 @@ type heraEnv struct {
 
 // startHera starts real Kratos (and Hydra if asked) and serves Hera in
 // process in front of it.
-func startHera(t *testing.T, o stacktest.Options, guard web.Guard) *heraEnv {
+func startHera(t *testing.T, o stacktest.Options, guard web.Guard, extraEnv ...string) *heraEnv {
 	t.Helper()
 	e := stacktest.Start(t, o)
 	env := map[string]string{
 		"HERA_PUBLIC_URL":   e.HeraURL,
 		"KRATOS_PUBLIC_URL": e.Kratos.PublicURL,
 		"KRATOS_ADMIN_URL":  e.Kratos.AdminURL,
+	}
+	if e.Hydra != nil {
+		env["HYDRA_ADMIN_URL"] = e.Hydra.AdminURL
+	}
+	for _, kv := range extraEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -49,12 +57,20 @@ func startHera(t *testing.T, o stacktest.Options, guard web.Guard) *heraEnv {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	h, err := web.NewServer(web.Deps{
+	deps := web.Deps{
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Config: cfg,
 		Kratos: kc,
 		Guard:  guard,
-	})
+	}
+	if cfg.HydraAdminURL != nil {
+		hc, err := hydra.NewClient(cfg.HydraAdminURL, cfg.HydraTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps.Hydra = hc
+	}
+	h, err := web.NewServer(deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,10 @@ type LogoutView struct {
 // not be able to sign anyone out.
 func handleLogoutPage(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ch := r.URL.Query().Get("logout_challenge"); ch != "" {
+			s.oauth2LogoutPage(w, r, ch)
+			return
+		}
 		if _, err := s.Kratos.Whoami(r.Context(), s.browser(r)); err != nil {
 			if ae, ok := kratos.IsAPIError(err, 0); ok && ae.Status == http.StatusUnauthorized {
 				http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -34,6 +38,19 @@ func handleLogoutPage(s *server) http.Handler {
 // handleLogout ends the Kratos session through the browser logout flow.
 func handleLogout(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+		if err := r.ParseForm(); err != nil {
+			s.errorPage(w, r, http.StatusBadRequest, nil)
+			return
+		}
+		if ch := r.PostForm.Get("logout_challenge"); ch != "" && s.Hydra != nil {
+			if r.PostForm.Get("confirm") == "yes" {
+				s.oauth2Logout(w, r, ch)
+			} else {
+				s.oauth2LogoutRefused(w, r, ch)
+			}
+			return
+		}
 		u, err := s.Kratos.LogoutURL(r.Context(), "", s.browser(r))
 		if err != nil {
 			if ae, ok := kratos.IsAPIError(err, 0); ok && ae.Status == http.StatusUnauthorized {

@@ -25,6 +25,11 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("GET /logout", handleLogoutPage(s))
 	mux.Handle("POST /logout", sameOrigin(handleLogout(s)))
 
+	// Hydra: login (above, with ?login_challenge=), consent, logout, errors.
+	mux.Handle("GET /consent", handleConsent(s))
+	mux.Handle("POST /consent", sameOrigin(handleConsentDecision(s)))
+	mux.Handle("GET /oauth2/error", handleOAuth2Error(s))
+
 	// Kratos API: Hera's submit endpoint, the flow JSON, and the proxy.
 	mux.Handle("POST "+apiPrefix+"/{flow}/submit", sameOrigin(handleSubmit(s)))
 	mux.Handle("GET "+apiPrefix+"/flows", handleFlowJSON(s))

@@ -30,6 +30,8 @@ type kratosAPI interface {
 	RevokeOtherSessions(ctx context.Context, b kratos.Browser) error
 	LogoutURL(ctx context.Context, returnTo string, b kratos.Browser) (string, error)
 	GetError(ctx context.Context, id string) (*kratos.ErrorFlow, error)
+	GetIdentity(ctx context.Context, id string) (*kratos.Identity, error)
+	Logout(ctx context.Context, b kratos.Browser) ([]string, error)
 }
 
 // Deps is what the server needs. Hydra nil switches OAuth2 off; Guard nil
@@ -38,7 +40,7 @@ type Deps struct {
 	Logger *slog.Logger
 	Config *config.Config
 	Kratos kratosAPI
-	Hydra  readier
+	Hydra  hydraAPI
 	Guard  Guard
 }
 

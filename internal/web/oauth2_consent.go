@@ -1,0 +1,226 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/heraproject/hera/internal/hydra"
+	"github.com/heraproject/hera/internal/kratos"
+)
+
+// ConsentView is the model of the consent page.
+type ConsentView struct {
+	Challenge string
+	Client    ClientView
+	PolicyURI string
+	TosURI    string
+	Scopes    []ScopeView
+	Audience  []string
+	Remember  bool
+}
+
+// ScopeView is one requested scope.
+type ScopeView struct {
+	Name        string
+	Description string
+	Required    bool
+}
+
+func scopeText(scope string) string {
+	switch scope {
+	case "openid":
+		return "Sign you in with your account"
+	case "offline_access", "offline":
+		return "Stay connected when you are not using it"
+	case "email":
+		return "See your e-mail address"
+	case "profile":
+		return "See your name"
+	case "phone":
+		return "See your phone number"
+	case "address":
+		return "See your postal address"
+	}
+	return "Access “" + scope + "”"
+}
+
+// handleConsent serves /consent?consent_challenge=: skip when Hydra, the
+// client or the operator says so, else ask.
+func handleConsent(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		challenge := r.URL.Query().Get("consent_challenge")
+		if s.Hydra == nil || challenge == "" {
+			s.errorPage(w, r, http.StatusNotFound, nil)
+			return
+		}
+		cr, err := s.Hydra.GetConsentRequest(r.Context(), challenge)
+		if err != nil {
+			s.hydraFailure(w, r, err)
+			return
+		}
+		trusted := cr.Client != nil && (cr.Client.SkipConsent || slices.Contains(s.Config.TrustedClients, cr.Client.ClientID))
+		if cr.Skip || (trusted && !cr.HasPrompt("consent")) {
+			// Remember only a fresh grant; Hydra keeps the existing one.
+			s.acceptConsent(w, r, cr, cr.RequestedScope, !cr.Skip)
+			return
+		}
+		if cr.HasPrompt("none") {
+			to, err := s.Hydra.RejectConsent(r.Context(), challenge, hydra.Reject{Error: "consent_required",
+				ErrorDescription: "The request needs the user's consent and asked not to prompt (prompt=none)."})
+			if err != nil {
+				s.hydraFailure(w, r, err)
+				return
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
+			return
+		}
+		v := ConsentView{Challenge: challenge, Remember: true, Audience: cr.RequestedAccessTokenAudience}
+		if c := cr.Client; c != nil {
+			v.Client = ClientView{Name: c.DisplayName(), LogoURI: safeHTTPURL(c.LogoURI), URI: safeHTTPURL(c.ClientURI)}
+			v.PolicyURI, v.TosURI = safeHTTPURL(c.PolicyURI), safeHTTPURL(c.TosURI)
+		}
+		for _, sc := range cr.RequestedScope {
+			v.Scopes = append(v.Scopes, ScopeView{Name: sc, Description: scopeText(sc), Required: sc == "openid"})
+		}
+		s.render.render(w, r, http.StatusOK, "consent", page{Title: "Allow access?", Data: v})
+	})
+}
+
+// handleConsentDecision is the consent form's POST. The form's protection
+// against cross-site posting is the browser's Sec-Fetch-Site/Origin check
+// (sameOrigin) and the unguessable, single-use challenge; Hydra's own CSRF
+// cookie then binds the answer to the browser that started the request.
+func handleConsentDecision(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+		if err := r.ParseForm(); err != nil || s.Hydra == nil {
+			s.errorPage(w, r, http.StatusBadRequest, nil)
+			return
+		}
+		challenge := r.PostForm.Get("consent_challenge")
+		cr, err := s.Hydra.GetConsentRequest(r.Context(), challenge)
+		if err != nil {
+			s.hydraFailure(w, r, err)
+			return
+		}
+		if r.PostForm.Get("decision") != "allow" {
+			to, err := s.Hydra.RejectConsent(r.Context(), challenge, hydra.Reject{Error: "access_denied",
+				ErrorDescription: "The user denied the request."})
+			if err != nil {
+				s.hydraFailure(w, r, err)
+				return
+			}
+			s.Logger.InfoContext(r.Context(), "oauth2 consent denied", "client_id", clientID(cr))
+			http.Redirect(w, r, to, http.StatusSeeOther)
+			return
+		}
+		// Only what was requested, and of that only what was ticked.
+		ticked := r.PostForm["scope"]
+		var grant []string
+		for _, sc := range cr.RequestedScope {
+			if sc == "openid" || slices.Contains(ticked, sc) {
+				grant = append(grant, sc)
+			}
+		}
+		s.acceptConsent(w, r, cr, grant, r.PostForm.Get("remember") == "true")
+	})
+}
+
+func clientID(cr *hydra.ConsentRequest) string {
+	if cr.Client == nil {
+		return ""
+	}
+	return cr.Client.ClientID
+}
+
+// acceptConsent grants scopes with ID-token claims read from the identity
+// the request names (never from the browser's cookie).
+func (s *server) acceptConsent(w http.ResponseWriter, r *http.Request, cr *hydra.ConsentRequest, grant []string, remember bool) {
+	claims := map[string]any{}
+	if needsClaims(s.Config.Claims, grant) {
+		id, err := s.Kratos.GetIdentity(r.Context(), cr.Subject)
+		if err != nil {
+			s.kratosFailure(w, r, err)
+			return
+		}
+		claims = buildClaims(s.Config.Claims, grant, id)
+	}
+	to, err := s.Hydra.AcceptConsent(r.Context(), cr.Challenge, hydra.AcceptConsent{
+		GrantScope:               grant,
+		GrantAccessTokenAudience: cr.RequestedAccessTokenAudience,
+		Remember:                 remember,
+		RememberFor:              int64(s.Config.ConsentRememberFor / time.Second),
+		Session:                  hydra.ConsentSession{IDToken: claims},
+	})
+	if err != nil {
+		s.hydraFailure(w, r, err)
+		return
+	}
+	s.Logger.InfoContext(r.Context(), "oauth2 consent accepted", "client_id", clientID(cr), "scopes", strings.Join(grant, " "), "remember", remember)
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func needsClaims(m map[string]map[string]string, grant []string) bool {
+	for _, sc := range grant {
+		if len(m[sc]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// buildClaims maps traits to claims for the granted scopes. Sources are a
+// trait path, "verified:<path>" or "join:<path> <path>…"; claims whose
+// source is empty are left out.
+func buildClaims(m map[string]map[string]string, grant []string, id *kratos.Identity) map[string]any {
+	var traits map[string]any
+	_ = json.Unmarshal(id.Traits, &traits)
+	out := map[string]any{}
+	for _, sc := range grant {
+		for claim, src := range m[sc] {
+			switch {
+			case strings.HasPrefix(src, "verified:"):
+				addr, _ := tracePath(traits, strings.TrimPrefix(src, "verified:")).(string)
+				if addr == "" {
+					continue
+				}
+				verified := false
+				for _, va := range id.VerifiableAddresses {
+					if strings.EqualFold(va.Value, addr) && va.Verified {
+						verified = true
+					}
+				}
+				out[claim] = verified
+			case strings.HasPrefix(src, "join:"):
+				var parts []string
+				for _, p := range strings.Fields(strings.TrimPrefix(src, "join:")) {
+					if v, ok := tracePath(traits, p).(string); ok && v != "" {
+						parts = append(parts, v)
+					}
+				}
+				if len(parts) > 0 {
+					out[claim] = strings.Join(parts, " ")
+				}
+			default:
+				if v := tracePath(traits, src); v != nil && v != "" {
+					out[claim] = v
+				}
+			}
+		}
+	}
+	return out
+}
+
+func tracePath(v any, path string) any {
+	for _, p := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
