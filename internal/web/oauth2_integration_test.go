@@ -270,7 +270,9 @@ func TestOAuth2(t *testing.T) {
 		p, verifier := app.start(nb)
 		mustPath(t, p, "/login")
 		var signup string
-		for _, a := range p.Find(func(n *htmlNode) bool { return n.Data == "a" && strings.Contains(webtest.TextOf(n), "Create an account") }) {
+		for _, a := range p.Find(func(n *htmlNode) bool {
+			return n.Data == "a" && strings.Contains(webtest.TextOf(n), "Create an account")
+		}) {
 			signup = webtest.Attr(a, "href")
 		}
 		if signup == "" {

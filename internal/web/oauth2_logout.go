@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-
 )
 
 // oauth2LogoutPage handles GET /logout?logout_challenge=: ask (unless the
@@ -104,5 +103,3 @@ func oauth2ErrorText(code string) string {
 	}
 	return "Please go back to the application and try again."
 }
-
-

@@ -35,7 +35,9 @@ type renderer struct {
 }
 
 // pageNames are the page templates; each is parsed with layout.html.
-func pageNames() []string { return []string{"flow", "error", "welcome", "sessions", "logout", "consent"} }
+func pageNames() []string {
+	return []string{"flow", "error", "welcome", "sessions", "logout", "consent"}
+}
 
 func newRenderer(log *slog.Logger) (*renderer, error) {
 	r := &renderer{pages: map[string]*template.Template{}, log: log}
