@@ -127,7 +127,7 @@ func parseError(op string, status int, body []byte) *Error {
 	return e
 }
 
-// get fetches a login, consent or logout request by challenge.
+// getRequest fetches a login, consent or logout request by challenge.
 func (c *Client) getRequest(ctx context.Context, kind, challenge string, out any) error {
 	if challenge == "" {
 		return ErrMissingChallenge
@@ -137,7 +137,7 @@ func (c *Client) getRequest(ctx context.Context, kind, challenge string, out any
 	return err
 }
 
-// put accepts or rejects a login, consent or logout request, returning where
+// putRequest accepts or rejects a login, consent or logout request, returning where
 // to send the browser.
 func (c *Client) putRequest(ctx context.Context, kind, action, challenge string, in any) (string, error) {
 	if challenge == "" {

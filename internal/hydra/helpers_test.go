@@ -16,55 +16,119 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraproject/hera/internal/hydra"
+	"github.com/heraproject/hera/internal/stack"
 	"github.com/heraproject/hera/internal/stack/stacktest"
 )
 
-// world is one real Hydra (and Kratos) shared by the integration subtests.
+// world is one real Hydra shared by the integration subtests, with a
+// relying party registered in it.
 type world struct {
-	env   *stacktest.Env
 	hydra *hydra.Client
 	rp    *relyingParty
 }
 
+// startWorld starts Kratos and Hydra with the shared test harness.
 func startWorld(t *testing.T) *world {
 	t.Helper()
 	e := stacktest.Start(t, stacktest.Options{Hydra: true})
-	w := &world{env: e, hydra: mustClient(t, e.Hydra.AdminURL, 10*time.Second)}
-	w.rp = newRelyingParty(t, e)
-	return w
+	return newWorld(t, e.Hydra.PublicURL, e.Hydra.AdminURL, e.HeraURL)
 }
+
+func newWorld(t *testing.T, public, admin, hera string) *world {
+	t.Helper()
+	return &world{
+		hydra: mustClient(t, admin, 10*time.Second),
+		rp:    newRelyingParty(t, public, admin, hera),
+	}
+}
+
+// startHydraWithEnv starts Hydra alone, through the stack package, with
+// extra environment variables (Hydra reads configuration keys from them;
+// the stack gives Hydra a clean environment, so a wrapper script sets them).
+func startHydraWithEnv(t *testing.T, env ...string) *world {
+	t.Helper()
+	root := stacktest.RepoRoot(t)
+	dir := t.TempDir()
+	script := "#!/bin/sh\nexec env " + strings.Join(env, " ") + " '" + filepath.Join(root, "bin", "hydra") + "' \"$@\"\n"
+	wrapper := filepath.Join(dir, "hydra")
+	if err := os.WriteFile(wrapper, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var ports []int
+	for len(ports) < 2 {
+		p, err := stack.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ports) == 0 || ports[0] != p {
+			ports = append(ports, p)
+		}
+	}
+	var (
+		mu   sync.Mutex
+		logs bytes.Buffer
+	)
+	out := writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(b) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Logf("hydra output:\n%s", logs.String())
+		}
+	})
+	hera := "http://localhost:1" // nothing serves it; the tests read challenges from Location
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h, err := stack.StartHydra(ctx, stack.HydraConfig{
+		Bin: wrapper, Dir: filepath.Join(dir, "state"), HeraURL: hera,
+		PublicPort: ports[0], AdminPort: ports[1], Secret: stack.RandomSecret(), Output: out,
+	})
+	if err != nil {
+		t.Fatalf("start hydra: %v", err)
+	}
+	t.Cleanup(func() { _ = h.Stop() })
+	return newWorld(t, h.PublicURL, h.AdminURL, hera)
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // relyingParty is an OAuth 2.0 client registered in Hydra, with its
 // redirect URI on a local server (which the tests never need to reach: they
 // read the code from the Location header).
 type relyingParty struct {
-	env         *stacktest.Env
-	id, secret  string
-	redirectURI string
-	postLogout  string
-	audience    string
+	public, hera string // Hydra's public URL (issuer without the slash), Hera's URL
+	id, secret   string
+	redirectURI  string
+	postLogout   string
+	audience     string
 }
 
-func newRelyingParty(t *testing.T, e *stacktest.Env) *relyingParty {
+func newRelyingParty(t *testing.T, public, admin, hera string) *relyingParty {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "relying party")
 	}))
 	t.Cleanup(srv.Close)
 	rp := &relyingParty{
-		env:         e,
+		public:      public,
+		hera:        hera,
 		id:          "example-app",
 		secret:      "example-secret-" + randHex(8),
 		redirectURI: srv.URL + "/callback",
 		postLogout:  srv.URL + "/logged-out",
 		audience:    "https://api.example.com",
 	}
-	adminPOST(t, e.Hydra.AdminURL+"/admin/clients", map[string]any{
+	adminPOST(t, admin+"/admin/clients", map[string]any{
 		"client_id":                  rp.id,
 		"client_secret":              rp.secret,
 		"client_name":                "Example App",
@@ -171,16 +235,16 @@ func (rp *relyingParty) authorize(b *browser, extra url.Values) (*authRequest, *
 		q[k] = v
 	}
 	ar.params = q
-	return ar, b.redirect(rp.env.Hydra.PublicURL + "/oauth2/auth?" + q.Encode())
+	return ar, b.redirect(rp.public + "/oauth2/auth?" + q.Encode())
 }
 
 // challenge checks that loc is Hera's page at path and returns the named
 // challenge from it.
 func (rp *relyingParty) challenge(t *testing.T, loc *url.URL, path, name string) string {
 	t.Helper()
-	hera, _ := url.Parse(rp.env.HeraURL)
+	hera, _ := url.Parse(rp.hera)
 	if loc.Scheme != hera.Scheme || loc.Host != hera.Host || loc.Path != path {
-		t.Fatalf("redirected to %s, want %s%s", loc, rp.env.HeraURL, path)
+		t.Fatalf("redirected to %s, want %s%s", loc, rp.hera, path)
 	}
 	c := loc.Query().Get(name)
 	if c == "" {
@@ -220,7 +284,7 @@ func (rp *relyingParty) exchange(t *testing.T, code string, ar *authRequest) *to
 		"redirect_uri":  {rp.redirectURI},
 		"code_verifier": {ar.verifier},
 	}
-	req, _ := http.NewRequest(http.MethodPost, rp.env.Hydra.PublicURL+"/oauth2/token", strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, rp.public+"/oauth2/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(rp.id), url.QueryEscape(rp.secret))
 	res, err := http.DefaultClient.Do(req)
@@ -252,7 +316,7 @@ func (rp *relyingParty) verifyJWT(t *testing.T, token string) map[string]any {
 	if hdr.Alg != "RS256" {
 		t.Fatalf("alg = %q, want RS256", hdr.Alg)
 	}
-	res, err := http.Get(rp.env.Hydra.PublicURL + "/.well-known/jwks.json")
+	res, err := http.Get(rp.public + "/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}

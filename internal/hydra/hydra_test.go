@@ -81,7 +81,7 @@ func TestAgainstHydra(t *testing.T) {
 			!slices.Equal(oc.ACRValues, []string{"aal2", "aal1"}) || oc.Display != "popup" {
 			t.Errorf("oidc_context = %+v", oc)
 		}
-		if !strings.HasPrefix(lr.RequestURL, rp.env.Hydra.PublicURL+"/oauth2/auth?") {
+		if !strings.HasPrefix(lr.RequestURL, rp.public+"/oauth2/auth?") {
 			t.Errorf("request_url = %q", lr.RequestURL)
 		}
 		if !slices.Equal(lr.Prompt(), []string{"login", "consent"}) || !lr.HasPrompt("login") || lr.HasPrompt("none") {
@@ -105,7 +105,7 @@ func TestAgainstHydra(t *testing.T) {
 			t.Fatal(err)
 		}
 		nu, _ := url.Parse(next)
-		if !strings.HasPrefix(next, rp.env.Hydra.PublicURL+"/oauth2/auth?") || nu.Query().Get("login_verifier") == "" {
+		if !strings.HasPrefix(next, rp.public+"/oauth2/auth?") || nu.Query().Get("login_verifier") == "" {
 			t.Errorf("accept login redirect_to = %q", next)
 		}
 
@@ -144,7 +144,7 @@ func TestAgainstHydra(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if nu, _ := url.Parse(next); !strings.HasPrefix(next, rp.env.Hydra.PublicURL+"/oauth2/auth?") || nu.Query().Get("consent_verifier") == "" {
+		if nu, _ := url.Parse(next); !strings.HasPrefix(next, rp.public+"/oauth2/auth?") || nu.Query().Get("consent_verifier") == "" {
 			t.Errorf("accept consent redirect_to = %q", next)
 		}
 		q := rp.callback(t, b.redirect(next), ar)
@@ -158,7 +158,7 @@ func TestAgainstHydra(t *testing.T) {
 		claims := rp.verifyJWT(t, tk.IDToken)
 		if claims["sub"] != "user-1" || claims["email"] != "alice@example.com" || claims["email_verified"] != true ||
 			claims["nonce"] != ar.nonce || claims["acr"] != "aal1" || claims["sid"] != lr.SessionID ||
-			claims["iss"] != rp.env.Hydra.PublicURL+"/" || !audHas(claims["aud"], rp.id) {
+			claims["iss"] != rp.public+"/" || !audHas(claims["aud"], rp.id) {
 			t.Errorf("ID token claims = %v", claims)
 		}
 		if amr, _ := claims["amr"].([]any); len(amr) != 1 || amr[0] != "pwd" {
@@ -358,7 +358,7 @@ func TestAgainstHydra(t *testing.T) {
 			t.Fatal(err)
 		}
 		nu, _ := url.Parse(next)
-		if nu.Query().Get("prompt") != "login" || nu.Query().Get("login_verifier") != "" || !strings.HasPrefix(next, rp.env.Hydra.PublicURL+"/oauth2/auth?") {
+		if nu.Query().Get("prompt") != "login" || nu.Query().Get("login_verifier") != "" || !strings.HasPrefix(next, rp.public+"/oauth2/auth?") {
 			t.Errorf("subject mismatch redirect_to = %q", next)
 		}
 	})
@@ -435,7 +435,7 @@ func TestAgainstHydra(t *testing.T) {
 		b := newBrowser(t)
 		tk, lr, _ := w.signIn(t, b, loginOpts{subject: "user-7", remember: true})
 		q := url.Values{"id_token_hint": {tk.IDToken}, "post_logout_redirect_uri": {rp.postLogout}, "state": {"bye"}}
-		loc := b.redirect(rp.env.Hydra.PublicURL + "/oauth2/sessions/logout?" + q.Encode())
+		loc := b.redirect(rp.public + "/oauth2/sessions/logout?" + q.Encode())
 		ch := rp.challenge(t, loc, "/logout", "logout_challenge")
 
 		out, err := w.hydra.GetLogoutRequest(ctx, ch)
@@ -450,7 +450,7 @@ func TestAgainstHydra(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if nu, _ := url.Parse(next); !strings.HasPrefix(next, rp.env.Hydra.PublicURL+"/oauth2/sessions/logout?") || nu.Query().Get("logout_verifier") == "" {
+		if nu, _ := url.Parse(next); !strings.HasPrefix(next, rp.public+"/oauth2/sessions/logout?") || nu.Query().Get("logout_verifier") == "" {
 			t.Errorf("accept logout redirect_to = %q", next)
 		}
 		loc = b.redirect(next)
@@ -477,7 +477,7 @@ func TestAgainstHydra(t *testing.T) {
 	t.Run("RejectLogout", func(t *testing.T) {
 		b := newBrowser(t)
 		tk, _, _ := w.signIn(t, b, loginOpts{subject: "user-8", remember: true})
-		loc := b.redirect(rp.env.Hydra.PublicURL + "/oauth2/sessions/logout?" + url.Values{"id_token_hint": {tk.IDToken}}.Encode())
+		loc := b.redirect(rp.public + "/oauth2/sessions/logout?" + url.Values{"id_token_hint": {tk.IDToken}}.Encode())
 		ch := rp.challenge(t, loc, "/logout", "logout_challenge")
 		if err := w.hydra.RejectLogout(ctx, ch); err != nil {
 			t.Fatal(err)
@@ -500,7 +500,7 @@ func TestAgainstHydra(t *testing.T) {
 		b := newBrowser(t)
 		tk, _, _ := w.signIn(t, b, loginOpts{subject: "user-9"})
 		q := url.Values{"id_token_hint": {tk.IDToken}, "post_logout_redirect_uri": {rp.postLogout}}
-		loc := b.redirect(rp.env.Hydra.PublicURL + "/oauth2/sessions/logout?" + q.Encode())
+		loc := b.redirect(rp.public + "/oauth2/sessions/logout?" + q.Encode())
 		if strings.Split(loc.String(), "?")[0] != rp.postLogout {
 			t.Errorf("went to %s, want straight to %s", loc, rp.postLogout)
 		}
@@ -524,8 +524,7 @@ func audHas(aud any, id string) bool {
 // TestExpiredChallenge shows what an expired login challenge looks like: a
 // 401 request_unauthorized, not a 404 or 410.
 func TestExpiredChallenge(t *testing.T) {
-	t.Setenv("TTL_LOGIN_CONSENT_REQUEST", "1s") // Hydra reads its config from the environment too
-	w := startWorld(t)
+	w := startHydraWithEnv(t, "TTL_LOGIN_CONSENT_REQUEST=1s")
 	ctx := context.Background()
 	b := newBrowser(t)
 	_, loc := w.rp.authorize(b, nil)
