@@ -238,9 +238,24 @@ func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext) *FlowPage {
 
 func rankNode(n kratos.Node) int {
 	if n.Attributes.Name == "screen" {
-		return 100
+		return 1000
 	}
-	return groupRank(n.Group)
+	r := groupRank(n.Group) * 10
+	if isResend(n) {
+		// After its method's own submit button, which Kratos sometimes
+		// sends later: the first submit button of a form is the one Enter
+		// in a field presses, and it must not send another code.
+		r += 5
+	}
+	return r
+}
+
+// isResend reports whether n is a code method's "send the code again"
+// button: resend=code (login, registration) or email=<address> (recovery,
+// verification).
+func isResend(n kratos.Node) bool {
+	a := n.Attributes
+	return n.Type == "input" && a.Type == "submit" && (a.Name == "resend" || a.Name == "email")
 }
 
 func hasScript(ss []Script, src string) bool {
