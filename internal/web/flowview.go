@@ -200,8 +200,9 @@ func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext) *FlowPage {
 		nodes = append(nodes, n)
 	}
 
-	if kind == kratos.Settings {
-		// One form per method: each section submits on its own.
+	if kind == kratos.Settings || (kind == kratos.Login && f.RequestedAAL == "aal2") {
+		// One form per method: each section submits on its own (and Enter
+		// in a second factor's field submits that factor).
 		var shared []kratos.Node
 		groups := map[string][]kratos.Node{}
 		var order []string
