@@ -44,7 +44,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	deps := web.Deps{Logger: log, Config: cfg, Kratos: kc}
+	store, closeStore, err := openLockoutStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	g, widget, err := newGuard(cfg, log, store)
+	if err != nil {
+		return err
+	}
+	deps := web.Deps{Logger: log, Config: cfg, Kratos: kc, Guard: g, Captcha: widget}
 	if cfg.HydraAdminURL != nil {
 		hc, err := hydra.NewClient(cfg.HydraAdminURL, cfg.HydraTimeout)
 		if err != nil {

@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraproject/hera/internal/lockout"
 )
 
 // Config is Hera's typed configuration.
@@ -42,6 +44,25 @@ type Config struct {
 	Claims             map[string]map[string]string // scope → claim → source
 	SkipLogoutConfirm  bool
 	ReauthWindow       time.Duration
+
+	// Captcha; Provider "" switches it off.
+	CaptchaProvider  string
+	CaptchaSiteKey   string
+	CaptchaSecret    string
+	CaptchaVerifyURL string
+	CaptchaTimeout   time.Duration
+	CaptchaFlows     []string
+	CaptchaHostnames []string
+	CaptchaAction    string
+
+	// Brute-force lockout.
+	LockoutStore       string // memory, postgres, redis
+	LockoutPostgresDSN string
+	LockoutRedisURL    string
+	LockoutTimeout     time.Duration
+	LockoutFailOpen    bool
+	LockoutKeySecret   string
+	Lockout            lockout.Config
 
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For Hera
 	// believes.
@@ -104,6 +125,92 @@ func Vars() []Var {
 			set: func(c *Config, v string) (err error) { c.SkipLogoutConfirm, err = strconv.ParseBool(v); return err }},
 		{Name: "HERA_OAUTH2_REAUTH_WINDOW", Default: "2m", Help: "after prompt=login or max_age sent the user to sign in again, how recent that sign-in must be",
 			set: func(c *Config, v string) (err error) { c.ReauthWindow, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_CAPTCHA_PROVIDER", Help: "turnstile, hcaptcha or recaptcha; empty: no captcha",
+			set: func(c *Config, v string) error {
+				switch v {
+				case "turnstile", "hcaptcha", "recaptcha":
+					c.CaptchaProvider = v
+					return nil
+				}
+				return errors.New("want turnstile, hcaptcha or recaptcha")
+			}},
+		{Name: "HERA_CAPTCHA_SITE_KEY", Help: "the widget's site key (required with a provider)",
+			set: func(c *Config, v string) error { c.CaptchaSiteKey = v; return nil }},
+		{Name: "HERA_CAPTCHA_SECRET", Secret: true, Help: "the siteverify secret (required with a provider); prefer HERA_CAPTCHA_SECRET_FILE",
+			set: func(c *Config, v string) error { c.CaptchaSecret = v; return nil }},
+		{Name: "HERA_CAPTCHA_VERIFY_URL", Help: "siteverify URL; empty: the provider's",
+			set: func(c *Config, v string) error { c.CaptchaVerifyURL = v; return nil }},
+		{Name: "HERA_CAPTCHA_TIMEOUT", Default: "5s", Help: "timeout of a captcha verification, its one retry included",
+			set: func(c *Config, v string) (err error) { c.CaptchaTimeout, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_CAPTCHA_FLOWS", Default: "login,registration,recovery", Help: "flows whose every submission needs the captcha (login, registration, recovery, verification)",
+			set: func(c *Config, v string) error {
+				c.CaptchaFlows = splitList(v)
+				for _, f := range c.CaptchaFlows {
+					switch f {
+					case "login", "registration", "recovery", "verification":
+					default:
+						return fmt.Errorf("unknown flow %q", f)
+					}
+				}
+				return nil
+			}},
+		{Name: "HERA_CAPTCHA_HOSTNAMES", Help: "hostnames the provider must report; empty: HERA_PUBLIC_URL's host",
+			set: func(c *Config, v string) error { c.CaptchaHostnames = splitList(v); return nil }},
+		{Name: "HERA_CAPTCHA_ACTION", Help: "Turnstile action the widget sets and siteverify must report; empty: not checked",
+			set: func(c *Config, v string) error { c.CaptchaAction = v; return nil }},
+		{Name: "HERA_LOCKOUT_STORE", Default: "memory", Help: "where failure counters live: memory (one instance), postgres or redis (shared by replicas)",
+			set: func(c *Config, v string) error {
+				switch v {
+				case "memory", "postgres", "redis":
+					c.LockoutStore = v
+					return nil
+				}
+				return errors.New("want memory, postgres or redis")
+			}},
+		{Name: "HERA_LOCKOUT_POSTGRES_DSN", Secret: true, Help: "PostgreSQL URL for HERA_LOCKOUT_STORE=postgres, e.g. postgres://hera:…@db/hera",
+			set: func(c *Config, v string) error { c.LockoutPostgresDSN = v; return nil }},
+		{Name: "HERA_LOCKOUT_REDIS_URL", Secret: true, Help: "Redis URL for HERA_LOCKOUT_STORE=redis, e.g. redis://:…@redis:6379/0",
+			set: func(c *Config, v string) error { c.LockoutRedisURL = v; return nil }},
+		{Name: "HERA_LOCKOUT_TIMEOUT", Default: "2s", Help: "timeout of each lockout store operation",
+			set: func(c *Config, v string) (err error) { c.LockoutTimeout, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_LOCKOUT_FAIL_OPEN", Default: "false", Help: "when the store is down: false refuses sign-ins (fail closed), true lets them through with a warning",
+			set: func(c *Config, v string) (err error) { c.LockoutFailOpen, err = strconv.ParseBool(v); return err }},
+		{Name: "HERA_LOCKOUT_REALM", Default: "ciam", Help: "namespace of the counters, so deployments can share a store",
+			set: func(c *Config, v string) error { c.Lockout.Realm = v; return nil }},
+		{Name: "HERA_LOCKOUT_KEY_SECRET", Secret: true, Help: "optional HMAC key for the stored identifier digests (same on every replica)",
+			set: func(c *Config, v string) error { c.LockoutKeySecret = v; return nil }},
+		{Name: "HERA_LOCKOUT_MAX_FAILURES", Default: "5", Help: "failures of one account (identifier) within the window that lock it",
+			set: func(c *Config, v string) (err error) {
+				c.Lockout.Identifier.MaxFailures, err = parsePositiveInt(v)
+				return err
+			}},
+		{Name: "HERA_LOCKOUT_WINDOW", Default: "15m", Help: "the window failures of one account are counted in",
+			set: func(c *Config, v string) (err error) {
+				c.Lockout.Identifier.Window, err = parsePositiveDuration(v)
+				return err
+			}},
+		{Name: "HERA_LOCKOUT_DURATION", Default: "5m", Help: "the first lock of an account; each further lock in the window doubles it",
+			set: func(c *Config, v string) (err error) {
+				c.Lockout.Identifier.LockDuration, err = parsePositiveDuration(v)
+				return err
+			}},
+		{Name: "HERA_LOCKOUT_MAX_DURATION", Default: "1h", Help: "the longest lock of an account",
+			set: func(c *Config, v string) (err error) {
+				c.Lockout.Identifier.MaxLockDuration, err = parsePositiveDuration(v)
+				return err
+			}},
+		{Name: "HERA_LOCKOUT_IP_MAX_FAILURES", Default: "50", Help: "failures from one client IP (IPv6: its /64) within the IP window that lock it",
+			set: func(c *Config, v string) (err error) { c.Lockout.IP.MaxFailures, err = parsePositiveInt(v); return err }},
+		{Name: "HERA_LOCKOUT_IP_WINDOW", Default: "15m", Help: "the window failures of one IP are counted in",
+			set: func(c *Config, v string) (err error) { c.Lockout.IP.Window, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_LOCKOUT_IP_DURATION", Default: "15m", Help: "how long a locked IP stays locked",
+			set: func(c *Config, v string) (err error) {
+				c.Lockout.IP.LockDuration, err = parsePositiveDuration(v)
+				c.Lockout.IP.MaxLockDuration = c.Lockout.IP.LockDuration
+				return err
+			}},
+		{Name: "HERA_LOCKOUT_CAPTCHA_AFTER", Default: "3", Help: "with a captcha provider: account failures after which every flow asks for the captcha; -1: never",
+			set: func(c *Config, v string) (err error) { c.Lockout.CaptchaAfter, err = strconv.Atoi(v); return err }},
 		{Name: "HERA_TRUSTED_PROXIES", Help: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; empty trusts none",
 			set: func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err }},
 		{Name: "HERA_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",
@@ -149,10 +256,53 @@ func Load(getenv func(string) string) (*Config, error) {
 			errs = append(errs, fmt.Errorf("%s=%q: %w", v.Name, shown, err))
 		}
 	}
+	if len(errs) == 0 {
+		errs = append(errs, c.crossCheck()...)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// crossCheck validates settings that depend on each other.
+func (c *Config) crossCheck() []error {
+	var errs []error
+	if c.CaptchaProvider != "" {
+		if c.CaptchaSiteKey == "" {
+			errs = append(errs, errors.New("HERA_CAPTCHA_SITE_KEY: required with HERA_CAPTCHA_PROVIDER"))
+		}
+		if c.CaptchaSecret == "" {
+			errs = append(errs, errors.New("HERA_CAPTCHA_SECRET: required with HERA_CAPTCHA_PROVIDER"))
+		}
+		if len(c.CaptchaHostnames) == 0 {
+			c.CaptchaHostnames = []string{c.PublicURL.Hostname()}
+		}
+	}
+	switch {
+	case c.LockoutStore == "postgres" && c.LockoutPostgresDSN == "":
+		errs = append(errs, errors.New("HERA_LOCKOUT_POSTGRES_DSN: required with HERA_LOCKOUT_STORE=postgres"))
+	case c.LockoutStore == "redis" && c.LockoutRedisURL == "":
+		errs = append(errs, errors.New("HERA_LOCKOUT_REDIS_URL: required with HERA_LOCKOUT_STORE=redis"))
+	}
+	// Second factors follow the account rule.
+	c.Lockout.Identity = c.Lockout.Identifier
+	c.Lockout.FailOpen = c.LockoutFailOpen
+	if c.LockoutKeySecret != "" {
+		c.Lockout.KeySecret = []byte(c.LockoutKeySecret)
+	}
+	if err := c.Lockout.WithDefaults().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("HERA_LOCKOUT_*: %w", err))
+	}
+	return errs
+}
+
+func parsePositiveInt(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, errors.New("want a positive whole number")
+	}
+	return n, nil
 }
 
 // lookup returns NAME, or the contents of the file named by NAME_FILE.

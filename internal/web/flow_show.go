@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/heraproject/hera/internal/kratos"
@@ -144,7 +145,12 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 			}
 		}
 	}
-	s.render.render(w, r, status, "flow", page{Title: p.Title, Scripts: p.Scripts, Captcha: p.Captcha, Data: p})
+	pg := page{Title: p.Title, Scripts: p.Scripts, Data: p}
+	if c := s.Captcha; c != nil && (slices.Contains(c.Flows, kind) || r.URL.Query().Get("notice") == "captcha") && f.RequestedAAL != "aal2" {
+		wd := c.Widget
+		p.Captcha, pg.Captcha, pg.captchaCSP = &wd, &wd, c
+	}
+	s.render.render(w, r, status, "flow", pg)
 }
 
 // flowLinks are the links to the other flows, keeping return_to and the

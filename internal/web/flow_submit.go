@@ -49,7 +49,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, kind kratos.Kind
 		return
 	}
 
-	a := &Attempt{Flow: kind, FlowID: id, ClientIP: s.clientIP(r)}
+	a := &Attempt{Flow: kind, FlowID: id, ClientIP: s.clientIP(r), Cookie: r.Header.Get("Cookie")}
 	var doc map[string]any // JSON submissions, forwarded as JSON
 	switch ct {
 	case "application/x-www-form-urlencoded":

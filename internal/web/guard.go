@@ -15,7 +15,21 @@ type Attempt struct {
 	Method     string     // password, code, totp, lookup_secret, …
 	Identifier string     // as typed: login identifier, or the e-mail of recovery/verification
 	ClientIP   string     // after trusted-proxy handling
+	Cookie     string     // the browser's Cookie header (never log it)
 	Form       url.Values // the submitted fields; checks may remove their own (captcha)
+}
+
+// Captcha is the widget Hera's pages render, and the origins the page's
+// CSP must then allow. Nil in Deps: no captcha.
+type Captcha struct {
+	Widget CaptchaView
+	// Flows show the widget from the start; the others only after a
+	// submission was refused for want of a captcha (lockout escalation).
+	Flows      []kratos.Kind
+	ScriptSrc  []string
+	FrameSrc   []string
+	StyleSrc   []string
+	ConnectSrc []string
 }
 
 // Refusal is a check's "no": the submission does not reach Kratos and the

@@ -10,6 +10,35 @@ import (
 
 type nonceKey struct{}
 
+// csp is the Content-Security-Policy of a page. Only pages that show a
+// captcha widget allow its provider's origins.
+func csp(nonce string, c *Captcha) string {
+	src := func(base string, extra []string) string {
+		if len(extra) == 0 {
+			return base
+		}
+		if base == "'none'" {
+			return strings.Join(extra, " ")
+		}
+		return base + " " + strings.Join(extra, " ")
+	}
+	var script, frame, style, connect []string
+	if c != nil {
+		script, frame, style, connect = c.ScriptSrc, c.FrameSrc, c.StyleSrc, c.ConnectSrc
+	}
+	return strings.Join([]string{
+		"default-src 'self'",
+		src("script-src 'self' 'nonce-"+nonce+"'", script),
+		src("style-src 'self'", style),
+		"img-src 'self' data: https:",
+		src("connect-src 'self'", connect),
+		"frame-src " + src("'none'", frame),
+		"object-src 'none'",
+		"base-uri 'none'",
+		"frame-ancestors 'none'",
+	}, "; ")
+}
+
 func nonceFrom(ctx context.Context) string {
 	n, _ := ctx.Value(nonceKey{}).(string)
 	return n
@@ -24,17 +53,7 @@ func securityHeaders(hsts bool, next http.Handler) http.Handler {
 		_, _ = rand.Read(b[:])
 		nonce := base64.RawStdEncoding.EncodeToString(b[:])
 		h := w.Header()
-		h.Set("Content-Security-Policy", strings.Join([]string{
-			"default-src 'self'",
-			"script-src 'self' 'nonce-" + nonce + "'",
-			"style-src 'self'",
-			"img-src 'self' data: https:",
-			"connect-src 'self'",
-			"frame-src 'none'",
-			"object-src 'none'",
-			"base-uri 'none'",
-			"frame-ancestors 'none'",
-		}, "; "))
+		h.Set("Content-Security-Policy", csp(nonce, nil))
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")

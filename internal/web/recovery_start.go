@@ -37,7 +37,7 @@ func handleRecoveryStart(s *server) http.Handler {
 		b.Cookie = mergeCookies(b.Cookie, cookies)
 
 		form := url.Values{"csrf_token": {csrfToken(f)}, "method": {"code"}, "email": {email}}
-		a := &Attempt{Flow: kratos.Recovery, FlowID: f.ID, Method: "code", Identifier: email, ClientIP: b.ClientIP, Form: form}
+		a := &Attempt{Flow: kratos.Recovery, FlowID: f.ID, Method: "code", Identifier: email, ClientIP: b.ClientIP, Cookie: b.Cookie, Form: form}
 		// The captcha token of the login form, if any, vouches for this step.
 		for k, v := range r.PostForm {
 			if !form.Has(k) && k != "password" && k != "identifier" {

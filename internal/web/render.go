@@ -26,6 +26,8 @@ type page struct {
 	Scripts   []Script
 	Captcha   *CaptchaView
 	Data      any
+
+	captchaCSP *Captcha // the provider origins this page's CSP allows
 }
 
 // renderer holds the parsed templates, one set per page.
@@ -67,6 +69,9 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, n
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if p.captchaCSP != nil {
+		w.Header().Set("Content-Security-Policy", csp(p.Nonce, p.captchaCSP))
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -42,6 +42,8 @@ type Deps struct {
 	Kratos kratosAPI
 	Hydra  hydraAPI
 	Guard  Guard
+	// Captcha, when set, is rendered on the flow pages that need it.
+	Captcha *Captcha
 }
 
 // server is the handlers' shared state, built once.

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/heraproject/hera/internal/captcha"
+	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/guard"
+	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/lockout"
+	"github.com/heraproject/hera/internal/lockout/memory"
+	"github.com/heraproject/hera/internal/lockout/postgres"
+	redisstore "github.com/heraproject/hera/internal/lockout/redis"
+	"github.com/heraproject/hera/internal/web"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+)
+
+// openLockoutStore opens the configured counter store. close releases it.
+func openLockoutStore(ctx context.Context, cfg *config.Config) (store lockout.Store, close func(), err error) {
+	switch cfg.LockoutStore {
+	case "postgres":
+		pool, err := pgxpool.New(ctx, cfg.LockoutPostgresDSN)
+		if err != nil {
+			return nil, nil, fmt.Errorf("lockout store: %w", err)
+		}
+		st, err := postgres.New(ctx, pool, postgres.Config{Timeout: cfg.LockoutTimeout})
+		if err != nil {
+			pool.Close()
+			return nil, nil, fmt.Errorf("lockout store (postgres): %w", err)
+		}
+		return st, func() { _ = st.Close(); pool.Close() }, nil
+	case "redis":
+		opts, err := redis.ParseURL(cfg.LockoutRedisURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("lockout store (redis): bad HERA_LOCKOUT_REDIS_URL")
+		}
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = cfg.LockoutTimeout, cfg.LockoutTimeout, cfg.LockoutTimeout
+		client := redis.NewClient(opts)
+		st, err := redisstore.New(client, redisstore.Config{Timeout: cfg.LockoutTimeout})
+		if err != nil {
+			_ = client.Close()
+			return nil, nil, fmt.Errorf("lockout store (redis): %w", err)
+		}
+		return st, func() { _ = client.Close() }, nil
+	default:
+		st, err := memory.New(memory.Config{})
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() { _ = st.Close() }, nil
+	}
+}
+
+// newGuard builds the captcha and lockout checks of every submission, and
+// the captcha widget the pages show.
+func newGuard(cfg *config.Config, log *slog.Logger, store lockout.Store) (*guard.Guard, *web.Captcha, error) {
+	limiter, err := lockout.New(store, cfg.Lockout)
+	if err != nil {
+		return nil, nil, err
+	}
+	var flows []kratos.Kind
+	for _, f := range cfg.CaptchaFlows {
+		if k, ok := kratos.ParseKind(f); ok {
+			flows = append(flows, k)
+		}
+	}
+	gc := guard.Config{Logger: log, Limiter: limiter, CaptchaFlows: flows}
+	var widget *web.Captcha
+	if cfg.CaptchaProvider != "" {
+		p, err := captcha.ParseProvider(cfg.CaptchaProvider)
+		if err != nil {
+			return nil, nil, err
+		}
+		v, err := captcha.New(captcha.Config{
+			Provider:  p,
+			SiteKey:   cfg.CaptchaSiteKey,
+			Secret:    cfg.CaptchaSecret,
+			VerifyURL: cfg.CaptchaVerifyURL,
+			Timeout:   cfg.CaptchaTimeout,
+			Hostnames: cfg.CaptchaHostnames,
+			Action:    cfg.CaptchaAction,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("captcha: %w", err)
+		}
+		gc.Captcha = v
+		wd, csp := v.Widget(), v.CSP()
+		widget = &web.Captcha{
+			Widget:     web.CaptchaView{ScriptURL: wd.ScriptURL, Class: wd.Class, SiteKey: wd.SiteKey, Action: wd.Action},
+			Flows:      flows,
+			ScriptSrc:  csp.ScriptSrc,
+			FrameSrc:   csp.FrameSrc,
+			StyleSrc:   csp.StyleSrc,
+			ConnectSrc: csp.ConnectSrc,
+		}
+	}
+	g, err := guard.New(gc)
+	return g, widget, err
+}

@@ -1,0 +1,106 @@
+package memory_test
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraproject/hera/internal/lockout"
+	"github.com/heraproject/hera/internal/lockout/memory"
+	"github.com/heraproject/hera/internal/lockout/storetest"
+)
+
+func newStore(t testing.TB, cfg memory.Config) *memory.Store {
+	t.Helper()
+	s, err := memory.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) lockout.Store { return newStore(t, memory.Config{}) })
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	if _, err := memory.New(memory.Config{MaxEntries: -1}); err == nil {
+		t.Fatal("New accepted MaxEntries -1")
+	}
+}
+
+func TestBackgroundSweep(t *testing.T) {
+	now := storetest.T0
+	var clock atomic.Int64
+	clock.Store(now.UnixMilli())
+	s := newStore(t, memory.Config{SweepInterval: 5 * time.Millisecond, Now: func() time.Time { return time.UnixMilli(clock.Load()) }})
+	for i := range 10 {
+		if _, err := s.Fail(t.Context(), storetest.Key(string(rune('a'+i))), now, storetest.Rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := s.Len(); n != 10 {
+		t.Fatalf("swept live entries: %d left", n)
+	}
+	clock.Store(now.Add(storetest.Rule.Window).UnixMilli())
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("background sweep left %d expired entries", s.Len())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestBounded(t *testing.T) {
+	const max = 100
+	s := newStore(t, memory.Config{MaxEntries: max, SweepInterval: -1})
+	ctx := t.Context()
+	// A locked key survives a flood of new keys as long as unlocked ones
+	// can be evicted instead.
+	victim := storetest.Key("victim")
+	for range storetest.Rule.MaxFailures {
+		if _, err := s.Fail(ctx, victim, storetest.T0, storetest.Rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 10 * max {
+		if _, err := s.Fail(ctx, storetest.Key("flood"+string(rune(0x4e00+i))), storetest.T0, storetest.Rule); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.Len(); n > max {
+			t.Fatalf("%d entries, bound is %d", n, max)
+		}
+	}
+	st, err := s.Get(ctx, victim, storetest.T0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Locked(storetest.T0) {
+		t.Fatalf("a flood of unlocked keys evicted a locked one: %+v", st)
+	}
+	// Existing keys are still updated when full.
+	if st, _ := s.Fail(ctx, victim, storetest.T0, storetest.Rule); st.Failures != int64(storetest.Rule.MaxFailures)+1 {
+		t.Fatalf("victim: %+v", st)
+	}
+}
+
+func TestGetDropsExpired(t *testing.T) {
+	s := newStore(t, memory.Config{SweepInterval: -1})
+	k := storetest.Key("a")
+	if _, err := s.Fail(t.Context(), k, storetest.T0, storetest.Rule); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(t.Context(), k, storetest.T0.Add(storetest.Rule.Window)); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Len(); n != 0 {
+		t.Fatalf("Get of an expired entry kept it: %d entries", n)
+	}
+}
+
+func BenchmarkCheckFail(b *testing.B) {
+	storetest.BenchmarkCheckFail(b, newStore(b, memory.Config{}))
+}

@@ -1,0 +1,239 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heraproject/hera/internal/lockout"
+	"github.com/heraproject/hera/internal/stack/dbtest"
+	"github.com/heraproject/hera/internal/lockout/postgres"
+	"github.com/heraproject/hera/internal/lockout/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// newPool returns a pool on a fresh database.
+func newPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	return openPool(t, dbtest.Postgres(t))
+}
+
+func openPool(t testing.TB, dsn string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), dsn+"&pool_max_conns=16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func newStore(t testing.TB, db postgres.DB, cfg postgres.Config) *postgres.Store {
+	t.Helper()
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = -1
+	}
+	s, err := postgres.New(t.Context(), db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) lockout.Store { return newStore(t, newPool(t), postgres.Config{}) })
+}
+
+func TestMigrateIdempotentAndConcurrent(t *testing.T) {
+	pool := newPool(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = postgres.New(t.Context(), pool, postgres.Config{SweepInterval: -1, Table: "lockout_x"})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent migrations: %v", err)
+	}
+	var versions, rows int
+	if err := pool.QueryRow(t.Context(), "SELECT count(*), max(version) FROM lockout_x_schema").Scan(&rows, &versions); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 || versions != postgres.SchemaVersion {
+		t.Fatalf("schema table: %d rows, version %d; want 1 row, version %d", rows, versions, postgres.SchemaVersion)
+	}
+	s := newStore(t, pool, postgres.Config{Table: "lockout_x"})
+	if _, err := s.Fail(t.Context(), storetest.Key("a"), storetest.T0, storetest.Rule); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrating again: %v", err)
+	}
+	if st, err := s.Get(t.Context(), storetest.Key("a"), storetest.T0); err != nil || st.Failures != 1 {
+		t.Fatalf("after migrating again: %+v, %v", st, err)
+	}
+}
+
+func TestTablesAreSeparate(t *testing.T) {
+	pool := newPool(t)
+	a := newStore(t, pool, postgres.Config{Table: "a"})
+	b := newStore(t, pool, postgres.Config{Table: "user"}) // a reserved word: names are quoted
+	k := storetest.Key("k")
+	if _, err := a.Fail(t.Context(), k, storetest.T0, storetest.Rule); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := b.Get(t.Context(), k, storetest.T0); err != nil || st.Failures != 0 {
+		t.Fatalf("table user sees table a: %+v, %v", st, err)
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	for _, cfg := range []postgres.Config{{Table: "Bad-Name"}, {Table: "x; DROP TABLE y"}, {Timeout: -time.Second}} {
+		if _, err := postgres.New(t.Context(), unreachable(t), cfg); err == nil {
+			t.Errorf("New accepted %+v", cfg)
+		}
+	}
+}
+
+// TestSweepRemovesRows checks that Sweep really deletes rows, in batches.
+func TestSweepRemovesRows(t *testing.T) {
+	pool := newPool(t)
+	s := newStore(t, pool, postgres.Config{})
+	const n = 5000 + 17 // more than one batch
+	if _, err := pool.Exec(t.Context(), `
+		INSERT INTO hera_lockout (realm, kind, key_digest, failures, locks, locked_until_ms, locked_at_failure, expires_at_ms)
+		SELECT 'test', 'identifier', 'k' || i, 1, 0, 0, 0, $1 FROM generate_series(1, $2) i`,
+		storetest.T0.UnixMilli(), n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Fail(t.Context(), storetest.Key("live"), storetest.T0, storetest.Rule); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Sweep(t.Context(), storetest.T0)
+	if err != nil || got != n {
+		t.Fatalf("Sweep = %d, %v; want %d", got, err, n)
+	}
+	var left int
+	if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM hera_lockout").Scan(&left); err != nil || left != 1 {
+		t.Fatalf("%d rows left (%v), want 1", left, err)
+	}
+}
+
+func TestBackgroundSweep(t *testing.T) {
+	pool := newPool(t)
+	s := newStore(t, pool, postgres.Config{SweepInterval: 10 * time.Millisecond,
+		Now: func() time.Time { return storetest.T0.Add(time.Hour) }})
+	if _, err := s.Fail(t.Context(), storetest.Key("a"), storetest.T0, storetest.Rule); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM hera_lockout").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("background sweep did not delete the expired row")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// unreachable returns a pool for a closed port (pgxpool connects lazily).
+func unreachable(t testing.TB) *pgxpool.Pool {
+	return openPool(t, "postgres://postgres@"+dbtest.ClosedAddr(t)+"/x?sslmode=disable&connect_timeout=1")
+}
+
+// TestUnavailable points the store at a closed port: every method fails
+// quickly with lockout.ErrUnavailable.
+func TestUnavailable(t *testing.T) {
+	pool := unreachable(t)
+	cfg := postgres.Config{Timeout: 300 * time.Millisecond, SweepInterval: -1}
+	start := time.Now()
+	if _, err := postgres.New(t.Context(), pool, cfg); !errors.Is(err, lockout.ErrUnavailable) {
+		t.Fatalf("New (migrating) = %v, want lockout.ErrUnavailable", err)
+	}
+	cfg.SkipMigration = true
+	s := newStore(t, pool, cfg)
+	k := storetest.Key("a")
+	_, errFail := s.Fail(t.Context(), k, storetest.T0, storetest.Rule)
+	_, errGet := s.Get(t.Context(), k, storetest.T0)
+	errReset := s.Reset(t.Context(), k)
+	_, errSweep := s.Sweep(t.Context(), storetest.T0)
+	for name, err := range map[string]error{"Fail": errFail, "Get": errGet, "Reset": errReset, "Sweep": errSweep} {
+		if !errors.Is(err, lockout.ErrUnavailable) {
+			t.Errorf("%s = %v, want lockout.ErrUnavailable", name, err)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+
+	// Through the limiter: fail closed by default.
+	l, err := lockout.New(s, lockout.Config{Now: func() time.Time { return storetest.T0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := l.Check(t.Context(), l.IdentifierKey("a@example.com"), l.IPKey("192.0.2.1"))
+	if !errors.Is(err, lockout.ErrUnavailable) || !d.Locked || !d.Unavailable {
+		t.Fatalf("Check = %+v, %v; want Locked, Unavailable and lockout.ErrUnavailable", d, err)
+	}
+}
+
+// TestTimeout checks that the configured timeout bounds an operation that
+// the database does not answer in time: another transaction holds the row.
+func TestTimeout(t *testing.T) {
+	dsn := dbtest.Postgres(t)
+	pool := openPool(t, dsn)
+	s := newStore(t, pool, postgres.Config{Timeout: 200 * time.Millisecond})
+	k := storetest.Key("a")
+	if _, err := s.Fail(t.Context(), k, storetest.T0, storetest.Rule); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), "SELECT * FROM hera_lockout FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = s.Fail(t.Context(), k, storetest.T0, storetest.Rule)
+	if !errors.Is(err, lockout.ErrUnavailable) {
+		t.Fatalf("Fail on a locked row = %v, want lockout.ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Fail took %v with a 200ms timeout", d)
+	}
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// The store recovers. The timed-out failure may or may not have been
+	// recorded: the server finishes a statement whose client went away.
+	if st, err := s.Fail(t.Context(), k, storetest.T0, storetest.Rule); err != nil || st.Failures < 2 || st.Failures > 3 {
+		t.Fatalf("Fail after the row was released = %+v, %v; want 2 or 3 failures", st, err)
+	}
+}
+
+func BenchmarkCheckFail(b *testing.B) {
+	storetest.BenchmarkCheckFail(b, newStore(b, newPool(b), postgres.Config{}))
+}
