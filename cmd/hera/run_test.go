@@ -146,8 +146,11 @@ func startHera(t *testing.T, env map[string]string) string {
 // that it shut down cleanly.
 func startHeraOut(t *testing.T, env map[string]string, out *syncBuffer) string {
 	t.Helper()
-	addr := closedAddr(t)
-	env["HERA_LISTEN"] = addr
+	addr := env["HERA_LISTEN"]
+	if addr == "" {
+		addr = closedAddr(t)
+		env["HERA_LISTEN"] = addr
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"hera"}, mapEnv(env), out, out) }()

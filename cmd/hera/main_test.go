@@ -1,0 +1,10 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"github.com/heraproject/hera/internal/stack/dbtest"
+)
+
+func dbtestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
