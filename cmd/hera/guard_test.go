@@ -77,7 +77,9 @@ func tryLogin(t *testing.T, b *webtest.Browser, at, identifier, pw string, extra
 	return b.Submit(f, "method", "password", fields)
 }
 
-func signedIn(p *webtest.Page) bool { return p.URL.Path == "/" && strings.Contains(p.Text(), "You are signed in") }
+func signedIn(p *webtest.Page) bool {
+	return p.URL.Path == "/" && strings.Contains(p.Text(), "You are signed in")
+}
 
 // TestLockout runs the lockout end to end on every store.
 func TestLockout(t *testing.T) {
@@ -335,4 +337,3 @@ func TestSecondFactorLockout(t *testing.T) {
 		t.Fatalf("right TOTP code accepted after 5 wrong ones: %s", p.Text())
 	}
 }
-
