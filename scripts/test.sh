@@ -8,11 +8,13 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 
 # Debian packages the tests need; installed only when missing.
-packages=(gcc libc6-dev postgresql redis-server)
+packages=(gcc libc6-dev postgresql redis-server chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
+# npm may come with a nodejs package from elsewhere; install Debian's only if absent.
+command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
@@ -25,8 +27,13 @@ fi
 
 scripts/build-ory.sh
 
+# Front-end test tools (axe-core for the browser suite), pinned by e2e/package-lock.json.
+if [[ -f e2e/package-lock.json && ! -d e2e/node_modules ]]; then
+  npm ci --prefix e2e --no-audit --no-fund --loglevel=error
+fi
+
 echo "== gofmt"
-unformatted=$(gofmt -l cmd internal deploy 2>&1 || true)
+unformatted=$(find . -name '*.go' -not -path './e2e/node_modules/*' -print0 | xargs -0 gofmt -l 2>&1 || true)
 if [[ -n $unformatted ]]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
