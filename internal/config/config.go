@@ -64,6 +64,9 @@ type Config struct {
 	LockoutKeySecret   string
 	Lockout            lockout.Config
 
+	// AllowedReturnURLs are where browsers may be sent besides Hera itself.
+	AllowedReturnURLs []string
+
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For Hera
 	// believes.
 	TrustedProxies []netip.Prefix
@@ -211,6 +214,16 @@ func Vars() []Var {
 			}},
 		{Name: "HERA_LOCKOUT_CAPTCHA_AFTER", Default: "3", Help: "with a captcha provider: account failures after which every flow asks for the captcha; -1: never",
 			set: func(c *Config, v string) (err error) { c.Lockout.CaptchaAfter, err = strconv.Atoi(v); return err }},
+		{Name: "HERA_ALLOWED_RETURN_URLS", Help: "comma-separated URLs (scheme, host, path prefix at a segment boundary) browsers may return to besides Hera",
+			set: func(c *Config, v string) error {
+				c.AllowedReturnURLs = splitList(v)
+				for _, u := range c.AllowedReturnURLs {
+					if _, err := parseBaseURL(u); err != nil {
+						return fmt.Errorf("%s: %w", u, err)
+					}
+				}
+				return nil
+			}},
 		{Name: "HERA_TRUSTED_PROXIES", Help: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; empty trusts none",
 			set: func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err }},
 		{Name: "HERA_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",

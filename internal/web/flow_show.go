@@ -34,6 +34,15 @@ func (s *server) startURL(kind kratos.Kind, q url.Values) string {
 			out.Set(p, v)
 		}
 	}
+	if rt := out.Get("return_to"); rt != "" {
+		// Kratos checks return_to by prefix only; Hera checks segments.
+		if abs, ok := s.redirects.Allowed(rt); ok {
+			out.Set("return_to", abs)
+		} else {
+			s.Logger.Warn("return_to refused", "flow", kind)
+			out.Del("return_to")
+		}
+	}
 	u := s.kratosPrefix + "/self-service/" + string(kind) + "/browser"
 	if len(out) > 0 {
 		u += "?" + out.Encode()
@@ -93,7 +102,7 @@ func (s *server) flowFetchFailed(w http.ResponseWriter, r *http.Request, kind kr
 		s.Logger.InfoContext(r.Context(), "restarting flow", "flow", kind, "status", ae.Status, "kratos_error_id", ae.ID)
 		s.restartFlow(w, r, kind, q)
 	case ae.RedirectBrowserTo != "":
-		http.Redirect(w, r, ae.RedirectBrowserTo, http.StatusSeeOther)
+		s.redirectChecked(w, r, ae.RedirectBrowserTo)
 	case ae.Status == http.StatusUnauthorized:
 		// Settings without a session: sign in first, then come back.
 		http.Redirect(w, r, "/login?return_to="+url.QueryEscape(s.Config.PublicURL.String()+"/"+string(kind)), http.StatusSeeOther)

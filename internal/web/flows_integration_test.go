@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -371,6 +372,32 @@ func TestFlows(t *testing.T) {
 		}
 		if !a.Get("/").Contains(email) {
 			t.Fatal("current session was revoked")
+		}
+	})
+
+	t.Run("return_to outside the allowlist never reaches Kratos", func(t *testing.T) {
+		b := webtest.New(t, e.HeraURL)
+		flowReturnTo := func(p *webtest.Page) string {
+			t.Helper()
+			res := b.Get("/api/kratos/flows?type=login&id=" + p.Query("flow"))
+			var f struct {
+				ReturnTo string `json:"return_to"`
+			}
+			if err := json.Unmarshal([]byte(res.Body), &f); err != nil {
+				t.Fatalf("flow JSON: %v %s", err, res.Body)
+			}
+			return f.ReturnTo
+		}
+		for _, evil := range []string{"https://evil.example/", e.HeraURL + "-evil/", "//evil.example/x", e.HeraURL + "/%2e%2e/admin"} {
+			p := b.Get("/login?return_to=" + url.QueryEscape(evil))
+			mustPath(t, p, "/login")
+			if got := flowReturnTo(p); got != "" {
+				t.Errorf("return_to %q reached Kratos as %q", evil, got)
+			}
+		}
+		p := b.Get("/login?return_to=" + url.QueryEscape("/sessions"))
+		if got := flowReturnTo(p); got != e.HeraURL+"/sessions" {
+			t.Errorf("allowed return_to became %q", got)
 		}
 	})
 

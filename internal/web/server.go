@@ -11,7 +11,25 @@ import (
 
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/redirect"
 )
+
+// redirectChecked sends the browser to target if the allowlist allows it;
+// otherwise it explains and logs.
+func (s *server) redirectChecked(w http.ResponseWriter, r *http.Request, target string) {
+	if abs, ok := s.redirects.Allowed(target); ok {
+		http.Redirect(w, r, abs, http.StatusSeeOther)
+		return
+	}
+	s.Logger.WarnContext(r.Context(), "redirect refused", "path", r.URL.Path)
+	v := ErrorView{
+		Title:   "We could not send you on",
+		Message: "The address you were to be sent to is not one we trust.",
+		Hint:    "If you run this service: add the address to HERA_ALLOWED_RETURN_URLS (and Kratos's selfservice.allowed_return_urls).",
+		Links:   []Link{{Text: "Go to the start page", Href: "/"}},
+	}
+	s.render.render(w, r, http.StatusBadRequest, "error", page{Title: v.Title, Data: v})
+}
 
 // readier is anything whose readiness /health/ready reports.
 type readier interface {
@@ -49,8 +67,9 @@ type Deps struct {
 // server is the handlers' shared state, built once.
 type server struct {
 	Deps
-	render *renderer
-	proxy  http.Handler
+	render    *renderer
+	proxy     http.Handler
+	redirects *redirect.Allowlist
 	// kratosPrefix is the browser-facing URL of the Kratos proxy, e.g.
 	// http://localhost:4455/api/kratos
 	kratosPrefix string
@@ -71,7 +90,11 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Deps: d, render: rd, kratosPrefix: d.Config.PublicURL.String() + apiPrefix}
+	allow, err := redirect.New(d.Config.PublicURL, d.Config.AllowedReturnURLs)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Deps: d, render: rd, redirects: allow, kratosPrefix: d.Config.PublicURL.String() + apiPrefix}
 	proxy, err := kratos.NewProxy(kratos.ProxyConfig{
 		Upstream: d.Config.KratosPublicURL,
 		Prefix:   apiPrefix,
