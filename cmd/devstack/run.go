@@ -112,6 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{"KRATOS_PUBLIC_URL", k.PublicURL},
 		{"KRATOS_ADMIN_URL", k.AdminURL},
 		{"HYDRA_ADMIN_URL", h.AdminURL},
+		{"HERA_METRICS_LISTEN", "127.0.0.1:4456"},
 	} {
 		if getenv(kv[0]) == "" {
 			env = append(env, kv[0]+"="+kv[1])
@@ -145,6 +146,7 @@ Hera dev stack is ready.
   Kratos admin   %[3]s
   Hydra public   %[4]s
   Hydra admin    %[5]s
+  Metrics        http://127.0.0.1:4456/metrics
   Mail           printed here; logs of Kratos and Hydra in %[6]s/
 
   Demo OAuth2 client: id %[7]s, secret %[8]s, redirect %[9]s

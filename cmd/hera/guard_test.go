@@ -337,3 +337,34 @@ func TestSecondFactorLockout(t *testing.T) {
 		t.Fatalf("right TOTP code accepted after 5 wrong ones: %s", p.Text())
 	}
 }
+
+// TestMetricsAndStoreReadiness: /metrics on its own listener counts routes,
+// Kratos calls and guard decisions; readiness covers the lockout store.
+func TestMetricsAndStoreReadiness(t *testing.T) {
+	maddr := closedAddr(t)
+	e, _ := guardedStack(t, map[string]string{"HERA_METRICS_LISTEN": maddr})
+	b := webtest.New(t, e.HeraURL)
+	tryLogin(t, b, "", "someone@example.com", "wrong", nil)
+	if p := b.Get("/metrics"); p.Status != 404 {
+		t.Errorf("/metrics on the public listener: %d", p.Status)
+	}
+	m := webtest.New(t, "http://"+maddr).Get("/metrics")
+	for _, want := range []string{
+		`hera_http_requests_total{method="GET",route="GET /login",status="200"}`,
+		`hera_http_requests_total{method="POST",route="POST /api/kratos/{flow}/submit",status="303"} 1`,
+		`hera_upstream_request_duration_seconds_count{method="GET",status="2xx",upstream="kratos"}`,
+		`hera_upstream_request_duration_seconds_count{method="GET",status="3xx",upstream="kratos_proxy"}`,
+		`hera_auth_decisions_total{flow="login",outcome="allowed"} 1`,
+		`hera_auth_decisions_total{flow="login",outcome="credential_failure"} 1`,
+	} {
+		if !strings.Contains(m.Body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	// A shared store that is down makes Hera unready.
+	dead := "redis://" + dbtest.ClosedAddr(t) + "/0"
+	e2, env := guardedStack(t, map[string]string{"HERA_LOCKOUT_STORE": "redis", "HERA_LOCKOUT_REDIS_URL": dead, "HERA_LOCKOUT_TIMEOUT": "200ms"})
+	_ = e2
+	expectReady(t, "http://"+env["HERA_LISTEN"], 503, []string{"lockout_store"})
+}

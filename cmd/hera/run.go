@@ -13,6 +13,7 @@ import (
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/metrics"
 	"github.com/heraproject/hera/internal/requestid"
 	"github.com/heraproject/hera/internal/web"
 )
@@ -40,6 +41,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(requestid.Handler{Handler: slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})})
 
+	var m *metrics.Metrics
+	if cfg.MetricsListen != "" {
+		m = metrics.New()
+	}
 	kc, err := kratos.NewClient(cfg.KratosPublicURL, cfg.KratosAdminURL, cfg.KratosTimeout)
 	if err != nil {
 		return err
@@ -49,17 +54,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer closeStore()
-	g, widget, err := newGuard(cfg, log, store)
+	g, widget, err := newGuard(cfg, log, store, m)
 	if err != nil {
 		return err
 	}
 	deps := web.Deps{Logger: log, Config: cfg, Kratos: kc, Guard: g, Captcha: widget}
+	if cfg.LockoutStore != "memory" {
+		deps.Lockout = storeReadiness{store, cfg.Lockout.Realm}
+	}
 	if cfg.HydraAdminURL != nil {
 		hc, err := hydra.NewClient(cfg.HydraAdminURL, cfg.HydraTimeout)
 		if err != nil {
 			return err
 		}
 		deps.Hydra = hc
+		if m != nil {
+			hc.WrapTransport(func(rt http.RoundTripper) http.RoundTripper { return m.Transport("hydra", rt) })
+		}
+	}
+	if m != nil {
+		deps.Metrics = m
+		kc.WrapTransport(func(rt http.RoundTripper) http.RoundTripper { return m.Transport("kratos", rt) })
 	}
 
 	handler, err := web.NewServer(deps)
@@ -83,8 +98,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
 		"hydra", cfg.HydraAdminURL != nil, "startup_ms", time.Since(start).Milliseconds())
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if m != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: cfg.ReadHeaderTimeout, WriteTimeout: cfg.WriteTimeout}
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		log.Info("metrics listening", "addr", mln.Addr().String())
+		go func() {
+			if err := msrv.Serve(mln); err != nil && err != http.ErrServerClosed {
+				serveErr <- err
+			}
+		}()
+		defer msrv.Close()
+	}
 	select {
 	case err := <-serveErr:
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/heraproject/hera/internal/captcha"
 	"github.com/heraproject/hera/internal/config"
@@ -13,6 +14,7 @@ import (
 	"github.com/heraproject/hera/internal/lockout/memory"
 	"github.com/heraproject/hera/internal/lockout/postgres"
 	redisstore "github.com/heraproject/hera/internal/lockout/redis"
+	"github.com/heraproject/hera/internal/metrics"
 	"github.com/heraproject/hera/internal/web"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -56,7 +58,7 @@ func openLockoutStore(ctx context.Context, cfg *config.Config) (store lockout.St
 
 // newGuard builds the captcha and lockout checks of every submission, and
 // the captcha widget the pages show.
-func newGuard(cfg *config.Config, log *slog.Logger, store lockout.Store) (*guard.Guard, *web.Captcha, error) {
+func newGuard(cfg *config.Config, log *slog.Logger, store lockout.Store, m *metrics.Metrics) (*guard.Guard, *web.Captcha, error) {
 	limiter, err := lockout.New(store, cfg.Lockout)
 	if err != nil {
 		return nil, nil, err
@@ -68,6 +70,9 @@ func newGuard(cfg *config.Config, log *slog.Logger, store lockout.Store) (*guard
 		}
 	}
 	gc := guard.Config{Logger: log, Limiter: limiter, CaptchaFlows: flows}
+	if m != nil {
+		gc.Observer = m
+	}
 	var widget *web.Captcha
 	if cfg.CaptchaProvider != "" {
 		p, err := captcha.ParseProvider(cfg.CaptchaProvider)
@@ -99,4 +104,15 @@ func newGuard(cfg *config.Config, log *slog.Logger, store lockout.Store) (*guard
 	}
 	g, err := guard.New(gc)
 	return g, widget, err
+}
+
+// storeReadiness reports whether the shared lockout store answers.
+type storeReadiness struct {
+	store lockout.Store
+	realm string
+}
+
+func (s storeReadiness) Ready(ctx context.Context) error {
+	_, err := s.store.Get(ctx, lockout.Key{Realm: s.realm, Kind: lockout.KindIP, Digest: "readiness-probe"}, time.Now())
+	return err
 }

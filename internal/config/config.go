@@ -73,6 +73,9 @@ type Config struct {
 
 	LogLevel slog.Level
 
+	// MetricsListen is where /metrics is served; "" switches metrics off.
+	MetricsListen string
+
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
@@ -226,6 +229,14 @@ func Vars() []Var {
 			}},
 		{Name: "HERA_TRUSTED_PROXIES", Help: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; empty trusts none",
 			set: func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(v); return err }},
+		{Name: "HERA_METRICS_LISTEN", Help: "host:port of a separate listener serving Prometheus /metrics; empty: no metrics",
+			set: func(c *Config, v string) error {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return fmt.Errorf("want host:port: %w", err)
+				}
+				c.MetricsListen = v
+				return nil
+			}},
 		{Name: "HERA_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",
 			set: func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
 		{Name: "HERA_READ_HEADER_TIMEOUT", Default: "5s", Help: "time a client has to send request headers",

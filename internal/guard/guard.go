@@ -35,6 +35,8 @@ type Config struct {
 	// SessionCookie is the name of Kratos's session cookie; second-factor
 	// attempts are counted per session when Kratos does not tell whose it is.
 	SessionCookie string
+	// Observer, if set, counts decisions (metrics).
+	Observer interface{ Decision(flow, outcome string) }
 }
 
 // Guard implements web.Guard.
@@ -44,6 +46,7 @@ type Guard struct {
 	flows     []kratos.Kind
 	limiter   *lockout.Limiter
 	sessionCk string
+	observer  interface{ Decision(flow, outcome string) }
 }
 
 // New returns a guard.
@@ -51,7 +54,7 @@ func New(c Config) (*Guard, error) {
 	if c.Logger == nil || c.Limiter == nil {
 		return nil, errors.New("guard: logger and limiter are required")
 	}
-	g := &Guard{log: c.Logger, captcha: c.Captcha, flows: c.CaptchaFlows, limiter: c.Limiter, sessionCk: c.SessionCookie}
+	g := &Guard{log: c.Logger, captcha: c.Captcha, flows: c.CaptchaFlows, limiter: c.Limiter, sessionCk: c.SessionCookie, observer: c.Observer}
 	if g.sessionCk == "" {
 		g.sessionCk = "ory_kratos_session"
 	}
@@ -174,6 +177,9 @@ func (g *Guard) decision(ctx context.Context, a *web.Attempt, keys []lockout.Key
 		}
 	}
 	g.log.InfoContext(ctx, "auth decision", attrs...)
+	if g.observer != nil {
+		g.observer.Decision(string(a.Flow), outcome)
+	}
 }
 
 // cookieValue returns the value of cookie name in a Cookie header.

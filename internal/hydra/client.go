@@ -22,6 +22,15 @@ type Client struct {
 	http  *http.Client
 }
 
+// WrapTransport lets the caller observe calls (metrics). Call it before use.
+func (c *Client) WrapTransport(wrap func(http.RoundTripper) http.RoundTripper) {
+	t := c.http.Transport
+	if t == nil {
+		t = http.DefaultTransport
+	}
+	c.http.Transport = wrap(t)
+}
+
 // NewClient returns a client for Hydra's admin API at admin; every call is
 // bounded by timeout (and by its context). Redirects are never followed.
 func NewClient(admin *url.URL, timeout time.Duration) (*Client, error) {

@@ -56,6 +56,11 @@ func NewClient(public, admin *url.URL, timeout time.Duration) (*Client, error) {
 	}, nil
 }
 
+// WrapTransport lets the caller observe calls (metrics). Call it before use.
+func (c *Client) WrapTransport(wrap func(http.RoundTripper) http.RoundTripper) {
+	c.http.Transport = wrap(c.http.Transport)
+}
+
 // PublicURL is Kratos's public API base URL as Hera reaches it.
 func (c *Client) PublicURL() *url.URL { return c.public }
 

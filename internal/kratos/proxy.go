@@ -127,6 +127,8 @@ type ProxyConfig struct {
 	// (status 502 or 504).
 	Refuse func(w http.ResponseWriter, r *http.Request)
 	Fail   func(w http.ResponseWriter, r *http.Request, status int)
+	// WrapTransport, if set, wraps the upstream transport (metrics).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Proxy forwards the public Kratos routes browsers need, cookies intact in
@@ -146,6 +148,16 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	}
 	up := cfg.Upstream
 	p := &Proxy{cfg: cfg}
+	var transport http.RoundTripper = &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		ResponseHeaderTimeout: cfg.Timeout,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	if cfg.WrapTransport != nil {
+		transport = cfg.WrapTransport(transport)
+	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			rest := strings.TrimPrefix(pr.In.URL.EscapedPath(), cfg.Prefix)
@@ -161,13 +173,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 			pr.Out.Header.Set("X-Forwarded-For", ip)
 			pr.Out.Header.Set("True-Client-IP", ip)
 		},
-		Transport: &http.Transport{
-			Proxy:                 nil,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			ResponseHeaderTimeout: cfg.Timeout,
-			MaxIdleConnsPerHost:   256,
-			IdleConnTimeout:       90 * time.Second,
-		},
+		Transport: transport,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			status := http.StatusBadGateway
 			var ne net.Error

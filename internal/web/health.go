@@ -19,6 +19,9 @@ func readinessChecks(d Deps) []check {
 	if d.Hydra != nil {
 		cs = append(cs, check{"hydra", d.Hydra})
 	}
+	if d.Lockout != nil {
+		cs = append(cs, check{"lockout_store", d.Lockout})
+	}
 	return cs
 }
 

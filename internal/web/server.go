@@ -62,6 +62,16 @@ type Deps struct {
 	Guard  Guard
 	// Captcha, when set, is rendered on the flow pages that need it.
 	Captcha *Captcha
+	// Lockout, when set, is the lockout store's readiness.
+	Lockout readier
+	// Metrics, when set, observes every request and upstream call.
+	Metrics metricsObserver
+}
+
+// metricsObserver is what the server needs of the metrics.
+type metricsObserver interface {
+	Middleware(http.Handler) http.Handler
+	Transport(upstream string, rt http.RoundTripper) http.RoundTripper
 }
 
 // server is the handlers' shared state, built once.
@@ -109,6 +119,12 @@ func NewServer(d Deps) (http.Handler, error) {
 		Fail: func(w http.ResponseWriter, r *http.Request, status int) {
 			s.errorPage(w, r, status, nil)
 		},
+		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
+			if d.Metrics == nil {
+				return rt
+			}
+			return d.Metrics.Transport("kratos_proxy", rt)
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -118,6 +134,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	mux := http.NewServeMux()
 	addRoutes(mux, s)
 	var h http.Handler = mux
+	if d.Metrics != nil {
+		h = d.Metrics.Middleware(h)
+	}
 	h = recoverPanics(d.Logger, h)
 	h = securityHeaders(d.Config.PublicURL.Scheme == "https", h)
 	h = logRequests(d.Logger, h)

@@ -1,0 +1,118 @@
+// Package metrics exposes Hera's Prometheus metrics: HTTP requests by route,
+// calls to Kratos and Hydra, lockout decisions and captcha outcomes. They are
+// served on their own listener (HERA_METRICS_LISTEN), never on the public one.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds Hera's collectors in their own registry.
+type Metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	upstream  *prometheus.HistogramVec
+	upErrors  *prometheus.CounterVec
+	decisions *prometheus.CounterVec
+}
+
+// New registers Hera's metrics (and the Go runtime's) in a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hera_http_requests_total", Help: "HTTP requests served, by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hera_http_request_duration_seconds", Help: "Time to serve HTTP requests, by route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hera_upstream_request_duration_seconds", Help: "Calls to Kratos and Hydra, by upstream, method and status class.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"upstream", "method", "status"}),
+		upErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hera_upstream_errors_total", Help: "Calls to Kratos and Hydra that failed without an answer (unreachable, timeout).",
+		}, []string{"upstream"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hera_auth_decisions_total", Help: "Guard decisions on credential submissions: allowed, locked, captcha_failed, captcha_unavailable, store_unavailable, credential_failure, success.",
+		}, []string{"flow", "outcome"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.upstream, m.upErrors, m.decisions,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Middleware counts every request by the ServeMux pattern that served it
+// (bounded cardinality: never the raw path).
+func (m *Metrics) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	written bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.written {
+		r.status, r.written = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.written = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Transport wraps rt to time every call to upstream ("kratos", "hydra").
+func (m *Metrics) Transport(upstream string, rt http.RoundTripper) http.RoundTripper {
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		start := time.Now()
+		res, err := rt.RoundTrip(req)
+		if err != nil {
+			m.upErrors.WithLabelValues(upstream).Inc()
+			return nil, err
+		}
+		m.upstream.WithLabelValues(upstream, req.Method, strconv.Itoa(res.StatusCode/100)+"xx").Observe(time.Since(start).Seconds())
+		return res, nil
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Decision counts one guard decision.
+func (m *Metrics) Decision(flow, outcome string) {
+	m.decisions.WithLabelValues(flow, outcome).Inc()
+}
