@@ -81,6 +81,8 @@ type Config struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+	MaxBodyBytes      int64
+	MaxHeaderBytes    int
 }
 
 // Var describes one setting: the single source for parsing, --help and the
@@ -247,6 +249,14 @@ func Vars() []Var {
 			set: func(c *Config, v string) (err error) { c.WriteTimeout, err = parsePositiveDuration(v); return err }},
 		{Name: "HERA_IDLE_TIMEOUT", Default: "120s", Help: "how long an idle keep-alive connection stays open",
 			set: func(c *Config, v string) (err error) { c.IdleTimeout, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_MAX_BODY_BYTES", Default: "65536", Help: "largest request body Hera accepts (forms and proxied requests); larger ones get 413",
+			set: func(c *Config, v string) error {
+				n, err := parsePositiveInt(v)
+				c.MaxBodyBytes = int64(n)
+				return err
+			}},
+		{Name: "HERA_MAX_HEADER_BYTES", Default: "65536", Help: "largest request header block Hera reads",
+			set: func(c *Config, v string) (err error) { c.MaxHeaderBytes, err = parsePositiveInt(v); return err }},
 		{Name: "HERA_SHUTDOWN_TIMEOUT", Default: "15s", Help: "grace period for in-flight requests on SIGINT/SIGTERM",
 			set: func(c *Config, v string) (err error) { c.ShutdownTimeout, err = parsePositiveDuration(v); return err }},
 	}

@@ -444,6 +444,16 @@ func TestFlows(t *testing.T) {
 				t.Errorf("%s: status %d, want 404", path, res.StatusCode)
 			}
 		}
+		// Oversized bodies are refused before anything reads them whole.
+		big := strings.NewReader("identifier=" + strings.Repeat("a", 70<<10))
+		req, _ := http.NewRequest(http.MethodPost, e.HeraURL+"/api/kratos/login/submit?flow=00000000-0000-4000-8000-000000000000", big)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		if res, err := http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		} else if res.Body.Close(); res.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("70 KiB form: status %d, want 413", res.StatusCode)
+		}
 		// Public routes pass, cookies and all.
 		res, err := http.Get(e.HeraURL + "/api/kratos/.well-known/ory/webauthn.js")
 		if err != nil {

@@ -95,7 +95,7 @@ func handleConsent(s *server) http.Handler {
 // cookie then binds the answer to the browser that started the request.
 func handleConsentDecision(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+		r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes)
 		if err := r.ParseForm(); err != nil || s.Hydra == nil {
 			s.errorPage(w, r, http.StatusBadRequest, nil)
 			return

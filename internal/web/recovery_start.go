@@ -14,7 +14,7 @@ import (
 // submission) and shows the "enter your code" step.
 func handleRecoveryStart(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+		r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes)
 		if err := r.ParseForm(); err != nil {
 			s.errorPage(w, r, http.StatusBadRequest, nil)
 			return

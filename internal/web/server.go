@@ -85,9 +85,6 @@ type server struct {
 	kratosPrefix string
 }
 
-// maxFormBody bounds every form and proxied request body.
-const maxFormBody = 64 << 10
-
 // NewServer returns Hera's root handler.
 func NewServer(d Deps) (http.Handler, error) {
 	if d.Logger == nil || d.Config == nil || d.Kratos == nil {
@@ -109,7 +106,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		Upstream: d.Config.KratosPublicURL,
 		Prefix:   apiPrefix,
 		Timeout:  d.Config.KratosTimeout,
-		MaxBody:  maxFormBody,
+		MaxBody:  d.Config.MaxBodyBytes,
 		Logger:   d.Logger,
 		ClientIP: s.clientIP,
 		Submit:   s.submit,
