@@ -64,6 +64,15 @@ type Config struct {
 	LockoutKeySecret   string
 	Lockout            lockout.Config
 
+	// Branding.
+	BrandName       string
+	BrandLogoURL    string
+	BrandFaviconURL string
+	BrandColor      string // #rrggbb
+	BrandPrivacyURL string
+	BrandTermsURL   string
+	BrandCSS        string // contents of HERA_BRAND_CSS_FILE
+
 	// AllowedReturnURLs are where browsers may be sent besides Hera itself.
 	AllowedReturnURLs []string
 
@@ -219,6 +228,45 @@ func Vars() []Var {
 			}},
 		{Name: "HERA_LOCKOUT_CAPTCHA_AFTER", Default: "3", Help: "with a captcha provider: account failures after which every flow asks for the captcha; -1: never",
 			set: func(c *Config, v string) (err error) { c.Lockout.CaptchaAfter, err = strconv.Atoi(v); return err }},
+		{Name: "HERA_BRAND_NAME", Default: "Hera", Help: "product name shown in the header and page titles",
+			set: func(c *Config, v string) error {
+				if len(v) > 80 {
+					return errors.New("at most 80 characters")
+				}
+				c.BrandName = v
+				return nil
+			}},
+		{Name: "HERA_BRAND_LOGO_URL", Help: "logo image (http(s) URL or a path on Hera) shown in the header",
+			set: func(c *Config, v string) (err error) { c.BrandLogoURL, err = parseAssetURL(v); return err }},
+		{Name: "HERA_BRAND_FAVICON_URL", Help: "favicon (http(s) URL or a path on Hera)",
+			set: func(c *Config, v string) (err error) { c.BrandFaviconURL, err = parseAssetURL(v); return err }},
+		{Name: "HERA_BRAND_PRIMARY_COLOR", Help: "primary colour as #rrggbb (buttons, links)",
+			set: func(c *Config, v string) error {
+				if len(v) != 7 || v[0] != '#' || strings.Trim(strings.ToLower(v[1:]), "0123456789abcdef") != "" {
+					return errors.New("want #rrggbb")
+				}
+				c.BrandColor = strings.ToLower(v)
+				return nil
+			}},
+		{Name: "HERA_BRAND_PRIVACY_URL", Help: "link to your privacy policy, in every page's footer",
+			set: func(c *Config, v string) (err error) { c.BrandPrivacyURL, err = parseAssetURL(v); return err }},
+		{Name: "HERA_BRAND_TERMS_URL", Help: "link to your terms of service, in every page's footer",
+			set: func(c *Config, v string) (err error) { c.BrandTermsURL, err = parseAssetURL(v); return err }},
+		{Name: "HERA_BRAND_CSS_FILE", Help: "path of an extra CSS file served after Hera's own (read at start)",
+			set: func(c *Config, v string) error {
+				b, err := os.ReadFile(v)
+				if err != nil {
+					return err
+				}
+				if len(b) > 256<<10 {
+					return errors.New("larger than 256 KiB")
+				}
+				if strings.Contains(strings.ToLower(string(b)), "</style") {
+					return errors.New("must be plain CSS")
+				}
+				c.BrandCSS = string(b)
+				return nil
+			}},
 		{Name: "HERA_ALLOWED_RETURN_URLS", Help: "comma-separated URLs (scheme, host, path prefix at a segment boundary) browsers may return to besides Hera",
 			set: func(c *Config, v string) error {
 				c.AllowedReturnURLs = splitList(v)
@@ -407,6 +455,18 @@ func parseClaims(v string) (map[string]map[string]string, error) {
 		return nil, fmt.Errorf("bad trait path for %s", strings.Join(bad, ", "))
 	}
 	return m, nil
+}
+
+// parseAssetURL accepts an absolute http(s) URL or an absolute path.
+func parseAssetURL(v string) (string, error) {
+	if strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") && !strings.ContainsAny(v, "\\ \t\n\"'<>") {
+		return v, nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return "", errors.New("want an http(s) URL or a path starting with /")
+	}
+	return u.String(), nil
 }
 
 func splitList(v string) []string {

@@ -106,10 +106,20 @@ func kindOfURL(s string) (kratos.Kind, error) {
 // replaced by placeholders.
 func renderFixture(t *testing.T, f fixture) string {
 	t.Helper()
+	return renderFixtureWith(t, f, nil, nil)
+}
+
+// renderFixtureWith is renderFixture with extra settings and request
+// headers.
+func renderFixtureWith(t *testing.T, f fixture, extraEnv, headers map[string]string) string {
+	t.Helper()
 	env := map[string]string{
 		"HERA_PUBLIC_URL":   goldenPublicURL,
 		"KRATOS_PUBLIC_URL": goldenKratosURL,
 		"KRATOS_ADMIN_URL":  goldenAdminURL,
+	}
+	for k, v := range extraEnv {
+		env[k] = v
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -125,6 +135,9 @@ func renderFixture(t *testing.T, f fixture) string {
 	}
 	req := httptest.NewRequest(http.MethodGet, "/"+string(f.kind)+"?flow="+url.QueryEscape(f.id), nil)
 	req.Header.Set("Accept", "text/html")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	res := rec.Result()

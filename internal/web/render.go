@@ -26,14 +26,26 @@ type page struct {
 	Scripts   []Script
 	Captcha   *CaptchaView
 	Data      any
+	Brand     Brand
 
 	captchaCSP *Captcha // the provider origins this page's CSP allows
+}
+
+// Brand is the operator's branding, on every page.
+type Brand struct {
+	Name       string
+	LogoURL    string
+	FaviconURL string
+	PrivacyURL string
+	TermsURL   string
+	CSS        bool // /brand.css exists
 }
 
 // renderer holds the parsed templates, one set per page.
 type renderer struct {
 	pages map[string]*template.Template
 	log   *slog.Logger
+	brand Brand
 }
 
 // pageNames are the page templates; each is parsed with layout.html.
@@ -57,6 +69,7 @@ func newRenderer(log *slog.Logger) (*renderer, error) {
 // and personal data.
 func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	p.Nonce = nonceFrom(r.Context())
+	p.Brand = rd.brand
 	p.RequestID = requestid.From(r.Context())
 	var buf bytes.Buffer
 	if err := rd.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
@@ -74,6 +87,22 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, n
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// brandCSS serves the operator's colour and extra stylesheet.
+func brandCSS(color, extra string) http.Handler {
+	var b bytes.Buffer
+	if color != "" {
+		// The colour was checked to be #rrggbb at start.
+		fmt.Fprintf(&b, ":root { --primary: %s; }\n@media (prefers-color-scheme: dark) { :root { --primary: %s; } }\n", color, color)
+	}
+	b.WriteString(extra)
+	body := b.Bytes()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(body)
+	})
 }
 
 // staticFiles serves the embedded CSS and JavaScript.

@@ -11,6 +11,9 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("GET /health/alive", handleAlive())
 	mux.Handle("GET /health/ready", handleReady(s.Logger, readinessChecks(s.Deps)))
 	mux.Handle("GET /static/", staticFiles())
+	if s.render.brand.CSS {
+		mux.Handle("GET /brand.css", brandCSS(s.Config.BrandColor, s.Config.BrandCSS))
+	}
 
 	// Self-service flow pages and Hera's own forms.
 	for _, k := range []kratos.Kind{kratos.Login, kratos.Registration, kratos.Recovery, kratos.Verification, kratos.Settings} {

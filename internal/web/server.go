@@ -97,6 +97,12 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	c := d.Config
+	rd.brand = Brand{Name: c.BrandName, LogoURL: c.BrandLogoURL, FaviconURL: c.BrandFaviconURL,
+		PrivacyURL: c.BrandPrivacyURL, TermsURL: c.BrandTermsURL, CSS: c.BrandColor != "" || c.BrandCSS != ""}
+	if rd.brand.Name == "" {
+		rd.brand.Name = "Hera"
+	}
 	allow, err := redirect.New(d.Config.PublicURL, d.Config.AllowedReturnURLs)
 	if err != nil {
 		return nil, err
