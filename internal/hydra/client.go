@@ -6,10 +6,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -89,6 +91,12 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
+		// The *url.Error quotes the request URL, whose query carries the
+		// challenge: keep only the path in what may be logged.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL, _, _ = strings.Cut(ue.URL, "?")
+		}
 		return 0, fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 	}
 	defer res.Body.Close()

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -164,6 +165,12 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, body io.Read
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
+		// The *url.Error quotes the request URL, whose query carries flow
+		// IDs and logout tokens: keep only the path in what may be logged.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL, _, _ = strings.Cut(ue.URL, "?")
+		}
 		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, u.Path, err)
 	}
 	defer res.Body.Close()
@@ -245,6 +252,9 @@ func (c *Client) Whoami(ctx context.Context, b Browser) (*Session, error) {
 	var s Session
 	if _, err := c.getJSON(ctx, c.public.JoinPath("/sessions/whoami"), b, &s); err != nil {
 		return nil, err
+	}
+	if s.ID == "" || s.Identity == nil || s.Identity.ID == "" {
+		return nil, fmt.Errorf("%w: GET /sessions/whoami: session without id or identity", ErrUnavailable)
 	}
 	return &s, nil
 }

@@ -120,6 +120,11 @@ func ParseOutcome(res *Response) (*Outcome, error) {
 			}
 			return o, nil
 		}
+		if body.Session == nil && len(body.ContinueWith) == 0 && (len(body.Identity) == 0 || string(body.Identity) == "null") {
+			// Every 200 Kratos sends names a flow, a session, an identity
+			// or what to do next; anything else is not Kratos speaking.
+			return nil, fmt.Errorf("%w: submission answer of unknown shape", ErrUnavailable)
+		}
 		o.Kind = OutcomeSuccess
 		return o, nil
 	case res.Status == http.StatusBadRequest:

@@ -1,7 +1,9 @@
 package kratos
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -207,7 +209,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.cfg.Fail(w, r, http.StatusRequestEntityTooLarge)
 			return
 		}
-		if r.Body != nil {
+		if r.ContentLength < 0 {
+			// A body of unknown length (chunked) is read within the limit
+			// before anything goes to Kratos: an oversized one gets 413
+			// and reaches nobody.
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxBody))
+			if err != nil {
+				status := http.StatusBadRequest
+				var tooLarge *http.MaxBytesError
+				if errors.As(err, &tooLarge) {
+					status = http.StatusRequestEntityTooLarge
+				}
+				p.cfg.Fail(w, r, status)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+			r.TransferEncoding = nil
+		} else if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, p.cfg.MaxBody)
 		}
 		p.rp.ServeHTTP(w, r)

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/heraproject/hera/internal/kratos"
 )
@@ -162,7 +164,11 @@ func groupHeading(g string) string {
 	case "code":
 		return "One-time codes"
 	}
-	return strings.ToUpper(g[:1]) + g[1:]
+	r, n := utf8.DecodeRuneInString(g)
+	if n == 0 {
+		return ""
+	}
+	return string(unicode.ToUpper(r)) + g[n:]
 }
 
 // viewContext is what the view model needs besides the flow.

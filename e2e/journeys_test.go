@@ -1,0 +1,385 @@
+package e2e_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
+
+	"github.com/heraproject/hera/internal/webtest"
+)
+
+// The states every run must audit with axe-core and photograph: each page
+// empty, with errors, and after success.
+var requiredStates = []string{
+	"welcome-signed-out", "welcome-signed-in", "welcome-two-factors",
+	"registration", "registration-password",
+	"verification", "verification-code-sent", "verification-done",
+	"login", "login-error", "login-second-factor", "login-second-factor-error", "login-no-js",
+	"logout",
+	"recovery", "recovery-code-sent", "recovery-code-error", "settings-after-recovery",
+	"settings", "settings-saved", "settings-backup-codes", "settings-passkey-added",
+	"sessions",
+	"login-oauth2", "consent", "logout-oauth2", "oauth2-error",
+	"error", "not-found",
+}
+
+// TestJourneys walks real users' journeys through Hera in headless
+// Chromium, each in a fresh browser context, and audits and photographs
+// every page and state on the way.
+func TestJourneys(t *testing.T) {
+	began := time.Now()
+	s := start(t)
+	t.Logf("stack and browser up in %s", time.Since(began).Round(time.Millisecond))
+
+	t.Run("registration, verification by code, logout, login", func(t *testing.T) {
+		b := s.newTab(t)
+		email := newEmail("reg")
+		b.open("/")
+		b.mustSee("You are not signed in")
+		b.check("welcome-signed-out")
+
+		b.open("/registration")
+		b.mustBeAt("/registration")
+		b.check("registration")
+		b.fill("#form-registration-traits-email", email)
+		b.fill("#form-registration-traits-name-first", "Ada")
+		b.fill("#form-registration-traits-name-last", "Lovelace")
+		b.click(`#form-registration button[name=method][value=profile]`)
+		b.mustBeAt("/registration")
+		b.check("registration-password")
+
+		mails := s.Mail.Len()
+		b.fill("#form-registration-password", password)
+		b.click(`#form-registration button[name=method][value=password]`)
+		// Kratos's show_verification_ui: the code is on its way.
+		b.mustBeAt("/verification")
+		b.check("verification-code-sent")
+		code := s.waitCode(t, mails, email, "verification")
+		b.fill("#form-verification-code", code)
+		b.click(`#form-verification button[name=method][value=code]`)
+		b.mustSee("You successfully verified your email address")
+		b.check("verification-done")
+
+		b.open("/")
+		b.mustSee("Welcome, Ada Lovelace", "signed in as "+email)
+		b.check("welcome-signed-in")
+		b.logout(true)
+		b.open("/")
+		b.mustSee("You are not signed in")
+
+		b.login(email, password)
+		b.mustBeAt("/")
+		b.mustSee("signed in as " + email)
+	})
+
+	t.Run("empty verification form", func(t *testing.T) {
+		b := s.newTab(t)
+		b.open("/verification")
+		b.mustBeAt("/verification")
+		b.check("verification")
+	})
+
+	t.Run("wrong password shows the error on the same form", func(t *testing.T) {
+		b := s.newTab(t)
+		email := newEmail("wrong")
+		s.createUser(t, email, password)
+		b.open("/login")
+		b.check("login")
+		b.fill("#form-login-identifier", email)
+		b.fill("#form-login-password", "not the password")
+		b.click(`#form-login button[name=method][value=password]`)
+		b.mustBeAt("/login")
+		b.mustSee("credentials are invalid")
+		if got := b.value("#form-login-identifier"); got != email {
+			t.Errorf("identifier %q after the error, want %q", got, email)
+		}
+		b.check("login-error")
+	})
+
+	t.Run("recovery by code, new password, login with it", func(t *testing.T) {
+		b := s.newTab(t)
+		email := newEmail("recover")
+		s.createUser(t, email, password)
+		b.open("/recovery")
+		b.mustBeAt("/recovery")
+		b.check("recovery")
+
+		// "Forgot password?" on the login form, with the address typed.
+		b.open("/login")
+		b.fill("#form-login-identifier", email)
+		mails := s.Mail.Len()
+		b.click(`#form-login button[formaction="/recovery/start"]`)
+		b.mustBeAt("/recovery")
+		b.check("recovery-code-sent")
+		code := s.waitCode(t, mails, email, "recovery")
+
+		b.fill("#form-recovery-code", "00000000")
+		b.click(`#form-recovery button[name=method][value=code]`)
+		b.mustBeAt("/recovery")
+		b.mustSee("code is invalid")
+		b.check("recovery-code-error")
+
+		b.fill("#form-recovery-code", code)
+		b.click(`#form-recovery button[name=method][value=code]`)
+		b.mustBeAt("/settings")
+		b.check("settings-after-recovery")
+		newPW := "a brand new passphrase 7"
+		b.fill("#form-password-password", newPW)
+		b.click(`#form-password button[name=method][value=password]`)
+		b.mustSee("Your changes have been saved")
+
+		b.logout(false)
+		b.login(email, password)
+		b.mustBeAt("/login") // the old password no longer works
+		b.login(email, newPW)
+		b.mustBeAt("/")
+		b.mustSee("signed in as " + email)
+	})
+
+	t.Run("settings: name, password, TOTP, backup codes, second factor", func(t *testing.T) {
+		b := s.newTab(t)
+		email := newEmail("settings")
+		s.createUser(t, email, password)
+		b.login(email, password)
+		b.mustBeAt("/")
+
+		b.open("/settings")
+		b.mustBeAt("/settings")
+		b.check("settings")
+		b.fill("#form-profile-traits-name-first", "Grace")
+		b.click(`#form-profile button[name=method][value=profile]`)
+		b.mustSee("Your changes have been saved")
+		b.check("settings-saved")
+		b.open("/")
+		b.mustSee("Welcome, Grace Lovelace")
+
+		b.open("/settings")
+		newPW := "another fine passphrase 9"
+		b.fill("#form-password-password", newPW)
+		b.click(`#form-password button[name=method][value=password]`)
+		b.mustSee("Your changes have been saved")
+
+		// TOTP: the code from the secret shown, as an authenticator app.
+		secret := strings.TrimSpace(run(b, "TOTP secret", chromedp.TextContent(chromedp.CSS("#form-totp-totp_secret_key code"))))
+		if secret == "" {
+			b.fatalf("no TOTP secret shown")
+		}
+		if n := evaluate[int](b, `document.querySelectorAll('#form-totp img[src^="data:image/png;base64,"]').length`); n != 1 {
+			t.Errorf("%d TOTP QR code images", n)
+		}
+		b.fill("#form-totp-totp_code", totp(t, secret))
+		b.click(`#form-totp button[name=method][value=totp]`)
+		b.mustSee("Your changes have been saved")
+
+		// Backup codes: generate, read, confirm.
+		b.click(`#form-lookup_secret button[name=lookup_secret_regenerate]`)
+		b.mustBeAt("/settings")
+		codes := evaluate[[]string](b, `[...document.querySelectorAll("ul.secrets li")].map(li => li.textContent.trim())`)
+		if len(codes) < 10 {
+			b.fatalf("backup codes: %v", codes)
+		}
+		b.check("settings-backup-codes")
+		b.click(`#form-lookup_secret button[name=lookup_secret_confirm]`)
+		b.mustSee("Your changes have been saved")
+
+		b.open("/sessions")
+		b.mustBeAt("/sessions")
+		b.mustSee("Active sessions", "This device")
+		b.check("sessions")
+
+		// Sign in again: password, then the authenticator app.
+		b.logout(false)
+		b.login(email, newPW)
+		b.mustBeAt("/login")
+		b.mustSee("Second factor")
+		b.check("login-second-factor")
+		b.fill("#form-totp-totp_code", "000000")
+		b.click(`#form-totp button[name=method][value=totp]`)
+		b.mustSee("authentication code is invalid")
+		b.check("login-second-factor-error")
+		b.fill("#form-totp-totp_code", totp(t, secret))
+		b.click(`#form-totp button[name=method][value=totp]`)
+		b.mustBeAt("/")
+		b.mustSee("two factors")
+		b.check("welcome-two-factors")
+
+		// And with a backup code instead.
+		b.logout(false)
+		b.login(email, newPW)
+		b.mustBeAt("/login")
+		b.fill("#form-lookup_secret-lookup_secret", codes[0])
+		b.click(`#form-lookup_secret button[name=method][value=lookup_secret]`)
+		b.mustBeAt("/")
+		b.mustSee("two factors")
+	})
+
+	t.Run("passkey: sign up, sign in, add one in settings", func(t *testing.T) {
+		b := s.newTab(t)
+		b.virtualAuthenticator()
+		email := newEmail("passkey")
+		b.open("/registration")
+		b.fill("#form-registration-traits-email", email)
+		b.click(`#form-registration button[name=method][value=profile]`)
+		b.mustBeAt("/registration")
+		// Kratos's WebAuthn script creates the credential with the virtual
+		// authenticator and submits the form.
+		b.click(`#form-registration button[name=passkey_register_trigger]`)
+		// Signed up and in; Kratos asks to verify the address next.
+		b.mustBeAt("/verification")
+		b.open("/")
+		b.mustSee("signed in as " + email)
+
+		// Passkey autofill: Kratos's conditional-mediation request, which
+		// Hera's script starts on load, gets the passkey from the virtual
+		// authenticator (as a user picking it from the list) and signs in.
+		b.open("/logout")
+		b.click(`button[name=confirm][value=yes]`)
+		b.waitPath("/")
+		b.mustSee("signed in as "+email, "passkey")
+
+		// The "Sign in with passkey" button, in a browser without passkey
+		// autofill.
+		b.withoutPasskeyAutofill()
+		b.logout(false)
+		b.click(`#form-login button[name=passkey_login_trigger]`)
+		b.mustBeAt("/")
+		b.mustSee("signed in as "+email, "passkey")
+
+		// A second passkey for the same account, from the settings page.
+		b.open("/settings")
+		b.click(`#form-passkey button[name=passkey_register_trigger]`)
+		b.mustBeAt("/settings")
+		b.mustSee("Your changes have been saved")
+		b.check("settings-passkey-added")
+	})
+
+	t.Run("OAuth2 authorization code with consent, then RP-initiated logout", func(t *testing.T) {
+		b := s.newTab(t)
+		email := newEmail("oauth")
+		s.createUser(t, email, password)
+		app := s.newClient(t, "e2e-app")
+		verifier := oauth2.GenerateVerifier()
+		b.open(app.cfg.AuthCodeURL("state-1234567890", oauth2.S256ChallengeOption(verifier)))
+		b.mustBeAt("/login")
+		b.mustSee("to continue to Example App")
+		b.check("login-oauth2")
+		b.fill("#form-login-identifier", email)
+		b.fill("#form-login-password", password)
+		b.click(`#form-login button[name=method][value=password]`)
+		b.mustBeAt("/consent")
+		b.mustSee("Example App", "Allow access?", "Remember my decision")
+		b.check("consent")
+		b.tabThrough() // every scope checkbox and button shows its focus
+		b.click(`button[name=decision][value=allow]`)
+
+		at := b.url()
+		if !strings.HasPrefix(at, app.callback+"/callback?") {
+			b.fatalf("not at the client's callback")
+		}
+		q := query(t, at)
+		if q.Get("code") == "" || q.Get("state") != "state-1234567890" {
+			t.Fatalf("callback query %v", q)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+		defer cancel()
+		tok, err := app.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("exchange the code: %v", err)
+		}
+		idToken, _ := tok.Extra("id_token").(string)
+		if claims := idTokenClaims(t, idToken); claims["email"] != email {
+			t.Errorf("id token claims %v", claims)
+		}
+
+		// The application signs the user out through Hydra.
+		b.open(s.Hydra.PublicURL + "/oauth2/sessions/logout?id_token_hint=" + idToken +
+			"&post_logout_redirect_uri=" + app.callback + "/logged-out&state=bye")
+		b.mustBeAt("/logout")
+		b.mustSee("Example App asks you to sign out")
+		b.check("logout-oauth2")
+		b.click(`button[name=confirm][value=yes]`)
+		if at := b.url(); !strings.HasPrefix(at, app.callback+"/logged-out") {
+			b.fatalf("not back at the application after logout")
+		}
+		b.open("/")
+		b.mustSee("You are not signed in")
+
+		// Hydra's error page, for a client it does not know.
+		unknown := app.cfg
+		unknown.ClientID = "no-such-client"
+		b.open(unknown.AuthCodeURL("state-1234567890"))
+		b.mustBeAt("/oauth2/error")
+		b.mustSee("The application is not registered correctly")
+		b.check("oauth2-error")
+	})
+
+	t.Run("error pages", func(t *testing.T) {
+		b := s.newTab(t)
+		b.open("/error?id=00000000-0000-4000-8000-000000000000")
+		b.mustBeAt("/error")
+		b.check("error")
+		b.open("/no-such-page")
+		b.check("not-found")
+	})
+
+	t.Run("password login with JavaScript disabled", func(t *testing.T) {
+		b := s.newTab(t)
+		email := newEmail("nojs")
+		s.createUser(t, email, password)
+		b.disableScripts()
+		b.open("/login")
+		b.mustBeAt("/login")
+		if evaluate[bool](b, `document.documentElement.classList.contains("js")`) {
+			t.Fatal("Hera's script ran: JavaScript is not disabled")
+		}
+		if visible := evaluate[bool](b, `getComputedStyle(document.querySelector("button[name=passkey_login_trigger]")).display !== "none"`); visible {
+			t.Error("the passkey button shows although it cannot work without JavaScript")
+		}
+		b.mustSee("Passkeys and security keys need JavaScript")
+		b.check("login-no-js")
+		b.fill("#form-login-identifier", email)
+		b.fill("#form-login-password", password)
+		b.click(`#form-login button[name=method][value=password]`)
+		b.mustBeAt("/")
+		b.mustSee("signed in as " + email)
+	})
+
+	s.mustHaveAudited(t, requiredStates...)
+	t.Logf("journeys took %s", time.Since(began).Round(time.Millisecond))
+}
+
+// login signs in with a password on a fresh login page.
+func (b *tab) login(email, pw string) {
+	b.t.Helper()
+	b.open("/login")
+	b.mustBeAt("/login")
+	b.fill("#form-login-identifier", email)
+	b.fill("#form-login-password", pw)
+	b.click(`#form-login button[name=method][value=password]`)
+}
+
+// logout signs out through Hera's confirmation page (audited when check).
+func (b *tab) logout(check bool) {
+	b.t.Helper()
+	b.open("/logout")
+	b.mustBeAt("/logout")
+	if check {
+		b.check("logout")
+	}
+	b.click(`button[name=confirm][value=yes]`)
+	b.mustBeAt("/login")
+}
+
+// totp is the current code of an authenticator app holding secret.
+func totp(t *testing.T, secret string) string {
+	t.Helper()
+	code, err := webtest.TOTP(secret, time.Now())
+	if err != nil {
+		t.Fatalf("TOTP secret %q: %v", secret, err)
+	}
+	return code
+}

@@ -1,0 +1,295 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/requestid"
+	"github.com/heraproject/hera/internal/web"
+)
+
+// Micro-benchmarks of Hera's page-view path: a recorded Kratos flow (JSON)
+// becomes the HTML page, through the real handler (middleware, request
+// log line, flow decode, view model, template). The load benchmark
+// (go run ./bench) measures the same against a real Kratos.
+//
+//	go test ./internal/web -run '^$' -bench . -benchmem
+
+// benchFlow is one recorded flow of testdata/flows.
+type benchFlow struct {
+	name string
+	kind kratos.Kind
+	id   string
+	raw  []byte
+}
+
+func benchFlows(b *testing.B) []benchFlow {
+	b.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "flows", "*.json"))
+	if err != nil || len(files) == 0 {
+		b.Fatalf("no fixtures in testdata/flows (%v)", err)
+	}
+	slices.Sort(files)
+	var out []benchFlow
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var head struct {
+			ID         string `json:"id"`
+			RequestURL string `json:"request_url"`
+			UI         struct {
+				Action string `json:"action"`
+			} `json:"ui"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			b.Fatalf("%s: %v", file, err)
+		}
+		// The kind is in ui.action (…/self-service/<kind>?flow=) or, for a
+		// passed verification flow, in request_url (…/<kind>/browser).
+		kind, ok := benchKindOf(head.UI.Action)
+		if !ok {
+			if kind, ok = benchKindOf(head.RequestURL); !ok {
+				b.Fatalf("%s: no flow kind in ui.action or request_url", file)
+			}
+		}
+		out = append(out, benchFlow{name: strings.TrimSuffix(filepath.Base(file), ".json"), kind: kind, id: head.ID, raw: raw})
+	}
+	return out
+}
+
+func benchKindOf(s string) (kratos.Kind, bool) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	_, rest, ok := strings.Cut(u.Path, "/self-service/")
+	if !ok {
+		return "", false
+	}
+	return kratos.ParseKind(strings.TrimSuffix(rest, "/browser"))
+}
+
+// memoryKratos hands out one recorded flow, decoded afresh on every call as
+// the real client decodes Kratos's answer. Every other call goes to the
+// embedded client, which points nowhere and is never reached here.
+type memoryKratos struct {
+	*kratos.Client
+	f benchFlow
+}
+
+func (k *memoryKratos) GetFlow(_ context.Context, kind kratos.Kind, id string, _ kratos.Browser) (*kratos.Flow, error) {
+	if kind != k.f.kind || id != k.f.id {
+		return nil, &kratos.APIError{Status: http.StatusNotFound, ID: "self_service_flow_not_found"}
+	}
+	var f kratos.Flow
+	if err := json.Unmarshal(k.f.raw, &f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// benchLogger is Hera's logger as cmd/hera builds it (JSON, request IDs),
+// writing nowhere.
+func benchLogger(level slog.Level) *slog.Logger {
+	return slog.New(requestid.Handler{Handler: slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: level})})
+}
+
+func benchServer(b *testing.B, log *slog.Logger, k any, kratosURL string) http.Handler {
+	b.Helper()
+	env := map[string]string{
+		"HERA_PUBLIC_URL":   "http://localhost:4455",
+		"KRATOS_PUBLIC_URL": kratosURL,
+		"KRATOS_ADMIN_URL":  kratosURL,
+	}
+	cfg, err := config.Load(func(name string) string { return env[name] })
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := web.Deps{Logger: log, Config: cfg}
+	switch k := k.(type) {
+	case *memoryKratos:
+		d.Kratos = k
+	case *kratos.Client:
+		d.Kratos = k
+	default:
+		b.Fatalf("unknown Kratos %T", k)
+	}
+	h, err := web.NewServer(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
+}
+
+func nowhereClient(b *testing.B) *kratos.Client {
+	b.Helper()
+	u, _ := url.Parse("http://127.0.0.1:9")
+	c, err := kratos.NewClient(u, u, time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// pageRequest is a browser's request for the flow page; the handler never
+// changes it, so one serves every iteration.
+func pageRequest(f benchFlow) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "http://localhost:4455/"+string(f.kind)+"?flow="+url.QueryEscape(f.id), nil)
+	r.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+	r.Header.Set("Cookie", "csrf_token_806060ca5bf70dff3caa0e5c860002aade9d470a5a4dce73bcfa7ba10778f481=QqPMvbXgMgMNOfpzbHpEPdZGNLdGZm4ZGdAHdsdBlFI=")
+	r.RemoteAddr = "127.0.0.1:40000"
+	return r
+}
+
+// discardWriter is the cheapest ResponseWriter: the benchmark measures
+// Hera's handler, not a recorder.
+type discardWriter struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (w *discardWriter) Header() http.Header { return w.h }
+func (w *discardWriter) WriteHeader(s int) {
+	if w.status == 0 {
+		w.status = s
+	}
+}
+func (w *discardWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.n += len(p)
+	return len(p), nil
+}
+func (w *discardWriter) reset() { clear(w.h); w.status, w.n = 0, 0 }
+
+// servePage serves r once and fails unless the page rendered.
+func servePage(b *testing.B, h http.Handler, r *http.Request, w *discardWriter) {
+	w.reset()
+	h.ServeHTTP(w, r)
+	if w.status != http.StatusOK || w.n == 0 || !strings.HasPrefix(w.h.Get("Content-Type"), "text/html") {
+		b.Fatalf("status %d, %d bytes, %q", w.status, w.n, w.h.Get("Content-Type"))
+	}
+}
+
+// BenchmarkRender is Hera's own work per page view for every recorded flow:
+// decode Kratos's JSON, build the view, execute the templates, through the
+// middleware and the info-level request log line, as shipped.
+func BenchmarkRender(b *testing.B) {
+	for _, f := range benchFlows(b) {
+		b.Run(f.name, func(b *testing.B) {
+			h := benchServer(b, benchLogger(slog.LevelInfo), &memoryKratos{Client: nowhereClient(b), f: f}, "http://127.0.0.1:9")
+			r, w := pageRequest(f), &discardWriter{h: http.Header{}}
+			servePage(b, h, r, w)
+			b.ReportMetric(float64(w.n), "page-bytes")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				servePage(b, h, r, w)
+			}
+		})
+	}
+}
+
+// BenchmarkRenderLogLevel is the login page with the request log line
+// written (info, as shipped) and skipped (warn).
+func BenchmarkRenderLogLevel(b *testing.B) {
+	var login benchFlow
+	for _, f := range benchFlows(b) {
+		if f.name == "login" {
+			login = f
+		}
+	}
+	if login.id == "" {
+		b.Fatal("no login fixture")
+	}
+	for _, lv := range []slog.Level{slog.LevelInfo, slog.LevelWarn} {
+		b.Run(strings.ToLower(lv.String()), func(b *testing.B) {
+			h := benchServer(b, benchLogger(lv), &memoryKratos{Client: nowhereClient(b), f: login}, "http://127.0.0.1:9")
+			r, w := pageRequest(login), &discardWriter{h: http.Header{}}
+			servePage(b, h, r, w)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				servePage(b, h, r, w)
+			}
+		})
+	}
+}
+
+// BenchmarkPageView is a whole login page view against an in-process
+// Kratos over loopback HTTP, with the real Kratos client (request, answer,
+// decode, render), next to the bare fetch of the same flow with a plain
+// client ("direct"): the difference is what Hera adds per page view. Both
+// include the fake Kratos's own work, in the same process.
+func BenchmarkPageView(b *testing.B) {
+	var login benchFlow
+	for _, f := range benchFlows(b) {
+		if f.name == "login" {
+			login = f
+		}
+	}
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/self-service/login/flows" || r.URL.Query().Get("id") != login.id {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(login.raw)
+	}))
+	b.Cleanup(upstream.Close)
+
+	b.Run("direct", func(b *testing.B) {
+		c := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4}}
+		b.Cleanup(c.CloseIdleConnections)
+		u := upstream.URL + "/self-service/login/flows?id=" + url.QueryEscape(login.id)
+		cookie := pageRequest(login).Header.Get("Cookie")
+		b.ReportAllocs()
+		for b.Loop() {
+			req, _ := http.NewRequest(http.MethodGet, u, nil)
+			req.Header.Set("Accept", "application/json")
+			req.Header.Set("Cookie", cookie)
+			res, err := c.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				b.Fatalf("status %d", res.StatusCode)
+			}
+		}
+	})
+	b.Run("hera", func(b *testing.B) {
+		ku, _ := url.Parse(upstream.URL)
+		kc, err := kratos.NewClient(ku, ku, 5*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := benchServer(b, benchLogger(slog.LevelInfo), kc, upstream.URL)
+		r, w := pageRequest(login), &discardWriter{h: http.Header{}}
+		servePage(b, h, r, w)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			servePage(b, h, r, w)
+		}
+	})
+}
