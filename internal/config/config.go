@@ -73,6 +73,9 @@ type Config struct {
 	BrandTermsURL   string
 	BrandCSS        string // contents of HERA_BRAND_CSS_FILE
 
+	// DefaultLanguage is used when nothing else picks one.
+	DefaultLanguage string
+
 	// AllowedReturnURLs are where browsers may be sent besides Hera itself.
 	AllowedReturnURLs []string
 
@@ -228,6 +231,15 @@ func Vars() []Var {
 			}},
 		{Name: "HERA_LOCKOUT_CAPTCHA_AFTER", Default: "3", Help: "with a captcha provider: account failures after which every flow asks for the captcha; -1: never",
 			set: func(c *Config, v string) (err error) { c.Lockout.CaptchaAfter, err = strconv.Atoi(v); return err }},
+		{Name: "HERA_DEFAULT_LANGUAGE", Default: "en", Help: "language when neither Hydra's ui_locales, the user's choice nor Accept-Language picks one: en, de, fr or es",
+			set: func(c *Config, v string) error {
+				switch v {
+				case "en", "de", "fr", "es":
+					c.DefaultLanguage = v
+					return nil
+				}
+				return errors.New("want en, de, fr or es")
+			}},
 		{Name: "HERA_BRAND_NAME", Default: "Hera", Help: "product name shown in the header and page titles",
 			set: func(c *Config, v string) error {
 				if len(v) > 80 {

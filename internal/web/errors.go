@@ -3,6 +3,8 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/heraproject/hera/internal/kratos"
 )
@@ -21,18 +23,19 @@ func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, e
 	if err != nil {
 		s.Logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "status", status, "err", err)
 	}
+	t := s.tr(r)
 	v := ErrorView{
-		Title:   "Something went wrong",
-		Message: "We could not complete your request. Please try again in a moment.",
-		Links:   []Link{{Text: "Go to the start page", Href: "/"}},
+		Title:   t.T("hera.error.generic.title"),
+		Message: t.T("hera.error.generic.message"),
+		Links:   []Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
 	}
 	switch status {
 	case http.StatusNotFound:
-		v.Title, v.Message = "Page not found", "There is nothing at this address."
+		v.Title, v.Message = t.T("hera.error.not_found.title"), t.T("hera.error.not_found.message")
 	case http.StatusRequestEntityTooLarge:
-		v.Title, v.Message = "Request too large", "What you sent is larger than we accept."
+		v.Title, v.Message = t.T("hera.error.too_large.title"), t.T("hera.error.too_large.message")
 	case http.StatusGatewayTimeout:
-		v.Message = "The service took too long to answer. Please try again in a moment."
+		v.Message = t.T("hera.error.timeout.message")
 	}
 	s.render.render(w, r, status, "error", page{Title: v.Title, Data: v})
 }
@@ -75,19 +78,28 @@ func handleErrorPage(s *server) http.Handler {
 		if status < 400 || status > 599 {
 			status = http.StatusInternalServerError
 		}
+		t := s.tr(r)
+		title := t.T("hera.http." + strconv.Itoa(status))
+		if strings.HasPrefix(title, "hera.") {
+			title = http.StatusText(status)
+		}
+		msg := ef.Error.Message
+		if k := "hera.kratos_error." + ef.Error.ID; ef.Error.ID != "" && t.T(k) != k {
+			msg = t.T(k)
+		}
 		v := ErrorView{
-			Title:   http.StatusText(status),
-			Message: ef.Error.Message,
+			Title:   title,
+			Message: msg,
 			Hint:    ef.Error.Reason,
-			Links:   []Link{{Text: "Sign in", Href: "/login"}, {Text: "Go to the start page", Href: "/"}},
+			Links:   []Link{{Text: t.T("hera.link.sign_in"), Href: "/login"}, {Text: t.T("hera.link.start_page"), Href: "/"}},
 		}
 		if v.Message == "" {
-			v.Message = "We could not complete your request."
+			v.Message = t.T("hera.error.incomplete.message")
 		}
 		if status >= 500 {
 			// Server-side details are for the log, not the page.
 			s.Logger.ErrorContext(r.Context(), "kratos error flow", "kratos_error_id", ef.Error.ID, "reason", ef.Error.Reason)
-			v.Title, v.Message, v.Hint = "Something went wrong", "We could not complete your request. Please try again in a moment.", ""
+			v.Title, v.Message, v.Hint = t.T("hera.error.generic.title"), t.T("hera.error.generic.message"), ""
 		}
 		s.render.render(w, r, status, "error", page{Title: v.Title, Data: v})
 	})

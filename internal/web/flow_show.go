@@ -1,10 +1,10 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/heraproject/hera/internal/kratos"
@@ -119,11 +119,12 @@ func (s *server) restartFlow(w http.ResponseWriter, r *http.Request, kind kratos
 		http.SetCookie(w, &http.Cookie{Name: restartCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		s.Logger.ErrorContext(r.Context(), "flow restart loop",
 			"flow", kind, "hint", "Kratos refuses fresh flows: check that serve.public.base_url is HERA_PUBLIC_URL/api/kratos/ and the cookie domain matches")
+		t := s.tr(r)
 		v := ErrorView{
-			Title:   "We could not start this page",
-			Message: "Your browser's security cookie did not reach our sign-in service, so the page could not be shown.",
-			Hint:    "Please make sure cookies are enabled and try again. If you run this service: Kratos's serve.public.base_url must be " + s.kratosPrefix + "/ and its cookie domain must match " + s.Config.PublicURL.Host + ".",
-			Links:   []Link{{Text: "Try again", Href: "/" + string(kind)}},
+			Title:   t.T("hera.error.restart_loop.title"),
+			Message: t.T("hera.error.restart_loop.message"),
+			Hint:    t.T("hera.error.restart_loop.hint", "base_url", s.kratosPrefix+"/", "host", s.Config.PublicURL.Host),
+			Links:   []Link{{Text: t.T("hera.link.try_again"), Href: "/" + string(kind)}},
 		}
 		s.render.render(w, r, http.StatusConflict, "error", page{Title: v.Title, Data: v})
 		return
@@ -139,22 +140,27 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 		submitPath:   apiPrefix + "/" + string(kind) + "/submit?flow=" + url.QueryEscape(f.ID),
 		kratosPrefix: s.kratosPrefix + "/",
 	}
-	p := newFlowPage(kind, f, vc)
-	p.Messages = append(p.Messages, noticeAlerts(r.URL.Query().Get("notice"))...)
-	p.Links, p.ForgotPassword = flowLinks(kind, f)
+	var uiLocales []string
+	var client *ClientView
+	var hint string
+	if f.OAuth2LoginRequest == nil && (kind == kratos.Login || kind == kratos.Registration) {
+		// Hera itself answers Hydra: the challenge is in the flow's return_to.
+		client, hint, uiLocales = s.oauth2ClientFor(r.Context(), f.ReturnTo)
+	}
+	t := s.tr(r, uiLocales...)
+	p := newFlowPage(kind, f, vc, t)
+	p.Messages = append(p.Messages, noticeAlerts(r.URL.Query().Get("notice"), t)...)
+	p.Links, p.ForgotPassword = flowLinks(kind, f, t)
 	switch {
 	case kind == kratos.Login && f.OAuth2LoginRequest != nil:
 		prefillLoginHint(p, f.OAuth2LoginRequest.OIDCContext.LoginHint)
-	case kind == kratos.Login || kind == kratos.Registration:
-		// Hera itself answers Hydra: the challenge is in the flow's return_to.
-		if client, hint := s.oauth2ClientFor(r.Context(), f.ReturnTo); client != nil {
-			p.Client = client
-			if kind == kratos.Login {
-				prefillLoginHint(p, hint)
-			}
+	case client != nil:
+		p.Client = client
+		if kind == kratos.Login {
+			prefillLoginHint(p, hint)
 		}
 	}
-	pg := page{Title: p.Title, Scripts: p.Scripts, Data: p}
+	pg := page{Title: p.Title, Scripts: p.Scripts, Data: p, Lang: t.lang}
 	if c := s.Captcha; c != nil && (slices.Contains(c.Flows, kind) || r.URL.Query().Get("notice") == "captcha") && f.RequestedAAL != "aal2" {
 		wd := c.Widget
 		p.Captcha, pg.Captcha, pg.captchaCSP = &wd, &wd, c
@@ -164,7 +170,7 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 
 // flowLinks are the links to the other flows, keeping return_to and the
 // OAuth2 login challenge.
-func flowLinks(kind kratos.Kind, f *kratos.Flow) ([]Link, bool) {
+func flowLinks(kind kratos.Kind, f *kratos.Flow, t tr) ([]Link, bool) {
 	keep := url.Values{}
 	if f.ReturnTo != "" {
 		keep.Set("return_to", f.ReturnTo)
@@ -185,7 +191,7 @@ func flowLinks(kind kratos.Kind, f *kratos.Flow) ([]Link, bool) {
 	switch kind {
 	case kratos.Login:
 		if f.RequestedAAL == "aal2" || f.Refresh {
-			return []Link{{Text: "Sign out", Href: "/logout"}}, false
+			return []Link{{Text: t.T("hera.link.sign_out"), Href: "/logout"}}, false
 		}
 		hasPassword := false
 		for _, n := range f.UI.Nodes {
@@ -193,13 +199,13 @@ func flowLinks(kind kratos.Kind, f *kratos.Flow) ([]Link, bool) {
 				hasPassword = true
 			}
 		}
-		return []Link{{Text: "Create an account", Href: with("/registration", keep)}}, hasPassword
+		return []Link{{Text: t.T("hera.link.create_account"), Href: with("/registration", keep)}}, hasPassword
 	case kratos.Registration:
-		return []Link{{Text: "Already have an account? Sign in", Href: with("/login", keep)}}, false
+		return []Link{{Text: t.T("hera.link.have_account"), Href: with("/login", keep)}}, false
 	case kratos.Recovery, kratos.Verification:
-		return []Link{{Text: "Back to sign in", Href: with("/login", onlyReturn)}}, false
+		return []Link{{Text: t.T("hera.link.back_to_sign_in"), Href: with("/login", onlyReturn)}}, false
 	case kratos.Settings:
-		return []Link{{Text: "Active sessions", Href: "/sessions"}, {Text: "Back", Href: "/"}}, false
+		return []Link{{Text: t.T("hera.link.active_sessions"), Href: "/sessions"}, {Text: t.T("hera.link.back"), Href: "/"}}, false
 	}
 	return nil, false
 }
@@ -221,23 +227,23 @@ func prefillLoginHint(p *FlowPage, hint string) {
 
 // noticeAlerts are Hera's own messages, passed by code in ?notice= after a
 // redirect (never free text, so nothing can be injected).
-func noticeAlerts(code string) []Alert {
+func noticeAlerts(code string, t tr) []Alert {
 	var text, typ string
 	switch {
 	case code == "":
 		return nil
 	case code == "captcha":
-		text, typ = "Please complete the challenge to show you are human, then try again.", "error"
+		text, typ = t.T("hera.notice.captcha"), "error"
 	case code == "unavailable":
-		text, typ = "Signing in is temporarily unavailable. Please try again in a few minutes.", "error"
+		text, typ = t.T("hera.notice.unavailable"), "error"
 	case strings.HasPrefix(code, "locked-"):
-		mins := strings.TrimPrefix(code, "locked-")
-		if mins == "" || len(mins) > 3 || strings.Trim(mins, "0123456789") != "" {
+		mins, err := strconv.Atoi(strings.TrimPrefix(code, "locked-"))
+		if err != nil || mins < 1 || mins > 999 {
 			return nil
 		}
-		text, typ = fmt.Sprintf("Too many attempts. Try again in %s minutes, or reset your password.", mins), "error"
+		text, typ = t.T("hera.notice.locked", "count", mins), "error"
 	case code == "restarted":
-		text, typ = "Your previous attempt expired. Please try again.", "info"
+		text, typ = t.T("hera.notice.restarted"), "info"
 	default:
 		return nil
 	}

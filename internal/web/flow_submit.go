@@ -166,8 +166,9 @@ func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kra
 				return
 			}
 			s.Logger.WarnContext(r.Context(), "submission refused by kratos", "flow", kind, "status", o.Status, "kratos_error_id", o.Err.ID, "reason", o.Err.Reason)
-			v := ErrorView{Title: "We could not complete this step", Message: "Please start again.",
-				Links: []Link{{Text: "Start again", Href: "/" + string(kind)}}}
+			t := s.tr(r)
+			v := ErrorView{Title: t.T("hera.error.step.title"), Message: t.T("hera.error.step.message"),
+				Links: []Link{{Text: t.T("hera.link.start_again"), Href: "/" + string(kind)}}}
 			s.render.render(w, r, o.Status, "error", page{Title: v.Title, Data: v})
 		}
 	}
@@ -181,7 +182,7 @@ func (s *server) submitRefused(w http.ResponseWriter, r *http.Request, kind krat
 		status = http.StatusBadRequest
 	}
 	if api {
-		writeAPIError(w, status, "hera_"+strings.ReplaceAll(noticeID(ref.Notice), "-", "_"), noticeText(ref.Notice))
+		writeAPIError(w, status, "hera_"+strings.ReplaceAll(noticeID(ref.Notice), "-", "_"), noticeText(ref.Notice, s.tr(r)))
 		return
 	}
 	target := "/" + string(kind)
@@ -204,11 +205,11 @@ func noticeID(n string) string {
 	return n
 }
 
-func noticeText(n string) string {
-	if as := noticeAlerts(n); len(as) > 0 {
+func noticeText(n string, t tr) string {
+	if as := noticeAlerts(n, t); len(as) > 0 {
 		return as[0].Text
 	}
-	return "The request could not be processed."
+	return t.T("hera.notice.bad_request")
 }
 
 func writeAPIError(w http.ResponseWriter, status int, id, msg string) {

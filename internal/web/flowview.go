@@ -104,6 +104,7 @@ type Item struct {
 	Secrets      []string
 	Class        string
 	Data         map[string]string
+	Alt          string // img without a label
 }
 
 // SelectOption is one option of a select.
@@ -178,9 +179,25 @@ type viewContext struct {
 }
 
 // newFlowPage turns a Kratos flow into its view model.
-func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext) *FlowPage {
+func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *FlowPage {
+	p := buildFlowPage(kind, localizeFlow(f, t), vc, t)
+	for fi := range p.Forms {
+		for ii := range p.Forms[fi].Items {
+			if it := &p.Forms[fi].Items[ii]; it.Kind == "img" {
+				it.Alt = t.T("hera.flow.qr_code")
+			}
+		}
+	}
+	return p
+}
+
+func buildFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *FlowPage {
 	p := &FlowPage{Kind: kind, FlowID: f.ID}
-	p.Title, p.Intro = flowTitle(kind, f)
+	titleKey, introKey := flowTitle(kind, f)
+	p.Title = t.T(titleKey)
+	if introKey != "" {
+		p.Intro = t.T(introKey)
+	}
 	for i, m := range f.UI.Messages {
 		p.Messages = append(p.Messages, alert("flow-msg-"+strconv.Itoa(i), m))
 	}
@@ -224,7 +241,7 @@ func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext) *FlowPage {
 		}
 		sort.SliceStable(order, func(i, j int) bool { return groupRank(order[i]) < groupRank(order[j]) })
 		for _, g := range order {
-			form := Form{ID: "form-" + g, Action: vc.submitPath, Group: g, Heading: groupHeading(g)}
+			form := Form{ID: "form-" + g, Action: vc.submitPath, Group: g, Heading: localGroupHeading(g, t)}
 			form.Items = buildItems(kind, "form-"+g, append(append([]kratos.Node(nil), shared...), groups[g]...), p)
 			p.Forms = append(p.Forms, form)
 		}
@@ -509,25 +526,70 @@ func safeImageSrc(src string) string {
 	return safeHTTPURL(src)
 }
 
-// flowTitle names the page after the flow and its state.
+// flowTitle returns the catalog keys of the page's title and intro.
 func flowTitle(kind kratos.Kind, f *kratos.Flow) (title, intro string) {
-	switch kind {
-	case kratos.Login:
+	if kind == kratos.Login {
 		switch {
 		case f.RequestedAAL == "aal2":
-			return "Second factor", "Confirm it's you with your second factor."
+			return "hera.login.aal2.title", "hera.login.aal2.intro"
 		case f.Refresh:
-			return "Confirm it's you", "Please sign in again to continue."
+			return "hera.login.refresh.title", "hera.login.refresh.intro"
 		}
-		return "Sign in", ""
-	case kratos.Registration:
-		return "Create account", ""
-	case kratos.Recovery:
-		return "Recover your account", ""
-	case kratos.Verification:
-		return "Verify your e-mail address", ""
-	case kratos.Settings:
-		return "Account settings", ""
 	}
-	return "", ""
+	return "hera." + string(kind) + ".title", ""
+}
+
+// localGroupHeading names a settings section in the request's language.
+func localGroupHeading(g string, t tr) string {
+	key := "hera.group." + g
+	if h := t.T(key); h != key {
+		return h
+	}
+	return groupHeading(g)
+}
+
+// localizeFlow returns a copy of f whose messages, labels and texts are in
+// the request's language (Kratos's English text where the catalog has no
+// entry). f itself is not changed.
+func localizeFlow(f *kratos.Flow, t tr) *kratos.Flow {
+	msg := func(m *kratos.Message) *kratos.Message {
+		if m == nil {
+			return nil
+		}
+		c := *m
+		c.Text = t.Msg(*m)
+		return &c
+	}
+	msgs := func(ms []kratos.Message) []kratos.Message {
+		if len(ms) == 0 {
+			return ms
+		}
+		out := make([]kratos.Message, len(ms))
+		for i, m := range ms {
+			out[i] = *msg(&m)
+		}
+		return out
+	}
+	g := *f
+	g.UI.Messages = msgs(f.UI.Messages)
+	g.UI.Nodes = make([]kratos.Node, len(f.UI.Nodes))
+	for i, n := range f.UI.Nodes {
+		n.Messages = msgs(n.Messages)
+		n.Meta.Label = msg(n.Meta.Label)
+		n.Attributes.Label = msg(n.Attributes.Label)
+		n.Attributes.Title = msg(n.Attributes.Title)
+		if n.Attributes.Text != nil && n.Attributes.Text.Context["secrets"] == nil {
+			n.Attributes.Text = msg(n.Attributes.Text)
+		}
+		if len(n.Attributes.Options) > 0 {
+			opts := make([]kratos.Option, len(n.Attributes.Options))
+			for j, o := range n.Attributes.Options {
+				o.Label = msg(o.Label)
+				opts[j] = o
+			}
+			n.Attributes.Options = opts
+		}
+		g.UI.Nodes[i] = n
+	}
+	return &g
 }

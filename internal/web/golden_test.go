@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/web"
 	"golang.org/x/net/html"
@@ -278,10 +279,16 @@ func lostMessages(t *testing.T, f fixture, page string) []string {
 			msgs = append(msgs, n.Messages...)
 		}
 	}
+	cat, err := i18n.New()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var lost []string
 	for _, m := range msgs {
-		if text := strings.Join(strings.Fields(m.Text), " "); !strings.Contains(shown, text) {
-			lost = append(lost, m.Text)
+		// The page shows the message as the English catalog words it.
+		want := cat.Message("en", m.ID, m.Text, m.Context)
+		if text := strings.Join(strings.Fields(want), " "); !strings.Contains(shown, text) {
+			lost = append(lost, want)
 		}
 	}
 	return lost

@@ -31,7 +31,7 @@ func handleLogoutPage(s *server) http.Handler {
 				return
 			}
 		}
-		s.render.render(w, r, http.StatusOK, "logout", page{Title: "Sign out", Data: LogoutView{Action: "/logout"}})
+		s.render.render(w, r, http.StatusOK, "logout", page{Title: s.tr(r).T("hera.logout.title"), Data: LogoutView{Action: "/logout"}})
 	})
 }
 

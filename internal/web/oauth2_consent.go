@@ -19,7 +19,9 @@ type ConsentView struct {
 	TosURI    string
 	Scopes    []ScopeView
 	Audience  []string
-	Remember  bool
+	// AudienceText is Audience as one comma-separated string.
+	AudienceText string
+	Remember     bool
 }
 
 // ScopeView is one requested scope.
@@ -29,22 +31,11 @@ type ScopeView struct {
 	Required    bool
 }
 
-func scopeText(scope string) string {
-	switch scope {
-	case "openid":
-		return "Sign you in with your account"
-	case "offline_access", "offline":
-		return "Stay connected when you are not using it"
-	case "email":
-		return "See your e-mail address"
-	case "profile":
-		return "See your name"
-	case "phone":
-		return "See your phone number"
-	case "address":
-		return "See your postal address"
+func scopeText(scope string, t tr) string {
+	if k := "hera.scope." + scope; t.T(k) != k {
+		return t.T(k)
 	}
-	return "Access “" + scope + "”"
+	return t.T("hera.scope.other", "scope", scope)
 }
 
 // handleConsent serves /consent?consent_challenge=: skip when Hydra, the
@@ -77,15 +68,17 @@ func handleConsent(s *server) http.Handler {
 			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
-		v := ConsentView{Challenge: challenge, Remember: true, Audience: cr.RequestedAccessTokenAudience}
+		t := s.tr(r, uiLocales(cr)...)
+		v := ConsentView{Challenge: challenge, Remember: true, Audience: cr.RequestedAccessTokenAudience,
+			AudienceText: strings.Join(cr.RequestedAccessTokenAudience, ", ")}
 		if c := cr.Client; c != nil {
 			v.Client = ClientView{Name: c.DisplayName(), LogoURI: safeHTTPURL(c.LogoURI), URI: safeHTTPURL(c.ClientURI)}
 			v.PolicyURI, v.TosURI = safeHTTPURL(c.PolicyURI), safeHTTPURL(c.TosURI)
 		}
 		for _, sc := range cr.RequestedScope {
-			v.Scopes = append(v.Scopes, ScopeView{Name: sc, Description: scopeText(sc), Required: sc == "openid"})
+			v.Scopes = append(v.Scopes, ScopeView{Name: sc, Description: scopeText(sc, t), Required: sc == "openid"})
 		}
-		s.render.render(w, r, http.StatusOK, "consent", page{Title: "Allow access?", Data: v})
+		s.render.render(w, r, http.StatusOK, "consent", page{Title: t.T("hera.consent.title"), Data: v, Lang: t.lang})
 	})
 }
 
@@ -223,4 +216,12 @@ func tracePath(v any, path string) any {
 		v = m[p]
 	}
 	return v
+}
+
+// uiLocales are the languages the OAuth2 request asked for.
+func uiLocales(cr *hydra.ConsentRequest) []string {
+	if cr.OIDCContext == nil {
+		return nil
+	}
+	return cr.OIDCContext.UILocales
 }

@@ -257,6 +257,21 @@ func TestOAuth2(t *testing.T) {
 		app.callback(p)
 	})
 
+	t.Run("ui_locales picks the language, before the user's own choice", func(t *testing.T) {
+		nb := webtest.New(t, e.HeraURL)
+		// The switcher remembers French…
+		p := nb.Get("/language?lang=fr&next=" + url.QueryEscape("/login"))
+		if !strings.Contains(p.Body, `<html lang="fr"`) {
+			t.Fatalf("switcher: %s", p.Text())
+		}
+		// …but the OAuth2 request asks for German.
+		p, _ = app.start(nb, oauth2.SetAuthURLParam("ui_locales", "de-CH de"))
+		mustPath(t, p, "/login")
+		if !strings.Contains(p.Body, `<html lang="de"`) || !p.Contains("Anmelden") {
+			t.Fatalf("not German: %s", p.Text())
+		}
+	})
+
 	t.Run("prompt=none without a session gives login_required", func(t *testing.T) {
 		stranger := webtest.New(t, e.HeraURL)
 		p, _ := app.start(stranger, oauth2.SetAuthURLParam("prompt", "none"))

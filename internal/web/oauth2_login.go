@@ -152,11 +152,12 @@ func amr(sess *kratos.Session) []string {
 func (s *server) hydraFailure(w http.ResponseWriter, r *http.Request, err error) {
 	if hydra.IsInvalidChallenge(err) {
 		s.Logger.InfoContext(r.Context(), "oauth2 challenge invalid", "err", err)
+		t := s.tr(r)
 		v := ErrorView{
-			Title:   "This sign-in request has expired",
-			Message: "The request from the application has expired or was already used.",
-			Hint:    "Please go back to the application and start again.",
-			Links:   []Link{{Text: "Go to the start page", Href: "/"}},
+			Title:   t.T("hera.oauth2.expired.title"),
+			Message: t.T("hera.oauth2.expired.message"),
+			Hint:    t.T("hera.oauth2.expired.hint"),
+			Links:   []Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
 		}
 		s.render.render(w, r, http.StatusGone, "error", page{Title: v.Title, Data: v})
 		return
@@ -166,21 +167,22 @@ func (s *server) hydraFailure(w http.ResponseWriter, r *http.Request, err error)
 
 // oauth2ClientFor returns the OAuth2 client and login hint of the Hydra
 // challenge a login flow returns to, if any.
-func (s *server) oauth2ClientFor(ctx context.Context, returnTo string) (*ClientView, string) {
+func (s *server) oauth2ClientFor(ctx context.Context, returnTo string) (client *ClientView, loginHint string, uiLocales []string) {
 	if s.Hydra == nil || returnTo == "" {
-		return nil, ""
+		return nil, "", nil
 	}
 	u, err := url.Parse(returnTo)
 	if err != nil || u.Host != s.Config.PublicURL.Host || u.Path != "/login" {
-		return nil, ""
+		return nil, "", nil
 	}
 	challenge := u.Query().Get("login_challenge")
 	if challenge == "" {
-		return nil, ""
+		return nil, "", nil
 	}
 	lr, err := s.Hydra.GetLoginRequest(ctx, challenge)
 	if err != nil || lr.Client == nil {
-		return nil, ""
+		return nil, "", nil
 	}
-	return &ClientView{Name: lr.Client.DisplayName(), LogoURI: safeHTTPURL(lr.Client.LogoURI), URI: safeHTTPURL(lr.Client.ClientURI)}, lr.LoginHint()
+	return &ClientView{Name: lr.Client.DisplayName(), LogoURI: safeHTTPURL(lr.Client.LogoURI), URI: safeHTTPURL(lr.Client.ClientURI)},
+		lr.LoginHint(), lr.UILocales()
 }

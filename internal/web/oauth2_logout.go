@@ -25,7 +25,7 @@ func (s *server) oauth2LogoutPage(w http.ResponseWriter, r *http.Request, challe
 	if lr.Client != nil {
 		v.ClientName = lr.Client.DisplayName()
 	}
-	s.render.render(w, r, http.StatusOK, "logout", page{Title: "Sign out", Data: v})
+	s.render.render(w, r, http.StatusOK, "logout", page{Title: s.tr(r).T("hera.logout.title"), Data: v})
 }
 
 // oauth2Logout accepts Hydra's logout, ends the Kratos session too, and
@@ -76,30 +76,32 @@ func handleOAuth2Error(s *server) http.Handler {
 		q := r.URL.Query()
 		code := q.Get("error")
 		s.Logger.WarnContext(r.Context(), "oauth2 error", "error", code, "description", q.Get("error_description"), "hint", q.Get("error_hint"))
+		t := s.tr(r)
 		v := ErrorView{
-			Title:   "The application's request could not be completed",
-			Message: oauth2ErrorText(code),
-			Links:   []Link{{Text: "Go to the start page", Href: "/"}},
+			Title:   t.T("hera.oauth2.error.title"),
+			Message: t.T("hera.oauth2.error." + oauth2ErrorKey(code)),
+			Links:   []Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
 		}
-		if code != "" {
-			v.Hint = "Error code: " + code
+		if code != "" && len(code) <= 64 {
+			v.Hint = t.T("hera.oauth2.error.code", "code", code)
 		}
 		s.render.render(w, r, http.StatusBadRequest, "error", page{Title: v.Title, Data: v})
 	})
 }
 
-func oauth2ErrorText(code string) string {
+// oauth2ErrorKey groups OAuth2 error codes by what the user should know.
+func oauth2ErrorKey(code string) string {
 	switch code {
 	case "invalid_client", "unauthorized_client":
-		return "The application is not registered correctly. Please contact its provider."
+		return "invalid_client"
 	case "invalid_request", "invalid_scope", "unsupported_response_type":
-		return "The application sent a request we cannot accept. Please contact its provider."
+		return "invalid_request"
 	case "access_denied", "request_denied":
-		return "Access was denied."
+		return "access_denied"
 	case "login_required", "consent_required", "interaction_required":
-		return "You need to sign in to continue."
+		return "login_required"
 	case "server_error", "temporarily_unavailable":
-		return "Something went wrong on our side. Please try again in a moment."
+		return "server_error"
 	}
-	return "Please go back to the application and try again."
+	return "other"
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/requestid"
 )
 
@@ -27,6 +28,10 @@ type page struct {
 	Captcha   *CaptchaView
 	Data      any
 	Brand     Brand
+	Lang      string
+	Dir       string
+	Langs     []LangOption
+	Path      string // this page, for the language switcher
 
 	captchaCSP *Captcha // the provider origins this page's CSP allows
 }
@@ -41,11 +46,18 @@ type Brand struct {
 	CSS        bool // /brand.css exists
 }
 
+// catalog is the message catalog templates translate with.
+func (rd *renderer) catalog() *i18n.Catalog { return rd.cat }
+
 // renderer holds the parsed templates, one set per page.
 type renderer struct {
 	pages map[string]*template.Template
 	log   *slog.Logger
 	brand Brand
+	// tr and langs localize a page; set by the server.
+	tr    func(*http.Request) tr
+	langs func(cur string) []LangOption
+	cat   *i18n.Catalog
 }
 
 // pageNames are the page templates; each is parsed with layout.html.
@@ -55,8 +67,28 @@ func pageNames() []string {
 
 func newRenderer(log *slog.Logger) (*renderer, error) {
 	r := &renderer{pages: map[string]*template.Template{}, log: log}
+	funcs := template.FuncMap{
+		// t localizes one of Hera's strings: {{t $.Lang "key" "name" value …}}.
+		"t": func(lang, key string, kv ...any) string {
+			return tr{lang: lang, c: r.catalog()}.T(key, kv...)
+		},
+		// th is t for strings that embed markup made by code (below); the
+		// other arguments are escaped.
+		"th": func(lang, key string, kv ...any) template.HTML {
+			args := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				if k, ok := kv[i].(string); ok {
+					args[k] = kv[i+1]
+				}
+			}
+			return r.catalog().HTML(lang, key, args)
+		},
+		"code": func(s string) template.HTML {
+			return template.HTML("<code>" + template.HTMLEscapeString(s) + "</code>")
+		},
+	}
 	for _, name := range pageNames() {
-		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", name, err)
 		}
@@ -70,6 +102,17 @@ func newRenderer(log *slog.Logger) (*renderer, error) {
 func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	p.Nonce = nonceFrom(r.Context())
 	p.Brand = rd.brand
+	if p.Lang == "" && rd.tr != nil {
+		p.Lang = rd.tr(r).lang
+	}
+	if p.Lang == "" {
+		p.Lang = "en"
+	}
+	p.Dir = i18n.Dir(p.Lang)
+	if rd.langs != nil {
+		p.Langs = rd.langs(p.Lang)
+	}
+	p.Path = currentPath(r)
 	p.RequestID = requestid.From(r.Context())
 	var buf bytes.Buffer
 	if err := rd.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {

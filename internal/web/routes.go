@@ -21,6 +21,7 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	}
 	mux.Handle("POST /recovery/start", sameOrigin(handleRecoveryStart(s)))
 	mux.Handle("GET /error", handleErrorPage(s))
+	mux.Handle("GET /language", handleLanguage(s))
 	mux.Handle("GET /{$}", handleWelcome(s))
 	mux.Handle("GET /sessions", handleSessions(s))
 	mux.Handle("POST /sessions/revoke-others", sameOrigin(handleRevokeOthers(s)))

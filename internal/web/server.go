@@ -10,6 +10,7 @@ import (
 	"net/url"
 
 	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/redirect"
 )
@@ -22,11 +23,12 @@ func (s *server) redirectChecked(w http.ResponseWriter, r *http.Request, target 
 		return
 	}
 	s.Logger.WarnContext(r.Context(), "redirect refused", "path", r.URL.Path)
+	t := s.tr(r)
 	v := ErrorView{
-		Title:   "We could not send you on",
-		Message: "The address you were to be sent to is not one we trust.",
-		Hint:    "If you run this service: add the address to HERA_ALLOWED_RETURN_URLS (and Kratos's selfservice.allowed_return_urls).",
-		Links:   []Link{{Text: "Go to the start page", Href: "/"}},
+		Title:   t.T("hera.error.redirect.title"),
+		Message: t.T("hera.error.redirect.message"),
+		Hint:    t.T("hera.error.redirect.hint"),
+		Links:   []Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
 	}
 	s.render.render(w, r, http.StatusBadRequest, "error", page{Title: v.Title, Data: v})
 }
@@ -78,6 +80,7 @@ type metricsObserver interface {
 type server struct {
 	Deps
 	render    *renderer
+	catalog   *i18n.Catalog
 	proxy     http.Handler
 	redirects *redirect.Allowlist
 	// kratosPrefix is the browser-facing URL of the Kratos proxy, e.g.
@@ -97,6 +100,10 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	cat, err := i18n.New()
+	if err != nil {
+		return nil, err
+	}
 	c := d.Config
 	rd.brand = Brand{Name: c.BrandName, LogoURL: c.BrandLogoURL, FaviconURL: c.BrandFaviconURL,
 		PrivacyURL: c.BrandPrivacyURL, TermsURL: c.BrandTermsURL, CSS: c.BrandColor != "" || c.BrandCSS != ""}
@@ -107,7 +114,8 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Deps: d, render: rd, redirects: allow, kratosPrefix: d.Config.PublicURL.String() + apiPrefix}
+	rd.cat = cat
+	s := &server{Deps: d, render: rd, catalog: cat, redirects: allow, kratosPrefix: d.Config.PublicURL.String() + apiPrefix}
 	proxy, err := kratos.NewProxy(kratos.ProxyConfig{
 		Upstream: d.Config.KratosPublicURL,
 		Prefix:   apiPrefix,
@@ -133,6 +141,8 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	s.proxy = proxy
+	rd.tr = func(r *http.Request) tr { return s.tr(r) }
+	rd.langs = s.langOptions
 
 	mux := http.NewServeMux()
 	addRoutes(mux, s)

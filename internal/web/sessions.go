@@ -24,15 +24,19 @@ type SessionView struct {
 	AuthenticatedAtText string
 }
 
-func sessionView(s kratos.Session) SessionView {
+func (srv *server) sessionView(s kratos.Session, t tr) SessionView {
 	v := SessionView{
 		ID:                  s.ID,
 		AuthenticatedAt:     s.AuthenticatedAt.UTC().Format(time.RFC3339),
-		AuthenticatedAtText: s.AuthenticatedAt.UTC().Format("2 Jan 2006, 15:04 UTC"),
+		AuthenticatedAtText: t.T("hera.sessions.signed_in", "time", srv.catalog.FormatTime(t.lang, s.AuthenticatedAt, "datetime")),
+		Device:              t.T("hera.sessions.unknown_device"),
 	}
 	if n := len(s.Devices); n > 0 {
 		d := s.Devices[n-1]
-		v.Device, v.IP = d.UserAgent, d.IPAddress
+		if d.UserAgent != "" {
+			v.Device = d.UserAgent
+		}
+		v.IP = d.IPAddress
 	}
 	return v
 }
@@ -50,20 +54,21 @@ func handleSessions(s *server) http.Handler {
 			s.kratosFailure(w, r, err)
 			return
 		}
-		cv := sessionView(*cur)
+		t := s.tr(r)
+		cv := s.sessionView(*cur, t)
 		v := SessionsView{Current: &cv}
 		for _, o := range others {
 			if o.ID != cur.ID && o.Active {
-				v.Others = append(v.Others, sessionView(o))
+				v.Others = append(v.Others, s.sessionView(o, t))
 			}
 		}
 		switch r.URL.Query().Get("done") {
 		case "one":
-			v.Messages = []Alert{{ID: "done", Type: "success", Text: "The session was signed out."}}
+			v.Messages = []Alert{{ID: "done", Type: "success", Text: t.T("hera.sessions.revoked_one")}}
 		case "others":
-			v.Messages = []Alert{{ID: "done", Type: "success", Text: "All other sessions were signed out."}}
+			v.Messages = []Alert{{ID: "done", Type: "success", Text: t.T("hera.sessions.revoked_others")}}
 		}
-		s.render.render(w, r, http.StatusOK, "sessions", page{Title: "Active sessions", Data: v})
+		s.render.render(w, r, http.StatusOK, "sessions", page{Title: t.T("hera.sessions.title"), Data: v, Lang: t.lang})
 	})
 }
 

@@ -28,7 +28,7 @@ func handleWelcome(s *server) http.Handler {
 		sess, err := s.Kratos.Whoami(r.Context(), s.browser(r))
 		switch ae, isAPI := kratos.IsAPIError(err, 0); {
 		case err == nil:
-			v = welcomeView(sess)
+			v = welcomeView(sess, s.tr(r), s)
 		case isAPI && ae.Status == http.StatusForbidden:
 			v.NeedsSecondFactor = true
 		case isAPI && ae.Status == http.StatusUnauthorized:
@@ -36,12 +36,12 @@ func handleWelcome(s *server) http.Handler {
 			s.kratosFailure(w, r, err)
 			return
 		}
-		s.render.render(w, r, http.StatusOK, "welcome", page{Title: "Welcome", Data: v})
+		s.render.render(w, r, http.StatusOK, "welcome", page{Title: s.tr(r).T("hera.welcome.title"), Data: v})
 	})
 }
 
-func welcomeView(sess *kratos.Session) WelcomeView {
-	v := WelcomeView{Session: true, AAL: aalText(sess.AuthenticatorAssuranceLevel)}
+func welcomeView(sess *kratos.Session, t tr, s *server) WelcomeView {
+	v := WelcomeView{Session: true, AAL: t.T("hera.aal." + sess.AuthenticatorAssuranceLevel)}
 	if sess.Identity != nil {
 		v.Name, v.Identifier = traitsNames(sess.Identity.Traits)
 		if v.Identifier == "" {
@@ -49,10 +49,10 @@ func welcomeView(sess *kratos.Session) WelcomeView {
 		}
 	}
 	v.AuthenticatedAt = sess.AuthenticatedAt.UTC().Format(time.RFC3339)
-	v.AuthenticatedAtText = sess.AuthenticatedAt.UTC().Format("2 Jan 2006, 15:04 UTC")
+	v.AuthenticatedAtText = s.catalog.FormatTime(t.lang, sess.AuthenticatedAt, "datetime")
 	var ms []string
 	for _, m := range sess.AuthenticationMethods {
-		ms = append(ms, methodText(m.Method))
+		ms = append(ms, methodText(m.Method, t))
 	}
 	v.Methods = strings.Join(ms, ", ")
 	return v
@@ -79,34 +79,9 @@ func traitsNames(raw json.RawMessage) (name, identifier string) {
 	return name, ""
 }
 
-func aalText(aal string) string {
-	switch aal {
-	case "aal1":
-		return "one factor"
-	case "aal2":
-		return "two factors"
-	}
-	return aal
-}
-
-func methodText(m string) string {
-	switch m {
-	case "password":
-		return "password"
-	case "code":
-		return "one-time code"
-	case "totp":
-		return "authenticator app"
-	case "lookup_secret":
-		return "backup code"
-	case "webauthn":
-		return "security key"
-	case "passkey":
-		return "passkey"
-	case "oidc":
-		return "social sign-in"
-	case "link_recovery", "code_recovery":
-		return "account recovery"
+func methodText(m string, t tr) string {
+	if k := "hera.method." + m; t.T(k) != k {
+		return t.T(k)
 	}
 	return m
 }

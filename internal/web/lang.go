@@ -1,0 +1,89 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/heraproject/hera/internal/i18n"
+	"github.com/heraproject/hera/internal/kratos"
+)
+
+// langCookie remembers the language a user chose with the switcher. It is a
+// preference, not a session.
+const langCookie = "hera_lang"
+
+// tr translates for one request.
+type tr struct {
+	lang string
+	c    *i18n.Catalog
+}
+
+// T returns Hera's string key, with args given as name, value pairs.
+func (t tr) T(key string, kv ...any) string {
+	var args map[string]any
+	if len(kv) > 1 {
+		args = make(map[string]any, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			if k, ok := kv[i].(string); ok {
+				args[k] = kv[i+1]
+			}
+		}
+	}
+	return t.c.T(t.lang, key, args)
+}
+
+// Msg renders a Kratos message in the request's language, falling back to
+// Kratos's own text.
+func (t tr) Msg(m kratos.Message) string {
+	return t.c.Message(t.lang, m.ID, m.Text, m.Context)
+}
+
+// tr picks the request's language: Hydra's ui_locales (when the page serves
+// an OAuth2 login), the user's explicit choice, Accept-Language, the default.
+func (s *server) tr(r *http.Request, uiLocales ...string) tr {
+	explicit := ""
+	if c, err := r.Cookie(langCookie); err == nil {
+		explicit = c.Value
+	}
+	return tr{lang: i18n.Negotiate(uiLocales, explicit, r.Header.Get("Accept-Language"), s.Config.DefaultLanguage), c: s.catalog}
+}
+
+// LangOption is one entry of the language switcher.
+type LangOption struct {
+	Code, Name string
+	Current    bool
+}
+
+func (s *server) langOptions(cur string) []LangOption {
+	var out []LangOption
+	for _, l := range s.catalog.Languages() {
+		out = append(out, LangOption{Code: l, Name: s.catalog.T(l, "hera.language.name", nil), Current: l == cur})
+	}
+	return out
+}
+
+// handleLanguage is the switcher's target: GET /language?lang=de&next=/login?flow=…
+// It remembers the choice for a year and goes back to the page.
+func handleLanguage(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		lang := i18n.Negotiate(nil, q.Get("lang"), "", s.Config.DefaultLanguage)
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+			HttpOnly: true, Secure: s.Config.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+		next := q.Get("next")
+		if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+			next = "/"
+		}
+		if _, ok := s.redirects.Allowed(next); !ok {
+			next = "/"
+		}
+		http.Redirect(w, r, next, http.StatusSeeOther)
+	})
+}
+
+// currentPath is the page's path and query, for the switcher's next=.
+func currentPath(r *http.Request) string {
+	u := url.URL{Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+	return u.String()
+}
