@@ -93,6 +93,7 @@ func TestAccessibility(t *testing.T) {
 		want := []string{
 			"Skip to content", "Hera", "#form-login-identifier", "#form-login-password",
 			"Sign in with password", "Send sign in code", "Sign in with passkey", "Forgot password?", "Create an account",
+			"Deutsch", "Español", "Français", // the language switcher in the footer
 		}
 		if got := names(stops); !slices.Equal(got, want) {
 			t.Errorf("login focus order:\n got %q\nwant %q", got, want)
