@@ -90,8 +90,8 @@ func report(w io.Writer, o *options, m machineInfo, starts []startup, runs []her
 	for _, level := range o.levels {
 		for _, conc := range o.concs {
 			p("## %d connections, HERA_LOG_LEVEL=%s%s\n\n", conc, level, map[bool]string{true: " (as shipped)"}[level == "info"])
-			p("| Scenario | Kratos req/s | p50 | p99 | err | Hera req/s | p50 | p99 | err | Hera/direct | Hera CPU/req | Kratos (+DB) CPU/req (direct → via Hera) | other processes (direct → via Hera) |\n")
-			p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+			p("| Scenario | Kratos req/s | p50 | p99 | err | Hera req/s | p50 | p99 | err | Hera/direct | Hera CPU/req | Kratos (+DB) CPU/req (direct → via Hera) | load generator CPU/req (direct → via Hera) | other processes, cores (direct → via Hera) |\n")
+			p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 			for _, ph := range phases {
 				if ph.level != level || ph.conc != conc {
 					continue
@@ -101,11 +101,12 @@ func report(w io.Writer, o *options, m machineInfo, starts []startup, runs []her
 				if ph.noisy {
 					name += " ‡"
 				}
-				p("| %s | %s | %s | %s | %d | %s | %s | %s | %d | **%.2f×** | %s | %s → %s | %s → %s |\n",
+				p("| %s | %s | %s | %s | %d | %s | %s | %s | %d | **%.2f×** | %s | %s → %s | %s → %s | %s → %s |\n",
 					name, rps(d), ms(d.pct(50)), ms(d.pct(99)), d.errs,
 					rps(h), ms(h.pct(50)), ms(h.pct(99)), h.errs, ratio(h, d),
 					perReq(ph.cpuHera["hera"], h.n),
 					perReq(ph.cpuDirect["kratos"]+ph.cpuDirect["postgres"], d.n), perReq(ph.cpuHera["kratos"]+ph.cpuHera["postgres"], h.n),
+					perReq(ph.cpuDirect["bench"], d.n), perReq(ph.cpuHera["bench"], h.n),
 					othersCores(ph.cpuDirect, d.elapsed), othersCores(ph.cpuHera, h.elapsed))
 			}
 			p("\n")
@@ -117,7 +118,7 @@ func report(w io.Writer, o *options, m machineInfo, starts []startup, runs []her
 			p("- **%s**: %s\n", sc.key, sc.title)
 		}
 	}
-	p("\nCPU/req is the process's utime+stime during the timed phase (/proc/<pid>/stat, 10 ms ticks) over the requests answered. ")
+	p("\nCPU/req is the process's utime+stime during the timed halves (/proc/<pid>/stat, 10 ms ticks) over the requests answered; on a saturated machine the CPU/req of all processes adds up to about (CPUs ÷ req/s). ")
 	p("\"Other processes\" is the CPU the rest of the machine used meanwhile (/proc/stat user+system+steal, less the processes measured), in cores: other people's work, and kernel threads such as the ext4 and block workers that write the logs. ")
 	p("Each half starts once the whole machine has been idle for a second (-quiet); ‡ marks a phase where it did not get idle in time. † marks a phase that used up its pool of fresh flows before its time (its rate is over the shorter time).\n\n")
 
