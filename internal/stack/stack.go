@@ -115,7 +115,7 @@ func StartKratos(ctx context.Context, c KratosConfig) (*Kratos, error) {
 	}
 	cfgPath := filepath.Join(c.Dir, "kratos.yml")
 	err = render("kratos.yml.tmpl", cfgPath, map[string]any{
-		"DSN":          "sqlite://" + filepath.Join(c.Dir, "kratos.sqlite") + "?_fk=true&mode=rwc",
+		"DSN":          sqliteDSN(filepath.Join(c.Dir, "kratos.sqlite")),
 		"PublicPort":   c.PublicPort,
 		"AdminPort":    c.AdminPort,
 		"HeraURL":      c.HeraURL,
@@ -182,7 +182,7 @@ func StartHydra(ctx context.Context, c HydraConfig) (*Hydra, error) {
 	public := "http://localhost:" + strconv.Itoa(c.PublicPort)
 	cfgPath := filepath.Join(c.Dir, "hydra.yml")
 	err := render("hydra.yml.tmpl", cfgPath, map[string]any{
-		"DSN":          "sqlite://" + filepath.Join(c.Dir, "hydra.sqlite") + "?_fk=true&mode=rwc",
+		"DSN":          sqliteDSN(filepath.Join(c.Dir, "hydra.sqlite")),
 		"PublicPort":   c.PublicPort,
 		"AdminPort":    c.AdminPort,
 		"IssuerURL":    public + "/",
@@ -319,4 +319,13 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
+}
+
+// sqliteDSN is the DSN of a file database shared by a server's request
+// handlers and its background workers (Kratos's courier). WAL lets readers
+// run beside the writer, and immediate transactions take the write lock at
+// BEGIN, so a writer waits out the busy timeout instead of failing at once
+// with "database is locked" when two transactions would deadlock.
+func sqliteDSN(path string) string {
+	return "sqlite://" + path + "?_fk=true&mode=rwc&_journal_mode=WAL&_txlock=immediate&_busy_timeout=10000"
 }
