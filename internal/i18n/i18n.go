@@ -47,6 +47,7 @@ const defaultLang = "en"
 type Catalog struct {
 	langs   []string                     // sorted base language codes
 	entries map[string]map[string]*entry // language → key → entry
+	byID    map[string]map[int64]*entry  // language → Kratos message ID → entry (the same entries)
 	formats map[string]formats           // language → how values are formatted
 }
 
@@ -122,8 +123,18 @@ func load(fsys fs.FS, dir string) (*Catalog, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	c.byID = make(map[string]map[int64]*entry, len(c.langs))
 	for _, lang := range c.langs {
 		c.formats[lang] = c.loadFormats(lang)
+		ids := map[int64]*entry{}
+		for key, e := range c.entries[lang] {
+			if isKratosKey(key) {
+				if id, err := strconv.ParseInt(key, 10, 64); err == nil {
+					ids[id] = e
+				}
+			}
+		}
+		c.byID[lang] = ids
 	}
 	return c, nil
 }
@@ -372,10 +383,9 @@ func baseOf(lang string) string {
 // fallback either, the template without the missing values (or "" for an
 // unknown ID).
 func (c *Catalog) Message(lang string, id int64, fallback string, ctx map[string]any) string {
-	key := strconv.FormatInt(id, 10)
 	l := c.resolve(lang)
 	get := contextGetter(ctx)
-	if e := c.entries[l][key]; e != nil {
+	if e := c.byID[l][id]; e != nil {
 		if s, ok := c.render(l, e.text, get, missingFail, false); ok {
 			return s
 		}
@@ -388,7 +398,7 @@ func (c *Catalog) Message(lang string, id int64, fallback string, ctx map[string
 	if fallback != "" || l == defaultLang {
 		return fallback
 	}
-	if e := c.entries[defaultLang][key]; e != nil {
+	if e := c.byID[defaultLang][id]; e != nil {
 		if s, ok := c.render(defaultLang, e.text, get, missingFail, false); ok {
 			return s
 		}

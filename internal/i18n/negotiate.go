@@ -31,7 +31,16 @@ const (
 // Tags match by base language ("de-CH" → "de", "fr_CA" → "fr"); junk and
 // unshipped languages are skipped. The result is always a shipped language.
 func Negotiate(uiLocales []string, explicit string, acceptLanguage string, def string) string {
-	shipped := shippedLanguages()
+	return negotiate(shippedLanguages(), uiLocales, explicit, acceptLanguage, def)
+}
+
+// Negotiate is the package's Negotiate among the catalog's languages,
+// without reading the locale directory again.
+func (c *Catalog) Negotiate(uiLocales []string, explicit string, acceptLanguage string, def string) string {
+	return negotiate(c.langs, uiLocales, explicit, acceptLanguage, def)
+}
+
+func negotiate(shipped, uiLocales []string, explicit string, acceptLanguage string, def string) string {
 	n := 0
 uiLocales:
 	for _, item := range uiLocales {
@@ -72,6 +81,9 @@ func shippedLanguages() []string {
 
 // matchTag returns tag's base language if it is shipped, else "".
 func matchTag(tag string, shipped []string) string {
+	if slices.Contains(shipped, tag) {
+		return tag // a shipped code as it is: nothing to parse
+	}
 	b := tagBase(tag)
 	if b != "" && slices.Contains(shipped, b) {
 		return b

@@ -100,6 +100,9 @@ type getter func(name string) (any, bool)
 // everything but template.HTML values. It reports false if a value was
 // missing and mode is missingFail.
 func (c *Catalog) render(lang string, t tmpl, get getter, mode missingMode, html bool) (string, bool) {
+	if len(t) == 1 && t[0].name == "" && !html {
+		return t[0].lit, true // plain text, the most common case
+	}
 	f := c.formats[lang]
 	var b strings.Builder
 	esc := func(s string) string {

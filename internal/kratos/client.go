@@ -5,7 +5,6 @@ package kratos
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -129,7 +128,7 @@ type errorBody struct {
 func parseAPIError(status int, body []byte) *APIError {
 	e := &APIError{Status: status}
 	var eb errorBody
-	if json.Unmarshal(body, &eb) == nil && eb.Error != nil {
+	if Decode(body, &eb) == nil && eb.Error != nil {
 		e.ID, e.Reason, e.Message = eb.Error.ID, eb.Error.Reason, eb.Error.Message
 		e.UseFlowID = eb.Error.Details.UseFlowID
 		e.RedirectBrowserTo = eb.Error.Details.RedirectTo
@@ -199,7 +198,7 @@ func (c *Client) getJSON(ctx context.Context, u *url.URL, b Browser, v any) (*Re
 	if res.Status != http.StatusOK {
 		return res, parseAPIError(res.Status, res.Body)
 	}
-	if err := json.Unmarshal(res.Body, v); err != nil {
+	if err := Decode(res.Body, v); err != nil {
 		return res, fmt.Errorf("%w: GET %s: malformed answer: %v", ErrUnavailable, u.Path, err)
 	}
 	return res, nil

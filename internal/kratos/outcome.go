@@ -92,7 +92,7 @@ func ParseOutcome(res *Response) (*Outcome, error) {
 			ContinueWith []ContinueWith  `json:"continue_with"`
 			Identity     json.RawMessage `json:"identity"`
 		}
-		if err := json.Unmarshal(res.Body, &body); err != nil {
+		if err := Decode(res.Body, &body); err != nil {
 			return nil, fmt.Errorf("%w: malformed submission answer: %v", ErrUnavailable, err)
 		}
 		o.ContinueWith = body.ContinueWith
@@ -102,7 +102,7 @@ func ParseOutcome(res *Response) (*Outcome, error) {
 			// flow in state "success"/"passed_challenge"; recovery and
 			// login-by-code answer the next step.
 			var f Flow
-			if err := json.Unmarshal(res.Body, &f); err != nil {
+			if err := Decode(res.Body, &f); err != nil {
 				return nil, fmt.Errorf("%w: malformed flow: %v", ErrUnavailable, err)
 			}
 			o.Flow = &f
@@ -114,7 +114,7 @@ func ParseOutcome(res *Response) (*Outcome, error) {
 			var cw struct {
 				ContinueWith []ContinueWith `json:"continue_with"`
 			}
-			_ = json.Unmarshal(res.Body, &cw)
+			_ = Decode(res.Body, &cw)
 			if len(cw.ContinueWith) > 0 {
 				o.ContinueWith = cw.ContinueWith
 			}
@@ -129,7 +129,7 @@ func ParseOutcome(res *Response) (*Outcome, error) {
 		return o, nil
 	case res.Status == http.StatusBadRequest:
 		var f Flow
-		if err := json.Unmarshal(res.Body, &f); err == nil && f.ID != "" && f.UI.Action != "" {
+		if err := Decode(res.Body, &f); err == nil && f.ID != "" && f.UI.Action != "" {
 			o.Kind, o.Flow = OutcomeFlow, &f
 			return o, nil
 		}

@@ -1,15 +1,18 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"html/template"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/heraproject/hera/internal/kratos"
 )
 
@@ -178,17 +181,11 @@ type viewContext struct {
 	kratosPrefix string // browser-facing URL prefix of the Kratos proxy, for script srcs
 }
 
-// newFlowPage turns a Kratos flow into its view model.
+// newFlowPage turns a Kratos flow into its view model, with every message,
+// label and text in the request's language (Kratos's English text where
+// the catalog has no entry). f itself is not changed.
 func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *FlowPage {
-	p := buildFlowPage(kind, localizeFlow(f, t), vc, t)
-	for fi := range p.Forms {
-		for ii := range p.Forms[fi].Items {
-			if it := &p.Forms[fi].Items[ii]; it.Kind == "img" {
-				it.Alt = t.T("hera.flow.qr_code")
-			}
-		}
-	}
-	return p
+	return buildFlowPage(kind, f, vc, t)
 }
 
 func buildFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *FlowPage {
@@ -198,8 +195,11 @@ func buildFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *Flow
 	if introKey != "" {
 		p.Intro = t.T(introKey)
 	}
+	if len(f.UI.Messages) > 0 {
+		p.Messages = make([]Alert, 0, len(f.UI.Messages))
+	}
 	for i, m := range f.UI.Messages {
-		p.Messages = append(p.Messages, alert("flow-msg-"+strconv.Itoa(i), m))
+		p.Messages = append(p.Messages, alert("flow-msg-"+strconv.Itoa(i), m, t))
 	}
 	if r := f.OAuth2LoginRequest; r != nil && r.Client.ClientID != "" {
 		name := r.Client.ClientName
@@ -210,9 +210,11 @@ func buildFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *Flow
 	}
 
 	// Scripts are not form items: Kratos's WebAuthn script is loaded once,
-	// same-origin through the proxy, and driven by Hera's own script.
-	nodes := make([]kratos.Node, 0, len(f.UI.Nodes))
-	for _, n := range f.UI.Nodes {
+	// same-origin through the proxy, and driven by Hera's own script. The
+	// other nodes are used through pointers: a Node is large.
+	nodes := make([]*kratos.Node, 0, len(f.UI.Nodes))
+	for i := range f.UI.Nodes {
+		n := &f.UI.Nodes[i]
 		if n.Type == "script" {
 			if strings.HasPrefix(n.Attributes.Src, vc.kratosPrefix) && !hasScript(p.Scripts, n.Attributes.Src) {
 				p.Scripts = append(p.Scripts, Script{Src: n.Attributes.Src, Integrity: n.Attributes.Integ,
@@ -222,27 +224,37 @@ func buildFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *Flow
 		}
 		nodes = append(nodes, n)
 	}
+	b := &itemBuilder{kind: kind, page: p, t: t, used: make(map[string]int, len(nodes))}
 
 	if kind == kratos.Settings || (kind == kratos.Login && f.RequestedAAL == "aal2") {
 		// One form per method: each section submits on its own (and Enter
-		// in a second factor's field submits that factor).
-		var shared []kratos.Node
-		groups := map[string][]kratos.Node{}
+		// in a second factor's field submits that factor). The shared
+		// nodes (CSRF token) go into every form.
+		var shared []*kratos.Node
 		var order []string
 		for _, n := range nodes {
 			if n.Group == "default" {
 				shared = append(shared, n)
 				continue
 			}
-			if _, ok := groups[n.Group]; !ok {
+			if !slices.Contains(order, n.Group) {
 				order = append(order, n.Group)
 			}
-			groups[n.Group] = append(groups[n.Group], n)
 		}
 		sort.SliceStable(order, func(i, j int) bool { return groupRank(order[i]) < groupRank(order[j]) })
+		p.Forms = make([]Form, 0, len(order))
 		for _, g := range order {
 			form := Form{ID: "form-" + g, Action: vc.submitPath, Group: g, Heading: localGroupHeading(g, t)}
-			form.Items = buildItems(kind, "form-"+g, append(append([]kratos.Node(nil), shared...), groups[g]...), p)
+			b.start(form.ID)
+			for _, n := range shared {
+				b.add(n)
+			}
+			for _, n := range nodes {
+				if n.Group == g {
+					b.add(n)
+				}
+			}
+			form.Items = b.items
 			p.Forms = append(p.Forms, form)
 		}
 		return p
@@ -251,16 +263,19 @@ func buildFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *Flow
 	// Other flows: one form. Methods are ordered by group; buttons that go
 	// back a step come last.
 	sort.SliceStable(nodes, func(i, j int) bool {
-		ri, rj := rankNode(nodes[i]), rankNode(nodes[j])
-		return ri < rj
+		return rankNode(nodes[i]) < rankNode(nodes[j])
 	})
 	form := Form{ID: "form-" + string(kind), Action: vc.submitPath, Group: "all"}
-	form.Items = buildItems(kind, form.ID, nodes, p)
+	b.start(form.ID)
+	for _, n := range nodes {
+		b.add(n)
+	}
+	form.Items = b.items
 	p.Forms = []Form{form}
 	return p
 }
 
-func rankNode(n kratos.Node) int {
+func rankNode(n *kratos.Node) int {
 	if n.Attributes.Name == "screen" {
 		return 1000
 	}
@@ -277,7 +292,7 @@ func rankNode(n kratos.Node) int {
 // isResend reports whether n is a code method's "send the code again"
 // button: resend=code (login, registration) or email=<address> (recovery,
 // verification).
-func isResend(n kratos.Node) bool {
+func isResend(n *kratos.Node) bool {
 	a := n.Attributes
 	return n.Type == "input" && a.Type == "submit" && (a.Name == "resend" || a.Name == "email")
 }
@@ -291,121 +306,163 @@ func hasScript(ss []Script, src string) bool {
 	return false
 }
 
-// buildItems converts nodes to form items. The first submit button of the
-// form is its primary action; later ones skip browser validation, since
-// they submit another method whose required fields differ.
-func buildItems(kind kratos.Kind, formID string, nodes []kratos.Node, p *FlowPage) []Item {
-	items := make([]Item, 0, len(nodes))
-	seenSubmit := false
-	used := map[string]int{}
-	for _, n := range nodes {
-		a := n.Attributes
-		it := Item{Name: a.Name, Disabled: a.Disabled}
-		label := ""
-		if n.Meta.Label != nil {
-			label = n.Meta.Label.Text
-		}
-		switch n.Type {
-		case "input":
-			it.ID = uniqueID(used, formID+"-"+idPart(a.Name))
-			it.Label = label
-			it.Value = rawString(a.Value)
-			it.Required = a.Required
-			it.Pattern = a.Pattern
-			it.MaxLength = a.MaxLength
-			it.Autocomplete = autocomplete(kind, a)
-			switch {
-			case len(a.Options) > 0:
-				it.Kind = "select"
-				for _, o := range a.Options {
-					v := rawString(o.Value)
-					l := v
-					if o.Label != nil && o.Label.Text != "" {
-						l = o.Label.Text
-					}
-					it.Options = append(it.Options, SelectOption{Value: v, Label: l, Selected: v == it.Value})
-				}
-			case a.Type == "hidden":
-				it.Kind = "hidden"
-				it.OnLoad = a.OnLoadTrigger
-			case a.Type == "checkbox":
-				it.Kind = "checkbox"
-				it.Checked = string(a.Value) == "true"
-				it.Value = "true"
-			case a.Type == "submit":
-				it.Kind = "submit"
-				if it.Label == "" {
-					it.Label = it.Value
-				}
-				it.Primary = !seenSubmit && a.Name == "method"
-				it.NoValidate = seenSubmit || a.Name != "method"
-				seenSubmit = true
-			case a.Type == "button" && a.OnClickTrigger != "":
-				it.Kind = "trigger"
-				it.Trigger = a.OnClickTrigger
-				it.OnLoad = a.OnLoadTrigger
-				p.NeedsJS = true
-			case a.Type == "button":
-				// A plain button without a trigger does nothing: submit it.
-				it.Kind = "submit"
-				it.NoValidate = true
-				if it.Label == "" {
-					it.Label = it.Value
-				}
-			default:
-				it.Kind = "input"
-				it.Type = inputType(a.Type)
-			}
-		case "img":
-			it.Kind = "img"
-			it.ID = uniqueID(used, formID+"-"+idPart(a.ID))
-			it.Src = template.URL(safeImageSrc(a.Src))
-			it.Width, it.Height = a.Width, a.Height
-			it.Label = label
-			if it.Src == "" {
-				continue
-			}
-		case "a":
-			it.Kind = "a"
-			it.ID = uniqueID(used, formID+"-"+idPart(a.ID))
-			it.Href = safeHTTPURL(a.Href)
-			if a.Title != nil {
-				it.Text = a.Title.Text
-			}
-			if it.Href == "" {
-				continue
-			}
-		case "text":
-			it.Kind = "text"
-			it.ID = uniqueID(used, formID+"-"+idPart(a.ID))
-			it.Label = label
-			if a.Text != nil {
-				it.Text = a.Text.Text
-				if secrets := lookupSecrets(a.Text); secrets != nil {
-					it.Kind, it.Secrets = "secrets", secrets
-				}
-			}
-		case "div":
-			it.Kind = "div"
-			it.ID = uniqueID(used, formID+"-"+idPart(a.ID))
-			it.Class = a.Class
-		default:
-			continue
-		}
-		for i, m := range n.Messages {
-			al := alert(it.ID+"-msg-"+strconv.Itoa(i), m)
-			it.Messages = append(it.Messages, al)
-			if it.DescribedBy != "" {
-				it.DescribedBy += " "
-			}
-			it.DescribedBy += al.ID
-			if m.Type == "error" {
-				it.Invalid = true
-			}
-		}
-		items = append(items, it)
+// itemBuilder converts nodes to the items of one form after another. The
+// first submit button of a form is its primary action; later ones skip
+// browser validation, since they submit another method whose required
+// fields differ. Element IDs are unique across the page.
+type itemBuilder struct {
+	kind       kratos.Kind
+	page       *FlowPage
+	t          tr
+	used       map[string]int
+	formID     string
+	items      []Item
+	seenSubmit bool
+}
+
+// start begins the next form.
+func (b *itemBuilder) start(formID string) {
+	b.formID, b.items, b.seenSubmit = formID, nil, false
+}
+
+// msg is a Kratos text in the request's language.
+func (b *itemBuilder) msg(m *kratos.Message) string {
+	if m == nil {
+		return ""
 	}
-	return items
+	return b.t.Msg(*m)
+}
+
+// add appends the item of node n, if it shows as one.
+func (b *itemBuilder) add(n *kratos.Node) {
+	a := &n.Attributes
+	it := Item{Name: a.Name, Disabled: a.Disabled}
+	switch n.Type {
+	case "input":
+		it.ID = b.id(a.Name)
+		it.Label = b.msg(n.Meta.Label)
+		it.Value = rawString(a.Value)
+		it.Required = a.Required
+		it.Pattern = a.Pattern
+		it.MaxLength = a.MaxLength
+		it.Autocomplete = autocomplete(b.kind, a)
+		switch {
+		case len(a.Options) > 0:
+			it.Kind = "select"
+			it.Options = make([]SelectOption, 0, len(a.Options))
+			for i := range a.Options {
+				o := &a.Options[i]
+				v := rawString(o.Value)
+				l := v
+				if o.Label != nil && o.Label.Text != "" {
+					l = b.msg(o.Label)
+				}
+				it.Options = append(it.Options, SelectOption{Value: v, Label: l, Selected: v == it.Value})
+			}
+		case a.Type == "hidden":
+			it.Kind = "hidden"
+			it.OnLoad = a.OnLoadTrigger
+		case a.Type == "checkbox":
+			it.Kind = "checkbox"
+			it.Checked = string(a.Value) == "true"
+			it.Value = "true"
+		case a.Type == "submit":
+			it.Kind = "submit"
+			if it.Label == "" {
+				it.Label = it.Value
+			}
+			it.Primary = !b.seenSubmit && a.Name == "method"
+			it.NoValidate = b.seenSubmit || a.Name != "method"
+			b.seenSubmit = true
+		case a.Type == "button" && a.OnClickTrigger != "":
+			it.Kind = "trigger"
+			it.Trigger = a.OnClickTrigger
+			it.OnLoad = a.OnLoadTrigger
+			b.page.NeedsJS = true
+		case a.Type == "button":
+			// A plain button without a trigger does nothing: submit it.
+			it.Kind = "submit"
+			it.NoValidate = true
+			if it.Label == "" {
+				it.Label = it.Value
+			}
+		default:
+			it.Kind = "input"
+			it.Type = inputType(a.Type)
+		}
+	case "img":
+		it.Src = template.URL(safeImageSrc(a.Src))
+		if it.Src == "" {
+			return
+		}
+		it.Kind = "img"
+		it.ID = b.id(a.ID)
+		it.Width, it.Height = a.Width, a.Height
+		it.Label = b.msg(n.Meta.Label)
+		it.Alt = b.t.T("hera.flow.qr_code")
+	case "a":
+		it.Href = safeHTTPURL(a.Href)
+		if it.Href == "" {
+			return
+		}
+		it.Kind = "a"
+		it.ID = b.id(a.ID)
+		it.Text = b.msg(a.Title)
+	case "text":
+		it.Kind = "text"
+		it.ID = b.id(a.ID)
+		it.Label = b.msg(n.Meta.Label)
+		if a.Text != nil {
+			if secrets := lookupSecrets(a.Text); secrets != nil {
+				it.Kind, it.Secrets, it.Text = "secrets", secrets, a.Text.Text
+			} else {
+				it.Text = b.msg(a.Text)
+			}
+		}
+	case "div":
+		it.Kind = "div"
+		it.ID = b.id(a.ID)
+		it.Class = a.Class
+	default:
+		return
+	}
+	if len(n.Messages) > 0 {
+		it.Messages = make([]Alert, 0, len(n.Messages))
+	}
+	for i, m := range n.Messages {
+		al := alert(it.ID+"-msg-"+strconv.Itoa(i), m, b.t)
+		it.Messages = append(it.Messages, al)
+		if it.DescribedBy != "" {
+			it.DescribedBy += " "
+		}
+		it.DescribedBy += al.ID
+		if m.Type == "error" {
+			it.Invalid = true
+		}
+	}
+	b.items = append(b.items, it)
+}
+
+// id is the element ID of a node named name: the form's ID and the name
+// with characters an ID cannot hold replaced, numbered if already used.
+func (b *itemBuilder) id(name string) string {
+	id := make([]byte, 0, len(b.formID)+1+max(len(name), 4))
+	id = append(id, b.formID...)
+	id = append(id, '-')
+	if name == "" {
+		id = append(id, "node"...)
+	}
+	for i := 0; i < len(name); {
+		r, size := utf8.DecodeRuneInString(name[i:])
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			id = append(id, byte(r))
+		default:
+			id = append(id, '-')
+		}
+		i += size
+	}
+	return uniqueID(b.used, string(id))
 }
 
 // lookupSecrets returns the codes of a lookup-secret text node, or nil.
@@ -425,12 +482,14 @@ func lookupSecrets(m *kratos.Message) []string {
 	return out
 }
 
-func alert(id string, m kratos.Message) Alert {
-	t := m.Type
-	if t != "error" && t != "success" {
-		t = "info"
+// alert is a Kratos message as the page shows it, in the request's
+// language.
+func alert(id string, m kratos.Message, t tr) Alert {
+	typ := m.Type
+	if typ != "error" && typ != "success" {
+		typ = "info"
 	}
-	return Alert{ID: id, Type: t, Text: m.Text}
+	return Alert{ID: id, Type: typ, Text: t.Msg(m)}
 }
 
 // rawString renders a JSON value as a form value.
@@ -438,9 +497,15 @@ func rawString(v json.RawMessage) string {
 	if len(v) == 0 || string(v) == "null" {
 		return ""
 	}
-	var s string
-	if json.Unmarshal(v, &s) == nil {
-		return s
+	if n := len(v); n >= 2 && v[0] == '"' && v[n-1] == '"' && bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
+		return string(v[1 : n-1]) // a string without escapes: its text
+	}
+	if v[0] == '"' {
+		// v was checked by the decoder, so the only error left is invalid
+		// UTF-8, which comes back replaced as encoding/json replaces it.
+		if s, err := jsontext.AppendUnquote(nil, v); err == nil || !utf8.Valid(v) {
+			return string(s)
+		}
 	}
 	return string(v)
 }
@@ -455,7 +520,7 @@ func inputType(t string) string {
 
 // autocomplete fills in what browsers and password managers need when
 // Kratos leaves it out.
-func autocomplete(kind kratos.Kind, a kratos.Attributes) string {
+func autocomplete(kind kratos.Kind, a *kratos.Attributes) string {
 	if a.Autocomplete != "" {
 		return a.Autocomplete
 	}
@@ -479,23 +544,6 @@ func autocomplete(kind kratos.Kind, a kratos.Attributes) string {
 		return "tel"
 	}
 	return ""
-}
-
-// idPart makes s usable in an element id.
-func idPart(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('-')
-		}
-	}
-	if b.Len() == 0 {
-		return "node"
-	}
-	return b.String()
 }
 
 func uniqueID(used map[string]int, id string) string {
@@ -546,50 +594,4 @@ func localGroupHeading(g string, t tr) string {
 		return h
 	}
 	return groupHeading(g)
-}
-
-// localizeFlow returns a copy of f whose messages, labels and texts are in
-// the request's language (Kratos's English text where the catalog has no
-// entry). f itself is not changed.
-func localizeFlow(f *kratos.Flow, t tr) *kratos.Flow {
-	msg := func(m *kratos.Message) *kratos.Message {
-		if m == nil {
-			return nil
-		}
-		c := *m
-		c.Text = t.Msg(*m)
-		return &c
-	}
-	msgs := func(ms []kratos.Message) []kratos.Message {
-		if len(ms) == 0 {
-			return ms
-		}
-		out := make([]kratos.Message, len(ms))
-		for i, m := range ms {
-			out[i] = *msg(&m)
-		}
-		return out
-	}
-	g := *f
-	g.UI.Messages = msgs(f.UI.Messages)
-	g.UI.Nodes = make([]kratos.Node, len(f.UI.Nodes))
-	for i, n := range f.UI.Nodes {
-		n.Messages = msgs(n.Messages)
-		n.Meta.Label = msg(n.Meta.Label)
-		n.Attributes.Label = msg(n.Attributes.Label)
-		n.Attributes.Title = msg(n.Attributes.Title)
-		if n.Attributes.Text != nil && n.Attributes.Text.Context["secrets"] == nil {
-			n.Attributes.Text = msg(n.Attributes.Text)
-		}
-		if len(n.Attributes.Options) > 0 {
-			opts := make([]kratos.Option, len(n.Attributes.Options))
-			for j, o := range n.Attributes.Options {
-				o.Label = msg(o.Label)
-				opts[j] = o
-			}
-			n.Attributes.Options = opts
-		}
-		g.UI.Nodes[i] = n
-	}
-	return &g
 }

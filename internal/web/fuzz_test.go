@@ -55,7 +55,7 @@ func (k *fuzzKratos) GetFlow(context.Context, kratos.Kind, string, kratos.Browse
 	raw := k.raw
 	k.mu.Unlock()
 	var f kratos.Flow
-	if err := json.Unmarshal(raw, &f); err != nil {
+	if err := kratos.Decode(raw, &f); err != nil {
 		return nil, fmt.Errorf("%w: malformed answer: %v", kratos.ErrUnavailable, err)
 	}
 	if f.ID == "" || f.UI.Action == "" {

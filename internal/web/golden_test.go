@@ -254,7 +254,7 @@ func TestGoldenPagesChecks(t *testing.T) {
 func lostMessages(t *testing.T, f fixture, page string) []string {
 	t.Helper()
 	var flow kratos.Flow
-	if err := json.Unmarshal(f.raw, &flow); err != nil {
+	if err := kratos.Decode(f.raw, &flow); err != nil {
 		t.Fatal(err)
 	}
 	doc, err := html.Parse(strings.NewReader(page))
@@ -583,7 +583,7 @@ func (k *fixtureKratos) GetFlow(_ context.Context, kind kratos.Kind, id string, 
 		return nil, &kratos.APIError{Status: http.StatusNotFound, ID: "self_service_flow_not_found"}
 	}
 	var f kratos.Flow
-	if err := json.Unmarshal(k.f.raw, &f); err != nil {
+	if err := kratos.Decode(k.f.raw, &f); err != nil {
 		return nil, err
 	}
 	return &f, nil

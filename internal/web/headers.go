@@ -13,6 +13,10 @@ type nonceKey struct{}
 // csp is the Content-Security-Policy of a page. Only pages that show a
 // captcha widget allow its provider's origins.
 func csp(nonce string, c *Captcha) string {
+	if c == nil {
+		// Every page without a captcha: one string, built once per request.
+		return "default-src 'self'; script-src 'self' 'nonce-" + nonce + "'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; frame-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+	}
 	src := func(base string, extra []string) string {
 		if len(extra) == 0 {
 			return base

@@ -46,7 +46,7 @@ func (s *server) tr(r *http.Request, uiLocales ...string) tr {
 	if c, err := r.Cookie(langCookie); err == nil {
 		explicit = c.Value
 	}
-	return tr{lang: i18n.Negotiate(uiLocales, explicit, r.Header.Get("Accept-Language"), s.Config.DefaultLanguage), c: s.catalog}
+	return tr{lang: s.catalog.Negotiate(uiLocales, explicit, r.Header.Get("Accept-Language"), s.Config.DefaultLanguage), c: s.catalog}
 }
 
 // LangOption is one entry of the language switcher.
@@ -55,12 +55,25 @@ type LangOption struct {
 	Current    bool
 }
 
-func (s *server) langOptions(cur string) []LangOption {
-	var out []LangOption
-	for _, l := range s.catalog.Languages() {
-		out = append(out, LangOption{Code: l, Name: s.catalog.T(l, "hera.language.name", nil), Current: l == cur})
+// langSwitcher builds the switcher of every language once; pages share the
+// slices and never change them.
+func langSwitcher(c *i18n.Catalog) func(cur string) []LangOption {
+	langs := c.Languages()
+	byCur := make(map[string][]LangOption, len(langs)+1)
+	for _, cur := range append([]string{""}, langs...) { // "": none is current
+
+		opts := make([]LangOption, 0, len(langs))
+		for _, l := range langs {
+			opts = append(opts, LangOption{Code: l, Name: c.T(l, "hera.language.name", nil), Current: l == cur})
+		}
+		byCur[cur] = opts
 	}
-	return out
+	return func(cur string) []LangOption {
+		if opts, ok := byCur[cur]; ok {
+			return opts
+		}
+		return byCur[""]
+	}
 }
 
 // handleLanguage is the switcher's target: GET /language?lang=de&next=/login?flow=…
@@ -68,7 +81,7 @@ func (s *server) langOptions(cur string) []LangOption {
 func handleLanguage(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		lang := i18n.Negotiate(nil, q.Get("lang"), "", s.Config.DefaultLanguage)
+		lang := s.catalog.Negotiate(nil, q.Get("lang"), "", s.Config.DefaultLanguage)
 		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
 			HttpOnly: true, Secure: s.Config.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
 		next := q.Get("next")

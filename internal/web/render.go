@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/requestid"
@@ -58,19 +59,34 @@ type renderer struct {
 	tr    func(*http.Request) tr
 	langs func(cur string) []LangOption
 	cat   *i18n.Catalog
+	bufs  sync.Pool // *bytes.Buffer
 }
 
-// pageNames are the page templates; each is parsed with layout.html.
-func pageNames() []string {
-	return []string{"flow", "error", "welcome", "sessions", "logout", "consent"}
+// templatePages are the pages rendered by html/template, each parsed with
+// partials.html; the flow page and the frame around every page are written
+// by code (writeFlow, writeLayout).
+func templatePages() []string {
+	return []string{"error", "welcome", "sessions", "logout", "consent"}
 }
 
 func newRenderer(log *slog.Logger) (*renderer, error) {
 	r := &renderer{pages: map[string]*template.Template{}, log: log}
-	funcs := template.FuncMap{
+	for _, name := range templatePages() {
+		t, err := template.New(name+".html").Funcs(templateFuncs(r.catalog)).ParseFS(templateFS, "templates/partials.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parse %s: %w", name, err)
+		}
+		r.pages[name] = t
+	}
+	return r, nil
+}
+
+// templateFuncs are the functions page templates call.
+func templateFuncs(cat func() *i18n.Catalog) template.FuncMap {
+	return template.FuncMap{
 		// t localizes one of Hera's strings: {{t $.Lang "key" "name" value …}}.
 		"t": func(lang, key string, kv ...any) string {
-			return tr{lang: lang, c: r.catalog()}.T(key, kv...)
+			return tr{lang: lang, c: cat()}.T(key, kv...)
 		},
 		// th is t for strings that embed markup made by code (below); the
 		// other arguments are escaped.
@@ -81,20 +97,10 @@ func newRenderer(log *slog.Logger) (*renderer, error) {
 					args[k] = kv[i+1]
 				}
 			}
-			return r.catalog().HTML(lang, key, args)
+			return cat().HTML(lang, key, args)
 		},
-		"code": func(s string) template.HTML {
-			return template.HTML("<code>" + template.HTMLEscapeString(s) + "</code>")
-		},
+		"code": codeHTML,
 	}
-	for _, name := range pageNames() {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("web: parse %s: %w", name, err)
-		}
-		r.pages[name] = t
-	}
-	return r, nil
 }
 
 // render writes a full page. Pages are never cached: they carry CSRF tokens
@@ -114,8 +120,30 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, n
 	}
 	p.Path = currentPath(r)
 	p.RequestID = requestid.From(r.Context())
-	var buf bytes.Buffer
-	if err := rd.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+	// The page is written whole before any byte is sent, so a failure can
+	// still answer with an error status. Buffers are reused across requests.
+	buf, _ := rd.bufs.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= 1<<20 { // a huge page's buffer is not kept
+			buf.Reset()
+			rd.bufs.Put(buf)
+		}
+	}()
+	err := writeLayout(buf, &p, rd.cat, func(b *bytes.Buffer) error {
+		if fp, ok := p.Data.(*FlowPage); ok && name == "flow" {
+			writeFlow(b, fp, p.Lang, rd.cat)
+			return nil
+		}
+		t, ok := rd.pages[name]
+		if !ok {
+			return fmt.Errorf("no page %q", name)
+		}
+		return t.ExecuteTemplate(b, "content", &p)
+	})
+	if err != nil {
 		rd.log.ErrorContext(r.Context(), "render", "page", name, "err", err)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")

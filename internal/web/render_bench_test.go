@@ -97,7 +97,7 @@ func (k *memoryKratos) GetFlow(_ context.Context, kind kratos.Kind, id string, _
 		return nil, &kratos.APIError{Status: http.StatusNotFound, ID: "self_service_flow_not_found"}
 	}
 	var f kratos.Flow
-	if err := json.Unmarshal(k.f.raw, &f); err != nil {
+	if err := kratos.Decode(k.f.raw, &f); err != nil {
 		return nil, err
 	}
 	return &f, nil

@@ -142,7 +142,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s.proxy = proxy
 	rd.tr = func(r *http.Request) tr { return s.tr(r) }
-	rd.langs = s.langOptions
+	rd.langs = langSwitcher(s.catalog)
 
 	mux := http.NewServeMux()
 	addRoutes(mux, s)
