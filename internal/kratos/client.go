@@ -173,7 +173,7 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, body io.Read
 		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, u.Path, err)
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
+	b, err := readBody(res)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s %s: reading answer: %v", ErrUnavailable, method, u.Path, err)
 	}
@@ -382,4 +382,28 @@ func (c *Client) Ready(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// readBody reads an answer of up to maxBody+1 bytes into one buffer sized
+// from Content-Length, or from the size of a typical flow, growing it only
+// for larger answers (io.ReadAll starts small and copies as it grows).
+func readBody(res *http.Response) ([]byte, error) {
+	size := 8 << 10
+	if res.ContentLength >= 0 && res.ContentLength <= maxBody {
+		size = int(res.ContentLength) + 1 // room for the read that sees EOF
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := res.Body.Read(buf[len(buf):min(cap(buf), maxBody+1)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == io.EOF, len(buf) > maxBody:
+			return buf, nil
+		case err != nil:
+			return buf, err
+		}
+	}
 }

@@ -110,15 +110,7 @@ func ParseOutcome(res *Response) (*Outcome, error) {
 			if f.State == "success" || f.State == "passed_challenge" {
 				o.Kind = OutcomeSuccess
 			}
-			// Kratos nests continue_with in flows too.
-			var cw struct {
-				ContinueWith []ContinueWith `json:"continue_with"`
-			}
-			_ = Decode(res.Body, &cw)
-			if len(cw.ContinueWith) > 0 {
-				o.ContinueWith = cw.ContinueWith
-			}
-			return o, nil
+			return o, nil // continue_with, if any, was read with the body
 		}
 		if body.Session == nil && len(body.ContinueWith) == 0 && (len(body.Identity) == 0 || string(body.Identity) == "null") {
 			// Every 200 Kratos sends names a flow, a session, an identity

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -136,8 +138,9 @@ type ProxyConfig struct {
 // Proxy forwards the public Kratos routes browsers need, cookies intact in
 // both directions, and never follows Kratos's redirects.
 type Proxy struct {
-	cfg ProxyConfig
-	rp  *httputil.ReverseProxy
+	cfg     ProxyConfig
+	rp      *httputil.ReverseProxy
+	answers sync.Pool // *[]byte, see sizeBody
 }
 
 // NewProxy returns the /api/kratos/ proxy.
@@ -160,7 +163,11 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	if cfg.WrapTransport != nil {
 		transport = cfg.WrapTransport(transport)
 	}
+	drop := spoofable()
 	p.rp = &httputil.ReverseProxy{
+		// Copy buffers are reused: ReverseProxy otherwise allocates 32 KiB
+		// for every answer it forwards.
+		BufferPool: &bufferPool{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			rest := strings.TrimPrefix(pr.In.URL.EscapedPath(), cfg.Prefix)
 			pr.Out.URL.Scheme = up.Scheme
@@ -168,14 +175,15 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 			pr.Out.URL.Path = up.Path + rest
 			pr.Out.URL.RawPath = ""
 			pr.Out.Host = up.Host
-			for _, h := range spoofable() {
+			for _, h := range drop {
 				pr.Out.Header.Del(h)
 			}
 			ip := cfg.ClientIP(pr.In)
 			pr.Out.Header.Set("X-Forwarded-For", ip)
 			pr.Out.Header.Set("True-Client-IP", ip)
 		},
-		Transport: transport,
+		Transport:      transport,
+		ModifyResponse: p.sizeBody,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			status := http.StatusBadGateway
 			var ne net.Error
@@ -234,4 +242,76 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.cfg.Logger.InfoContext(r.Context(), "kratos proxy refused", "method", r.Method, "path", r.URL.Path)
 		p.cfg.Refuse(w, r)
 	}
+}
+
+// bufferPool lends ReverseProxy its copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// bufferedAnswer bounds the answers sizeBody reads ahead.
+const bufferedAnswer = 64 << 10
+
+// sizeBody gives a small answer of unknown length (Kratos sends its JSON
+// chunked) a Content-Length. ReverseProxy flushes an answer of unknown
+// length after every read, a write to the browser each time; a sized one
+// is sent in one go. An answer that does not end within bufferedAnswer
+// bytes streams on as it came, nothing lost. Buffers are reused once
+// ReverseProxy has closed the body.
+func (p *Proxy) sizeBody(res *http.Response) error {
+	if res.ContentLength >= 0 || res.Body == nil || res.Body == http.NoBody {
+		return nil
+	}
+	bp, _ := p.answers.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, 8<<10)
+		bp = &b
+	}
+	buf := (*bp)[:0]
+	for len(buf) <= bufferedAnswer {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := res.Body.Read(buf[len(buf):min(cap(buf), bufferedAnswer+1)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			_ = res.Body.Close()
+			*bp = buf
+			res.Body = &pooledBody{Reader: bytes.NewReader(buf), put: func() { p.answers.Put(bp) }}
+			res.ContentLength = int64(len(buf))
+			res.TransferEncoding = nil
+			res.Header.Set("Content-Length", strconv.Itoa(len(buf)))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	res.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(buf), res.Body), res.Body}
+	return nil
+}
+
+// pooledBody is a buffered answer whose buffer goes back to the pool when
+// the body is closed.
+type pooledBody struct {
+	*bytes.Reader
+	put func()
+}
+
+func (b *pooledBody) Close() error {
+	if b.put != nil {
+		b.put()
+		b.put = nil
+	}
+	return nil
 }
