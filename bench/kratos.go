@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // loginFlow is a browser login flow created straight at Kratos, with what a
@@ -92,7 +93,17 @@ func newLoginFlows(ctx context.Context, kratosURL string, n, par int) ([]loginFl
 				if i >= n {
 					return
 				}
-				f, err := newLoginFlow(ctx, c, kratosURL)
+				// Setting up is not measured: a flow Kratos fails to create
+				// (a database hiccup on a loaded machine) is asked for again
+				// rather than losing the whole run.
+				var f loginFlow
+				var err error
+				for try := range 5 {
+					if f, err = newLoginFlow(ctx, c, kratosURL); err == nil || ctx.Err() != nil {
+						break
+					}
+					time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+				}
 				if err != nil {
 					errs <- err
 					return
