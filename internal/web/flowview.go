@@ -185,10 +185,6 @@ type viewContext struct {
 // label and text in the request's language (Kratos's English text where
 // the catalog has no entry). f itself is not changed.
 func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *FlowPage {
-	return buildFlowPage(kind, f, vc, t)
-}
-
-func buildFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *FlowPage {
 	p := &FlowPage{Kind: kind, FlowID: f.ID}
 	titleKey, introKey := flowTitle(kind, f)
 	p.Title = t.T(titleKey)
