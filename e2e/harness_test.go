@@ -114,7 +114,7 @@ func (s *suite) startStack(t *testing.T) {
 	e.ServeHera(t, h)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("hera log (last 16 KiB):\n%s", s.logs.Tail(16<<10))
+			stacktest.LogLines(t, "hera log (last 16 KiB)", s.logs.Tail(16<<10))
 		}
 	})
 	s.Env = e

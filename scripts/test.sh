@@ -50,7 +50,7 @@ go test -race -count=1 -timeout 30m -v "${pkgs[@]}" >"$log" 2>&1
 status=$?
 set -e
 # Per-test results (not every log line) and the package summaries.
-grep -E '^\s*--- (PASS|FAIL|SKIP)|^(ok|FAIL|panic:)|^\s+\S+_test\.go:[0-9]+:' "$log" || true
+grep -E '^\s*--- (PASS|FAIL|SKIP)|^(ok|FAIL|panic:)|^\s+\S+\.go:[0-9]+:' "$log" || true
 passed=$(grep -cE '^\s*--- PASS' "$log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
 skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)

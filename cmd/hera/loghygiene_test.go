@@ -252,7 +252,7 @@ func TestLogHygiene(t *testing.T) {
 	var logs syncBuffer
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("hera log:\n%s", logs.String())
+			stacktest.LogLines(t, "hera log", logs.String())
 		}
 	})
 	startHeraOut(t, map[string]string{

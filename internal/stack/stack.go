@@ -322,10 +322,12 @@ func tail(b []byte, n int) []byte {
 }
 
 // sqliteDSN is the DSN of a file database shared by a server's request
-// handlers and its background workers (Kratos's courier). WAL lets readers
-// run beside the writer, and immediate transactions take the write lock at
-// BEGIN, so a writer waits out the busy timeout instead of failing at once
-// with "database is locked" when two transactions would deadlock.
+// handlers and its background workers (Kratos's courier). In WAL mode
+// readers and the writer do not block each other, so a request reading
+// while the courier writes does not fail with "database is locked"; a
+// writer waits for another up to the busy timeout. (Immediate transactions
+// were tried and deadlock: Kratos reads on a second connection while it
+// holds a transaction.)
 func sqliteDSN(path string) string {
-	return "sqlite://" + path + "?_fk=true&mode=rwc&_journal_mode=WAL&_txlock=immediate&_busy_timeout=10000"
+	return "sqlite://" + path + "?_fk=true&mode=rwc&_journal_mode=WAL&_busy_timeout=10000"
 }

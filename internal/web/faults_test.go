@@ -201,7 +201,7 @@ func startFaultHera(t *testing.T, timeout string) *faultHera {
 	e.ServeHera(t, h)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("hera log:\n%s", logs.String())
+			stacktest.LogLines(t, "hera log", logs.String())
 		}
 	})
 	// A known account, made through the admin API: a wrong password for it

@@ -78,16 +78,7 @@ func startHera(t *testing.T, o stacktest.Options, guard web.Guard, extraEnv ...s
 	e.ServeHera(t, h)
 	t.Cleanup(func() {
 		if t.Failed() {
-			// Warnings and errors first: CI shows only the start of a
-			// failing test's output.
-			var bad []string
-			for _, l := range strings.Split(logs.String(), "\n") {
-				if strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) {
-					bad = append(bad, l)
-				}
-			}
-			t.Logf("hera warnings and errors:\n%s", strings.Join(bad, "\n"))
-			t.Logf("hera log:\n%s", logs.String())
+			stacktest.LogLines(t, "hera log", logs.String())
 		}
 	})
 	return &heraEnv{Env: e, logs: logs}

@@ -30,6 +30,9 @@ func writeLayout(b *bytes.Buffer, p *page, cat *i18n.Catalog, content func(*byte
 		b.WriteString("\n<link rel=\"icon\" href=\"")
 		escURL(b, p.Brand.FaviconURL)
 		b.WriteString("\">")
+	} else {
+		// No icon: say so, or every browser asks for /favicon.ico.
+		b.WriteString("\n<link rel=\"icon\" href=\"data:,\">")
 	}
 	b.WriteString("\n<script src=\"/static/hera.js\" nonce=\"")
 	escHTML(b, p.Nonce)

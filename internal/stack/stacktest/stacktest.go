@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func Start(t testing.TB, o Options) *Env {
 	t.Cleanup(func() { _ = ln.Close() })
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("kratos/hydra output (last 8 KiB):\n%s", e.logs.Tail(8<<10))
+			LogLines(t, "kratos/hydra output (last 8 KiB)", e.logs.Tail(8<<10))
 		}
 	})
 
@@ -177,4 +178,24 @@ func (b *syncBuffer) Tail(n int) string {
 		s = s[len(s)-n:]
 	}
 	return string(s)
+}
+
+// LogLines logs a server's output after a failure, a line per call (the
+// test command shows test log lines only, and CI only the first of them):
+// warnings and errors first, then the whole text.
+func LogLines(t testing.TB, title, text string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	t.Logf("%s, warnings and errors:", title)
+	for _, l := range lines {
+		lower := strings.ToLower(l)
+		if strings.Contains(lower, `"level":"warn`) || strings.Contains(lower, `"level":"error`) ||
+			strings.Contains(lower, "level=warn") || strings.Contains(lower, "level=error") {
+			t.Logf("! %s", l)
+		}
+	}
+	t.Logf("%s:", title)
+	for _, l := range lines {
+		t.Logf("| %s", l)
+	}
 }
