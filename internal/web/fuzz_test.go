@@ -263,6 +263,9 @@ func pageProblems(res *http.Response, body, logged string) []string {
 			}
 			switch key {
 			case "href", "src", "action", "formaction", "srcset", "poster", "cite", "background", "ping", "xlink:href", "data":
+				if tok.Data == "link" && key == "href" && a.Val == "data:," {
+					continue // the empty icon of pages without a brand favicon
+				}
 				if !safeAttrURL(a.Val) {
 					add("<%s %s=%q>: not http(s), relative or an image data URL", tok.Data, a.Key, a.Val)
 				}
@@ -418,6 +421,7 @@ func TestPageProblemsCatchesBadPages(t *testing.T) {
 		{"javascript link", wrap(`<a href="javascript:alert(1)">x</a>`), "", "not http(s)"},
 		{"tab in scheme", wrap(`<a href="java	script:alert(1)">x</a>`), "", "not http(s)"},
 		{"data html image", wrap(`<img src="data:text/html,x">`), "", "not http(s)"},
+		{"data html icon", wrap(`<link rel="icon" href="data:text/html,x">`), "", "not http(s)"},
 		{"form to javascript", wrap(`<form action="javascript:x"></form>`), "", "not http(s)"},
 		{"script without nonce", wrap(`<script src="/x.js"></script>`), "", "nonce"},
 		{"script from elsewhere", wrap(`<script src="https://evil.example/x.js" nonce="` + nonce + `"></script>`), "", "elsewhere"},
