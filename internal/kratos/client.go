@@ -392,18 +392,26 @@ func readBody(res *http.Response) ([]byte, error) {
 	if res.ContentLength >= 0 && res.ContentLength <= maxBody {
 		size = int(res.ContentLength) + 1 // room for the read that sees EOF
 	}
-	buf := make([]byte, 0, size)
-	for {
+	buf, _, err := readUpTo(res.Body, make([]byte, 0, size), maxBody)
+	return buf, err // the caller refuses more than maxBody bytes
+}
+
+// readUpTo appends what r yields to buf until EOF or until buf holds more
+// than limit bytes, growing buf only when it is full; complete reports
+// that EOF came within limit+1 bytes.
+func readUpTo(r io.Reader, buf []byte, limit int) (out []byte, complete bool, err error) {
+	for len(buf) <= limit {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := res.Body.Read(buf[len(buf):min(cap(buf), maxBody+1)])
+		n, err := r.Read(buf[len(buf):min(cap(buf), limit+1)])
 		buf = buf[:len(buf)+n]
-		switch {
-		case err == io.EOF, len(buf) > maxBody:
-			return buf, nil
-		case err != nil:
-			return buf, err
+		if err == io.EOF {
+			return buf, true, nil
+		}
+		if err != nil {
+			return buf, false, err
 		}
 	}
+	return buf, false, nil
 }

@@ -274,25 +274,18 @@ func (p *Proxy) sizeBody(res *http.Response) error {
 		b := make([]byte, 0, 8<<10)
 		bp = &b
 	}
-	buf := (*bp)[:0]
-	for len(buf) <= bufferedAnswer {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := res.Body.Read(buf[len(buf):min(cap(buf), bufferedAnswer+1)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			_ = res.Body.Close()
-			*bp = buf
-			res.Body = &pooledBody{Reader: bytes.NewReader(buf), put: func() { p.answers.Put(bp) }}
-			res.ContentLength = int64(len(buf))
-			res.TransferEncoding = nil
-			res.Header.Set("Content-Length", strconv.Itoa(len(buf)))
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	buf, complete, err := readUpTo(res.Body, (*bp)[:0], bufferedAnswer)
+	if err != nil {
+		return err
+	}
+	if complete {
+		_ = res.Body.Close()
+		*bp = buf
+		res.Body = &pooledBody{Reader: bytes.NewReader(buf), put: func() { p.answers.Put(bp) }}
+		res.ContentLength = int64(len(buf))
+		res.TransferEncoding = nil
+		res.Header.Set("Content-Length", strconv.Itoa(len(buf)))
+		return nil
 	}
 	res.Body = struct {
 		io.Reader

@@ -167,37 +167,21 @@ func writeItem(b *bytes.Buffer, it *Item) {
 		writeAlerts(b, it.Messages)
 		b.WriteString("</div>")
 	case "submit":
-		b.WriteString("\n<button type=\"submit\" name=\"")
-		escHTML(b, it.Name)
-		b.WriteString("\" value=\"")
-		escHTML(b, it.Value)
+		openButton(b, "submit", it)
 		if it.Primary {
-			b.WriteString("\" class=\"primary\"")
+			b.WriteString(" class=\"primary\"")
 		} else {
-			b.WriteString("\" class=\"secondary\"")
+			b.WriteString(" class=\"secondary\"")
 		}
 		flag(b, it.NoValidate, " formnovalidate")
-		flag(b, it.Disabled, " disabled")
-		optAttr(b, " aria-describedby=\"", it.DescribedBy)
-		b.WriteByte('>')
-		escHTML(b, it.Label)
-		b.WriteString("</button>\n")
-		writeAlerts(b, it.Messages)
+		closeButton(b, it)
 	case "trigger":
-		b.WriteString("\n<button type=\"button\" name=\"")
-		escHTML(b, it.Name)
-		b.WriteString("\" value=\"")
-		escHTML(b, it.Value)
-		b.WriteString("\" class=\"secondary needs-js\" data-hera-trigger=\"")
+		openButton(b, "button", it)
+		b.WriteString(" class=\"secondary needs-js\" data-hera-trigger=\"")
 		escHTML(b, it.Trigger)
 		b.WriteByte('"')
 		optAttr(b, " data-hera-onload=\"", it.OnLoad)
-		flag(b, it.Disabled, " disabled")
-		optAttr(b, " aria-describedby=\"", it.DescribedBy)
-		b.WriteByte('>')
-		escHTML(b, it.Label)
-		b.WriteString("</button>\n")
-		writeAlerts(b, it.Messages)
+		closeButton(b, it)
 	case "img":
 		b.WriteString("\n<figure class=\"node-img\"><img id=\"")
 		escHTML(b, it.ID)
@@ -261,6 +245,27 @@ func writeItem(b *bytes.Buffer, it *Item) {
 		b.WriteString("></div>")
 		trailingAlerts(b, it.Messages)
 	}
+}
+
+// openButton starts a button: "\n<button type="typ" name="…" value="…"".
+func openButton(b *bytes.Buffer, typ string, it *Item) {
+	b.WriteString("\n<button type=\"")
+	b.WriteString(typ)
+	b.WriteString("\" name=\"")
+	escHTML(b, it.Name)
+	b.WriteString("\" value=\"")
+	escHTML(b, it.Value)
+	b.WriteByte('"')
+}
+
+// closeButton ends a button: its common attributes, label and messages.
+func closeButton(b *bytes.Buffer, it *Item) {
+	flag(b, it.Disabled, " disabled")
+	optAttr(b, " aria-describedby=\"", it.DescribedBy)
+	b.WriteByte('>')
+	escHTML(b, it.Label)
+	b.WriteString("</button>\n")
+	writeAlerts(b, it.Messages)
 }
 
 // openField starts a field's wrapper: "\n<div class="field[ invalid]">".

@@ -281,3 +281,11 @@ func firstDifference(want, got string) string {
 	from := max(0, i-120)
 	return "template: …" + want[from:min(len(want), i+120)] + "\ncode:     …" + got[from:min(len(got), i+120)]
 }
+
+// TestCSPWithoutCaptcha: the policy of pages without a captcha, written
+// out in one string for speed, is the one the general builder makes.
+func TestCSPWithoutCaptcha(t *testing.T) {
+	if got, want := csp("n0nce", nil), csp("n0nce", &Captcha{}); got != want {
+		t.Fatalf("csp without captcha:\n got %s\nwant %s", got, want)
+	}
+}
