@@ -20,6 +20,8 @@
 //
 //	go run ./bench                     # 64 and 16 connections, 8 s a side, Hera at info and warn
 //	go run ./bench -c 64 -log info     # the main table only
+//	go run ./bench -c 64 -log info -rounds 3 -d 12s   # three rounds, with their spread
+//	go run ./bench -split              # Hera on a CPU of its own
 //	go run ./bench -h                  # every option
 //
 // docs/benchmarks.md has the figures of the reference machine.

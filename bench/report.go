@@ -80,8 +80,12 @@ func report(w io.Writer, o *options, m machineInfo, starts []startup, runs []her
 	p("# Hera load benchmark\n\n")
 	p("Machine: %d CPUs (%s), %s memory, Linux %s, %s; Kratos %s (%s, log level warning, bcrypt cost %d). ",
 		m.cpus, m.cpuModel, m.memory, m.kernel, m.goVersion, or(m.kratosVersion, "?"), o.dbDesc(), o.bcryptCost)
-	p("Load generator, Kratos and Hera share these CPUs. Load average before the run %s, after it %s.\n\n", m.loadBefore, m.loadAfter)
-	p("Each side of a comparison: %v timed, in two halves run direct, Hera, Hera, direct, after a %v warm-up; one keep-alive connection per concurrent client; every answer checked (status and content).\n\n", o.dur, o.warmup)
+	p("%s Load average before the run %s, after it %s.\n\n", o.split.describe(), m.loadBefore, m.loadAfter)
+	if o.rounds > 1 {
+		p("Each side of a comparison: %v timed, in %d rounds of direct, Hera, Hera, direct (%v each), after a %v warm-up; Hera/direct is over all rounds, with the lowest and highest round in brackets; one keep-alive connection per concurrent client; every answer checked (status and content).\n\n", o.dur, o.rounds, o.dur/time.Duration(2*o.rounds), o.warmup)
+	} else {
+		p("Each side of a comparison: %v timed, in two halves run direct, Hera, Hera, direct, after a %v warm-up; one keep-alive connection per concurrent client; every answer checked (status and content).\n\n", o.dur, o.warmup)
+	}
 
 	titles := map[string]string{}
 	for _, sc := range scenarios() {
@@ -101,9 +105,9 @@ func report(w io.Writer, o *options, m machineInfo, starts []startup, runs []her
 				if ph.noisy {
 					name += " ‡"
 				}
-				p("| %s | %s | %s | %s | %d | %s | %s | %s | %d | **%.2f×** | %s | %s → %s | %s → %s | %s → %s |\n",
+				p("| %s | %s | %s | %s | %d | %s | %s | %s | %d | %s | %s | %s → %s | %s → %s | %s → %s |\n",
 					name, rps(d), ms(d.pct(50)), ms(d.pct(99)), d.errs,
-					rps(h), ms(h.pct(50)), ms(h.pct(99)), h.errs, ratio(h, d),
+					rps(h), ms(h.pct(50)), ms(h.pct(99)), h.errs, ratioCell(ph),
 					perReq(ph.cpuHera["hera"], h.n),
 					perReq(ph.cpuDirect["kratos"]+ph.cpuDirect["postgres"], d.n), perReq(ph.cpuHera["kratos"]+ph.cpuHera["postgres"], h.n),
 					perReq(ph.cpuDirect["bench"], d.n), perReq(ph.cpuHera["bench"], h.n),
@@ -160,8 +164,8 @@ func report(w io.Writer, o *options, m machineInfo, starts []startup, runs []her
 		}
 		errs += ph.direct.errs + ph.hera.errs
 		if t, ok := want[ph.scenario]; ok {
-			r := ph.hera.rps() / ph.direct.rps()
-			p("| %s throughput ≥ %.2f× direct | %.2f× | %s |\n", ph.scenario, t, r, verdict(r >= t))
+			r := ratio(ph.hera, ph.direct)
+			p("| %s throughput ≥ %.2f× direct | %s | %s |\n", ph.scenario, t, strings.ReplaceAll(ratioCell(ph), "**", ""), verdict(r >= t))
 		}
 	}
 	p("| zero errors at %d connections | %d | %s |\n", conc, errs, verdict(errs == 0))
@@ -211,6 +215,16 @@ func ratio(h, d result) float64 {
 		return 0
 	}
 	return h.rps() / d.rps()
+}
+
+// ratioCell is Hera/direct over the whole phase, with the range of its
+// rounds when there were several.
+func ratioCell(ph phase) string {
+	s := fmt.Sprintf("**%.2f×**", ratio(ph.hera, ph.direct))
+	if len(ph.roundRatios) > 1 {
+		s += fmt.Sprintf(" (%.2f–%.2f)", slices.Min(ph.roundRatios), slices.Max(ph.roundRatios))
+	}
+	return s
 }
 
 func perReq(cpu time.Duration, n int) string {

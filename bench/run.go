@@ -40,6 +40,8 @@ type options struct {
 	db         string
 	quiet      time.Duration
 	heraLog    string
+	split      *split // nil: everything shares every CPU
+	rounds     int
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -48,6 +50,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	concs := fs.String("c", "64,16", "comma-separated concurrencies (connections); the first is the main table")
 	fs.DurationVar(&o.dur, "d", 8*time.Second, "timed duration of each side of a comparison (run in two halves)")
+	fs.IntVar(&o.rounds, "rounds", 1, "rounds of direct, Hera, Hera, direct per comparison (-d is split among them); with more than one the report gives the spread of the rounds' ratios")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "untimed warm-up of each side before its first half")
 	levels := fs.String("log", "info,warn", "comma-separated HERA_LOG_LEVEL values to run Hera with (info is as shipped)")
 	only := fs.String("only", "render,flowproxy,whoami,welcome,submit", "comma-separated scenarios to run")
@@ -60,6 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.quiet, "quiet", 20*time.Second, "before each timed half, wait up to this long for the whole machine to be idle (0: don't wait)")
 	fs.StringVar(&o.db, "db", "postgres", "Kratos's database: postgres (Debian's postgresql, started for the run, as production Kratos runs) or sqlite (the dev stack's; it cannot take concurrent sign-ins)")
 	fs.StringVar(&o.sqliteOpts, "sqlite", "_journal_mode=WAL&_synchronous=NORMAL", "extra DSN options of Kratos's SQLite database; empty keeps the dev stack's (rollback journal: every write waits for an fsync)")
+	splitCPUs := fs.Bool("split", false, "run Hera alone on the last CPU and everything else (load generator, PostgreSQL, Kratos) on the others, as when Hera has its own container; the default shares every CPU")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (Kratos database and logs)")
 	fs.Func("env", "extra `KEY=VALUE` in Hera's environment, e.g. -env GOGC=200 (repeatable)", func(s string) error {
 		if k, _, ok := strings.Cut(s, "="); !ok || k == "" {
@@ -95,8 +99,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.db != "sqlite" && o.db != "postgres" {
 		return nil, fmt.Errorf("-db: sqlite or postgres, not %q", o.db)
 	}
-	if o.dur <= 0 || o.warmup < 0 {
-		return nil, errors.New("-d must be positive and -warmup not negative")
+	if *splitCPUs {
+		var err error
+		if o.split, err = newSplit(); err != nil {
+			return nil, err
+		}
+	}
+	if o.dur <= 0 || o.warmup < 0 || o.rounds < 1 {
+		return nil, errors.New("-d and -rounds must be positive and -warmup not negative")
 	}
 	return o, nil
 }
@@ -108,7 +118,8 @@ type phase struct {
 	direct, hera    result
 	cpuDirect       map[string]time.Duration // CPU each process spent in the direct phase
 	cpuHera         map[string]time.Duration
-	noisy           bool // the machine was not idle before a side started
+	noisy           bool      // the machine was not idle before a side started
+	roundRatios     []float64 // Hera/direct of each round, when there are several
 }
 
 // heraRun is one Hera process the load ran against.
@@ -180,6 +191,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logf("state and logs in %s", dir)
 	} else {
 		defer os.RemoveAll(dir)
+	}
+
+	if o.split != nil {
+		if err := o.split.pinSelf(); err != nil {
+			return err
+		}
+		logf("%s", o.split.describe())
 	}
 
 	// Kratos's courier needs somewhere to deliver (no mail is sent here).
@@ -262,7 +280,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	hc := heraConfig{bin: heraBin, dir: dir, port: heraPort, publicURL: heraURL, kratosPublic: k.PublicURL, kratosAdmin: k.AdminURL, env: o.heraEnv, logTo: o.heraLog}
+	hc := heraConfig{bin: heraBin, split: o.split, dir: dir, port: heraPort, publicURL: heraURL, kratosPublic: k.PublicURL, kratosAdmin: k.AdminURL, env: o.heraEnv, logTo: o.heraLog}
 
 	// Start-up: a few cold starts of Hera alone.
 	var starts []startup
@@ -332,15 +350,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // runPhase measures one scenario at one concurrency, direct and through
-// Hera, in the order direct, Hera, Hera, direct (half the time each), so a
-// drift of the machine's speed during the phase weighs on both sides alike.
-// Each side warms up before its first half; each half starts once the
-// machine is idle.
+// Hera, in rounds of direct, Hera, Hera, direct (equal times), so a drift of
+// the machine's speed during the phase weighs on both sides alike. Each side
+// warms up before its first half; each half starts once the machine is idle.
 func runPhase(ctx context.Context, e *env, meter cpuMeter, sc scenario, level string, conc int, o *options, logf func(string, ...any)) (phase, error) {
 	p := phase{level: level, scenario: sc.key, conc: conc, cpuDirect: map[string]time.Duration{}, cpuHera: map[string]time.Duration{}}
 	warmed := map[string]bool{}
-	half := o.dur / 2
-	for _, side := range []string{"direct", "hera", "hera", "direct"} {
+	half := o.dur / time.Duration(2*o.rounds)
+	var sides []string
+	for range o.rounds {
+		sides = append(sides, "direct", "hera", "hera", "direct")
+	}
+	var roundDirect, roundHera result
+	for i, side := range sides {
 		mk := sc.direct
 		if side == "hera" {
 			mk = sc.hera
@@ -387,10 +409,16 @@ func runPhase(ctx context.Context, e *env, meter cpuMeter, sc scenario, level st
 		cpu := diff(meter.sample(), before)
 		if side == "direct" {
 			p.direct = p.direct.merge(r)
+			roundDirect = roundDirect.merge(r)
 			addCPU(p.cpuDirect, cpu)
 		} else {
 			p.hera = p.hera.merge(r)
+			roundHera = roundHera.merge(r)
 			addCPU(p.cpuHera, cpu)
+		}
+		if o.rounds > 1 && i%4 == 3 {
+			p.roundRatios = append(p.roundRatios, ratio(roundHera, roundDirect))
+			roundDirect, roundHera = result{}, result{}
 		}
 		note := ""
 		if r.exhausted {
@@ -428,6 +456,7 @@ type heraConfig struct {
 	kratosAdmin  string
 	env          []string // extra KEY=VALUE
 	logTo        string   // pipe, file or null
+	split        *split   // nil: no CPU of its own
 }
 
 // heraProc is a running Hera.
@@ -447,6 +476,9 @@ func (c heraConfig) start(ctx context.Context, level, name string) (*heraProc, e
 		return nil, err
 	}
 	cmd := exec.Command(c.bin)
+	if c.split != nil {
+		cmd = c.split.command(c.bin)
+	}
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"HERA_LISTEN=127.0.0.1:" + strconv.Itoa(c.port),
