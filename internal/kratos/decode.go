@@ -1,6 +1,8 @@
 package kratos
 
 import (
+	"bytes"
+
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -15,5 +17,16 @@ import (
 // invalid UTF-8 are accepted as encoding/json accepts them, so an odd answer
 // renders instead of failing.
 func Decode(data []byte, v any) error {
+	if f, ok := v.(*Flow); ok && f.UI.Nodes == nil {
+		// A Node is large (about 500 bytes): grown by doubling, the slice
+		// allocated twice what it kept, half the bytes of a page view.
+		// Each node has one "node_type" key (inside a JSON string the
+		// quotes would be escaped), so this counts them exactly.
+		if n := bytes.Count(data, nodeTypeKey); n > 0 {
+			f.UI.Nodes = make([]Node, 0, n)
+		}
+	}
 	return json.Unmarshal(data, v, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 }
+
+var nodeTypeKey = []byte(`"node_type"`)

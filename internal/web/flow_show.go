@@ -149,7 +149,8 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 	}
 	t := s.tr(r, uiLocales...)
 	p := newFlowPage(kind, f, vc, t)
-	p.Messages = append(p.Messages, noticeAlerts(r.URL.Query().Get("notice"), t)...)
+	notice := r.URL.Query().Get("notice")
+	p.Messages = append(p.Messages, noticeAlerts(notice, t)...)
 	p.Links, p.ForgotPassword = flowLinks(kind, f, t)
 	switch {
 	case kind == kratos.Login && f.OAuth2LoginRequest != nil:
@@ -161,7 +162,7 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 		}
 	}
 	pg := page{Title: p.Title, Scripts: p.Scripts, Data: p, Lang: t.lang}
-	if c := s.Captcha; c != nil && (slices.Contains(c.Flows, kind) || r.URL.Query().Get("notice") == "captcha") && f.RequestedAAL != "aal2" {
+	if c := s.Captcha; c != nil && (slices.Contains(c.Flows, kind) || notice == "captcha") && f.RequestedAAL != "aal2" {
 		wd := c.Widget
 		p.Captcha, pg.Captcha, pg.captchaCSP = &wd, &wd, c
 	}
