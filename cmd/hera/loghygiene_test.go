@@ -367,6 +367,7 @@ func TestLogHygiene(t *testing.T) {
 		}
 	}
 	secrets := s.snapshot()
+	logs.settle() // the last batch of lines
 	journeyLog := logs.String()
 	lines := strings.Count(journeyLog, "\n")
 	t.Logf("log hygiene: %d secrets checked against %d log lines: %s", len(secrets), lines, s.summary())
@@ -429,6 +430,7 @@ func TestLogHygiene(t *testing.T) {
 		if login == "" {
 			t.Fatalf("prompt=login gave no login challenge (at %s)", p.URL)
 		}
+		logs.settle()
 		from := len(logs.String())
 		if err := e.Hydra.Stop(); err != nil {
 			t.Fatal(err)
@@ -438,6 +440,7 @@ func TestLogHygiene(t *testing.T) {
 				t.Errorf("%s with Hydra down: status %d", strings.Split(path, "?")[0], p.Status)
 			}
 		}
+		logs.settle()
 		downLog := logs.String()[from:]
 		if !strings.Contains(downLog, `"level":"ERROR"`) {
 			t.Fatalf("Hydra's outage was not logged:\n%s", downLog)

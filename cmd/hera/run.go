@@ -13,6 +13,7 @@ import (
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/logbuf"
 	"github.com/heraproject/hera/internal/metrics"
 	"github.com/heraproject/hera/internal/requestid"
 	"github.com/heraproject/hera/internal/web"
@@ -39,7 +40,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	log := slog.New(requestid.Handler{Handler: slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})})
+	logOut := stdout
+	if cfg.LogFlushInterval > 0 {
+		lw, err := logbuf.New(stdout, cfg.LogFlushInterval)
+		if err != nil {
+			return err
+		}
+		// Deferred first, so it runs last: the shutdown lines are written too.
+		defer lw.Close()
+		logOut = lw
+	}
+	log := slog.New(requestid.Handler{Handler: slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel})})
 
 	var m *metrics.Metrics
 	if cfg.MetricsListen != "" {

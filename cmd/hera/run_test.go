@@ -115,6 +115,8 @@ func TestLogsCarryRequestID(t *testing.T) {
 	if len(id) != 16 {
 		t.Fatalf("X-Request-Id %q", id)
 	}
+	// Log lines are written in batches (HERA_LOG_FLUSH_INTERVAL, 50ms).
+	logs.settle()
 	var lines []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var m map[string]any
@@ -241,4 +243,18 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// settle waits until nothing has been written for a quarter of a second
+// (five times Hera's default log flush interval), at most 5 seconds.
+func (b *syncBuffer) settle() {
+	last, since := -1, time.Now()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		n := len(b.String())
+		if n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= 250*time.Millisecond {
+			return
+		}
+	}
 }

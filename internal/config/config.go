@@ -84,6 +84,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 
 	LogLevel slog.Level
+	// LogFlushInterval is how long log lines may wait to be written
+	// together; 0 writes each line at once.
+	LogFlushInterval time.Duration
 
 	// MetricsListen is where /metrics is served; "" switches metrics off.
 	MetricsListen string
@@ -301,6 +304,13 @@ func Vars() []Var {
 			}},
 		{Name: "HERA_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",
 			set: func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
+		{Name: "HERA_LOG_FLUSH_INTERVAL", Default: "50ms", Help: "how long log lines may wait to be written together (at most 1s); 0 writes each line at once",
+			set: func(c *Config, v string) (err error) {
+				if c.LogFlushInterval, err = parseDuration(v); err == nil && c.LogFlushInterval > time.Second {
+					err = errors.New("at most 1s: longer would hold the log back")
+				}
+				return err
+			}},
 		{Name: "HERA_READ_HEADER_TIMEOUT", Default: "5s", Help: "time a client has to send request headers",
 			set: func(c *Config, v string) (err error) { c.ReadHeaderTimeout, err = parsePositiveDuration(v); return err }},
 		{Name: "HERA_READ_TIMEOUT", Default: "30s", Help: "time a client has to send a whole request",

@@ -32,6 +32,31 @@ func TestDefaults(t *testing.T) {
 	if c.KratosTimeout != 10*time.Second || c.ReadHeaderTimeout != 5*time.Second {
 		t.Errorf("timeouts %v %v", c.KratosTimeout, c.ReadHeaderTimeout)
 	}
+	if c.LogFlushInterval != 50*time.Millisecond {
+		t.Errorf("log flush interval %v", c.LogFlushInterval)
+	}
+}
+
+func TestLogFlushInterval(t *testing.T) {
+	for v, want := range map[string]time.Duration{"0": 0, "0s": 0, "10ms": 10 * time.Millisecond, "1s": time.Second} {
+		m := map[string]string{"HERA_LOG_FLUSH_INTERVAL": v}
+		for k, x := range minimal {
+			m[k] = x
+		}
+		c, err := Load(env(m))
+		if err != nil || c.LogFlushInterval != want {
+			t.Errorf("%q: %v, %v; want %v", v, c, err, want)
+		}
+	}
+	for _, v := range []string{"-1ms", "2s", "soon", "50"} {
+		m := map[string]string{"HERA_LOG_FLUSH_INTERVAL": v}
+		for k, x := range minimal {
+			m[k] = x
+		}
+		if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "HERA_LOG_FLUSH_INTERVAL") {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
 }
 
 func TestFileVariant(t *testing.T) {
