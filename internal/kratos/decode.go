@@ -20,13 +20,19 @@ func Decode(data []byte, v any) error {
 	if f, ok := v.(*Flow); ok && f.UI.Nodes == nil {
 		// A Node is large (about 500 bytes): grown by doubling, the slice
 		// allocated twice what it kept, half the bytes of a page view.
-		// Each node has one "node_type" key (inside a JSON string the
-		// quotes would be escaped), so this counts them exactly.
+		// Each node has one "node_type" key (texts cannot fake one: their
+		// quotes are escaped). Only a size hint, so a wrong count costs an
+		// allocation, and it is capped: a 1 MiB answer of nothing but keys
+		// must not reserve 50 MB.
 		if n := bytes.Count(data, nodeTypeKey); n > 0 {
-			f.UI.Nodes = make([]Node, 0, n)
+			f.UI.Nodes = make([]Node, 0, min(n, maxNodeHint))
 		}
 	}
 	return json.Unmarshal(data, v, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 }
 
 var nodeTypeKey = []byte(`"node_type"`)
+
+// maxNodeHint is the most nodes room is made for ahead; the largest flow
+// recorded from Kratos (settings, every method) has 19.
+const maxNodeHint = 256
