@@ -53,15 +53,7 @@ func BenchmarkSubmit(b *testing.B) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.Header.Set("Accept", "application/json")
 			req.Header.Set("Cookie", cookie)
-			res, err := c.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode != http.StatusOK {
-				b.Fatalf("status %d", res.StatusCode)
-			}
+			fetchOK(b, c, req)
 		}
 	})
 	b.Run("hera", func(b *testing.B) {
