@@ -26,8 +26,22 @@ type Config struct {
 	// Identity is the rule for second factors, per identity ID.
 	// Default: same as the identifier default.
 	Identity Rule
-	// CaptchaAfter is the identifier/identity failure count from which
-	// Decision.CaptchaRequired is set. Default 3; negative disables.
+	// Device is the rule for device cookies ([Limiter.DeviceKey]).
+	// Default: the Identifier rule (after its defaults).
+	Device Rule
+	// Hold is how long a reservation ([Limiter.Reserve]) keeps its slot if it
+	// is never settled (the instance crashed). It must exceed the longest
+	// Kratos call. Default 1 min; 1 s to 1 h.
+	Hold time.Duration
+	// Sends are the send quotas of [Limiter.TakeSend].
+	// Default: per recipient 3 per 15 min and 10 per hour; per IP 30 per hour.
+	Sends SendPolicy
+	// LinkTTL is how long a session link lasts ([Limiter.Link]).
+	// Default 24 h; 1 min to 30 days.
+	LinkTTL time.Duration
+	// CaptchaAfter is the number of identifier, identity or device attempts
+	// (failed or in flight) after which Decision.CaptchaRequired is set.
+	// Default 3; negative disables.
 	CaptchaAfter int
 	// FailOpen lets credentials through (with CaptchaRequired) when the store
 	// is unavailable. Default false: fail closed, Decision.Locked.
@@ -42,10 +56,31 @@ type Config struct {
 	Now func() time.Time
 }
 
+// SendPolicy is the send quotas: how often Kratos may be asked to send a
+// code to one recipient, and for one client IP.
+type SendPolicy struct {
+	Recipient []Limit
+	IP        []Limit
+}
+
 // Default policy numbers.
 const (
 	DefaultRealm        = "ciam"
 	DefaultCaptchaAfter = 3
+	DefaultHold         = time.Minute
+	DefaultLinkTTL      = 24 * time.Hour
+)
+
+// Limits on Config.LinkTTL.
+const (
+	minConfigLinkTTL = time.Minute
+)
+
+// defaultRecipientLimits and defaultIPSendLimits are the default send quotas;
+// withDefaults copies them, so no caller can change them.
+var (
+	defaultRecipientLimits = []Limit{{Max: 3, Per: 15 * time.Minute}, {Max: 10, Per: time.Hour}}
+	defaultIPSendLimits    = []Limit{{Max: 30, Per: time.Hour}}
 )
 
 // defaultIdentifierRule is the default rule for identifiers and identities.
@@ -69,6 +104,22 @@ func (c Config) withDefaults() Config {
 	c.Identifier = c.Identifier.withDefaults(defaultIdentifierRule)
 	c.IP = c.IP.withDefaults(defaultIPRule)
 	c.Identity = c.Identity.withDefaults(defaultIdentifierRule)
+	c.Device = c.Device.withDefaults(c.Identifier)
+	if c.Hold == 0 {
+		c.Hold = DefaultHold
+	}
+	if len(c.Sends.Recipient) == 0 {
+		c.Sends.Recipient = defaultRecipientLimits
+	}
+	if len(c.Sends.IP) == 0 {
+		c.Sends.IP = defaultIPSendLimits
+	}
+	// Copies: the limiter keeps its own, whatever the caller does later.
+	c.Sends.Recipient = append([]Limit(nil), c.Sends.Recipient...)
+	c.Sends.IP = append([]Limit(nil), c.Sends.IP...)
+	if c.LinkTTL == 0 {
+		c.LinkTTL = DefaultLinkTTL
+	}
 	if c.CaptchaAfter == 0 {
 		c.CaptchaAfter = DefaultCaptchaAfter
 	}
@@ -100,8 +151,8 @@ func (r Rule) withDefaults(d Rule) Rule {
 var realmRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // Validate checks a configuration (after defaults are applied) and returns
-// all problems at once. It enforces ASVS 2.2.1 by rejecting identifier and
-// identity rules whose worst case [Rule.MaxFailuresPerHour] exceeds
+// all problems at once. It enforces ASVS 2.2.1 by rejecting identifier,
+// identity and device rules whose worst case [Rule.MaxFailuresPerHour] exceeds
 // [MaxFailuresPerHourPerAccount]; there is no run-time hard cap.
 func (c Config) Validate() error {
 	var errs []error
@@ -112,7 +163,7 @@ func (c Config) Validate() error {
 		name    string
 		rule    Rule
 		account bool
-	}{{"Identifier", c.Identifier, true}, {"IP", c.IP, false}, {"Identity", c.Identity, true}} {
+	}{{"Identifier", c.Identifier, true}, {"IP", c.IP, false}, {"Identity", c.Identity, true}, {"Device", c.Device, true}} {
 		if err := k.rule.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("lockout: %s rule: %w", k.name, err))
 			continue
@@ -121,6 +172,18 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("lockout: %s rule allows up to %d failures per hour per account, more than %d (ASVS 2.2.1): lower MaxFailures or lengthen Window or LockDuration",
 				k.name, n, MaxFailuresPerHourPerAccount))
 		}
+	}
+	if err := ValidateHold(c.Hold); err != nil {
+		errs = append(errs, fmt.Errorf("lockout: Hold: %w", err))
+	}
+	if err := ValidateLimits(c.Sends.Recipient); err != nil {
+		errs = append(errs, fmt.Errorf("lockout: Sends.Recipient: %w", err))
+	}
+	if err := ValidateLimits(c.Sends.IP); err != nil {
+		errs = append(errs, fmt.Errorf("lockout: Sends.IP: %w", err))
+	}
+	if c.LinkTTL < minConfigLinkTTL || c.LinkTTL > maxDuration {
+		errs = append(errs, fmt.Errorf("lockout: LinkTTL %v: must be between %v and %v", c.LinkTTL, minConfigLinkTTL, maxDuration))
 	}
 	if c.IPv6Prefix < 1 || c.IPv6Prefix > 128 {
 		errs = append(errs, fmt.Errorf("lockout: IPv6Prefix %d: want 1-128", c.IPv6Prefix))

@@ -3,8 +3,12 @@ package lockout_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,6 +323,21 @@ func (brokenStore) Get(context.Context, lockout.Key, time.Time) (lockout.State, 
 	return lockout.State{}, errBroken
 }
 func (brokenStore) Reset(context.Context, lockout.Key) error { return errBroken }
+func (brokenStore) Reserve(context.Context, lockout.Key, time.Time, lockout.Rule, time.Duration) (lockout.State, bool, error) {
+	return lockout.State{}, false, errBroken
+}
+func (brokenStore) Settle(context.Context, lockout.Key, time.Time, lockout.Rule, bool) (lockout.State, error) {
+	return lockout.State{}, errBroken
+}
+func (brokenStore) Take(context.Context, lockout.Key, time.Time, []lockout.Limit) (lockout.Quota, error) {
+	return lockout.Quota{}, errBroken
+}
+func (brokenStore) Link(context.Context, lockout.Key, string, time.Time, time.Duration) error {
+	return errBroken
+}
+func (brokenStore) Resolve(context.Context, lockout.Key, time.Time) (string, error) {
+	return "", errBroken
+}
 
 func TestOutage(t *testing.T) {
 	ctx := context.Background()
@@ -379,5 +398,454 @@ func TestRuleApplyAndLockFor(t *testing.T) {
 	}
 	if got := lockout.DefaultConfig().Identifier.MaxFailuresPerHour(); got != 38 {
 		t.Fatalf("default bound %d, want 5×(4+1)+12+1 = 38", got)
+	}
+}
+
+// flakyStore fails Reserve for the keys of one kind (all kinds if empty)
+// and passes everything else to a working store.
+type flakyStore struct {
+	lockout.Store
+	kind lockout.Kind
+}
+
+func (f flakyStore) Reserve(ctx context.Context, k lockout.Key, now time.Time, r lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
+	if f.kind == "" || k.Kind == f.kind {
+		return lockout.State{}, false, errBroken
+	}
+	return f.Store.Reserve(ctx, k, now, r, hold)
+}
+
+func mustGet(t *testing.T, s lockout.Store, k lockout.Key, now time.Time) lockout.State {
+	t.Helper()
+	st, err := s.Get(context.Background(), k, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func reserveOK(t *testing.T, l *lockout.Limiter, keys ...lockout.Key) (*lockout.Reservation, lockout.Decision) {
+	t.Helper()
+	r, d, err := l.Reserve(context.Background(), keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, d
+}
+
+func TestNewConfigDefaults(t *testing.T) {
+	c := lockout.DefaultConfig()
+	if c.Device != c.Identifier || c.Hold != time.Minute || c.LinkTTL != 24*time.Hour {
+		t.Fatalf("defaults: Device %+v, Hold %v, LinkTTL %v", c.Device, c.Hold, c.LinkTTL)
+	}
+	wantR := []lockout.Limit{{Max: 3, Per: 15 * time.Minute}, {Max: 10, Per: time.Hour}}
+	wantIP := []lockout.Limit{{Max: 30, Per: time.Hour}}
+	if !slices.Equal(c.Sends.Recipient, wantR) || !slices.Equal(c.Sends.IP, wantIP) {
+		t.Fatalf("default send quotas: %+v", c.Sends)
+	}
+	// The device rule follows a configured identifier rule.
+	l := newLimiter(t, memStore(t), lockout.Config{Identifier: lockout.Rule{MaxFailures: 4}})
+	if got := l.Config().Device; got != l.Config().Identifier || l.Rule(lockout.KindDevice) != got {
+		t.Fatalf("Device %+v, want the identifier rule %+v", got, l.Config().Identifier)
+	}
+	// Changing the caller's slice later changes nothing.
+	limits := []lockout.Limit{{Max: 1, Per: time.Hour}}
+	l = newLimiter(t, memStore(t), lockout.Config{Sends: lockout.SendPolicy{IP: limits}})
+	limits[0].Max = 1000
+	if l.Config().Sends.IP[0].Max != 1 {
+		t.Fatal("the limiter shares the caller's limits")
+	}
+	for name, cfg := range map[string]lockout.Config{
+		"short hold":      {Hold: 500 * time.Millisecond},
+		"long hold":       {Hold: 2 * time.Hour},
+		"short link":      {LinkTTL: 30 * time.Second},
+		"long link":       {LinkTTL: 31 * 24 * time.Hour},
+		"recipient max 0": {Sends: lockout.SendPolicy{Recipient: []lockout.Limit{{Max: 0, Per: time.Hour}}}},
+		"ip per 0":        {Sends: lockout.SendPolicy{IP: []lockout.Limit{{Max: 1}}}},
+		"ASVS device":     {Device: lockout.Rule{MaxFailures: 50}},
+	} {
+		if _, err := lockout.New(memStore(t), cfg); err == nil {
+			t.Errorf("%s: New accepted %+v", name, cfg)
+		} else if strings.HasPrefix(name, "ASVS") && !strings.Contains(err.Error(), "ASVS") {
+			t.Errorf("%s: error does not name ASVS: %v", name, err)
+		}
+	}
+}
+
+func TestNewKeys(t *testing.T) {
+	l := newLimiter(t, memStore(t), lockout.Config{})
+	if l.RecipientKey(" Alice@Example.com\u200b") != l.RecipientKey("alice@example.com") {
+		t.Fatal("recipients not normalized")
+	}
+	if l.SessionKey("Handle") == l.SessionKey("handle") || l.SessionKey(" h") == l.SessionKey("h") {
+		t.Fatal("session handles normalized")
+	}
+	if l.DeviceKey("D") == l.DeviceKey("d") {
+		t.Fatal("device ids normalized")
+	}
+	digests := map[string]lockout.Kind{}
+	for _, k := range []lockout.Key{l.IdentifierKey("x"), l.IPKey("x"), l.IdentityKey("x"), l.DeviceKey("x"), l.RecipientKey("x"), l.SessionKey("x")} {
+		if !k.Kind.Valid() || len(k.Digest) != 43 || strings.Contains(k.String(), ":x") {
+			t.Fatalf("key %s", k)
+		}
+		if other, ok := digests[k.Digest]; ok {
+			t.Fatalf("kinds %s and %s share a digest", k.Kind, other)
+		}
+		digests[k.Digest] = k.Kind
+	}
+}
+
+// TestReserveSettle walks one identifier through reservations: concurrent
+// attempts up to MaxFailures, Busy beyond, captchas from the 4th slot, and
+// the lock engaged once by the settled failures.
+func TestReserveSettle(t *testing.T) {
+	c := newClock()
+	store := mustMem(t)
+	l := newLimiter(t, store, lockout.Config{Now: c.Now})
+	id, ip := l.IdentifierKey("alice@example.com"), l.IPKey("192.0.2.1")
+	var rs []*lockout.Reservation
+	for i := int64(1); i <= 5; i++ {
+		r, d := reserveOK(t, l, id, ip)
+		if r == nil || d.Locked || d.Busy || d.Slot != i || d.CaptchaRequired != (i > 3) || d.Failures != 0 {
+			t.Fatalf("attempt %d: %v %+v", i, r, d)
+		}
+		rs = append(rs, r)
+	}
+	c.Add(1500 * time.Millisecond)
+	r, d := reserveOK(t, l, id, ip)
+	if r != nil || d.Locked || !d.Busy || !d.Until.Equal(storetest.T0.Add(time.Minute)) || d.RetryAfter != 59*time.Second || d.Slot != 6 || !d.CaptchaRequired {
+		t.Fatalf("6th concurrent attempt: %v %+v, want Busy until the hold ends", r, d)
+	}
+	// The refused attempt holds nothing, on either key.
+	if st := mustGet(t, store, id, c.now); st.Pending != 5 {
+		t.Fatalf("identifier: %+v", st)
+	}
+	if st := mustGet(t, store, ip, c.now); st.Pending != 5 {
+		t.Fatalf("IP: %+v", st)
+	}
+	for i, r := range rs {
+		engaged, err := l.Settle(context.Background(), r, lockout.Failure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 4 && len(engaged) != 0 || i == 4 && !slices.Equal(engaged, []lockout.Key{id}) {
+			t.Fatalf("failure %d engaged %v", i+1, engaged)
+		}
+	}
+	r, d = reserveOK(t, l, id, ip)
+	if r != nil || !d.Locked || d.Busy || !d.Until.Equal(c.now.Add(5*time.Minute).Truncate(time.Millisecond)) || d.RetryAfter != 5*time.Minute || d.Failures != 5 {
+		t.Fatalf("after 5 failures: %v %+v, want Locked", r, d)
+	}
+	if st := mustGet(t, store, ip, c.now); st.Pending != 0 || st.Failures != 5 {
+		t.Fatalf("IP after the refusal: %+v", st)
+	}
+	// Settling again, or settling nothing, does nothing.
+	if engaged, err := l.Settle(context.Background(), rs[0], lockout.Failure); engaged != nil || err != nil {
+		t.Fatalf("second Settle: %v, %v", engaged, err)
+	}
+	if engaged, err := l.Settle(context.Background(), nil, lockout.Failure); engaged != nil || err != nil {
+		t.Fatalf("Settle(nil): %v, %v", engaged, err)
+	}
+	if st := mustGet(t, store, id, c.now); st.Failures != 5 {
+		t.Fatalf("a second Settle counted: %+v", st)
+	}
+}
+
+// TestParallelWrongPasswords is the incident: parallel wrong passwords for
+// one account. With Reserve before Kratos and Settle after, at most
+// MaxFailures of them reach Kratos.
+func TestParallelWrongPasswords(t *testing.T) {
+	l := newLimiter(t, memStore(t), lockout.Config{})
+	var judged atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 24 {
+		wg.Go(func() {
+			r, d, err := l.Reserve(context.Background(), l.IdentifierKey("victim@example.com"), l.IPKey(fmt.Sprintf("198.51.100.%d", i)))
+			if err != nil || r == nil {
+				if err == nil && !d.Locked && !d.Busy {
+					t.Errorf("refused without Locked or Busy: %+v", d)
+				}
+				return
+			}
+			judged.Add(1)
+			time.Sleep(time.Millisecond) // Kratos says no
+			if _, err := l.Settle(context.Background(), r, lockout.Failure); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := judged.Load(); n != 5 {
+		t.Fatalf("%d of 24 parallel wrong passwords reached Kratos, want 5", n)
+	}
+}
+
+func TestReserveRefusalReleases(t *testing.T) {
+	c := newClock()
+	store := mustMem(t)
+	l := newLimiter(t, store, lockout.Config{Now: c.Now, IP: lockout.Rule{MaxFailures: 1}})
+	id, ip := l.IdentifierKey("alice@example.com"), l.IPKey("192.0.2.1")
+	if _, err := l.Fail(context.Background(), ip); err != nil {
+		t.Fatal(err)
+	}
+	r, d := reserveOK(t, l, id, ip)
+	if r != nil || !d.Locked || d.IPFailures != 1 || d.RetryAfter != 15*time.Minute {
+		t.Fatalf("locked IP: %v %+v", r, d)
+	}
+	if st := mustGet(t, store, id, c.now); st != (lockout.State{}) {
+		t.Fatalf("the identifier kept the refused attempt's slot: %+v", st)
+	}
+	// An invalid key reserves nothing and fails closed.
+	r, d, err := l.Reserve(context.Background(), id, lockout.Key{Realm: "ciam", Kind: "password", Digest: "x"})
+	if r != nil || !d.Locked || !errors.Is(err, lockout.ErrInvalidKey) {
+		t.Fatalf("invalid key: %v %+v %v", r, d, err)
+	}
+	if st := mustGet(t, store, id, c.now); st != (lockout.State{}) {
+		t.Fatalf("an invalid attempt reserved: %+v", st)
+	}
+	// A key named twice takes one slot.
+	r, d = reserveOK(t, l, id, id)
+	if r == nil || d.Slot != 1 || mustGet(t, store, id, c.now).Pending != 1 {
+		t.Fatalf("a key named twice: %v %+v %+v", r, d, mustGet(t, store, id, c.now))
+	}
+}
+
+func TestSettleOutcomes(t *testing.T) {
+	c := newClock()
+	store := mustMem(t)
+	l := newLimiter(t, store, lockout.Config{Now: c.Now})
+	id, ip, dev := l.IdentifierKey("alice@example.com"), l.IPKey("192.0.2.1"), l.DeviceKey("device-1")
+	for range 2 {
+		r, _ := reserveOK(t, l, id, ip, dev)
+		if _, err := l.Settle(context.Background(), r, lockout.Failure); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, _ := reserveOK(t, l, id, ip, dev)
+	if _, err := l.Settle(context.Background(), r, lockout.Neutral); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []lockout.Key{id, ip, dev} {
+		if st := mustGet(t, store, k, c.now); st.Failures != 2 || st.Pending != 0 {
+			t.Fatalf("%s after a neutral outcome: %+v, want 2 failures and nothing pending", k.Kind, st)
+		}
+	}
+	// The client went away after Kratos answered: the outcome still counts.
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	r, _ = reserveOK(t, l, id, ip, dev)
+	if _, err := l.Settle(cancelled, r, lockout.Failure); err != nil {
+		t.Fatalf("Settle with a cancelled context: %v", err)
+	}
+	if st := mustGet(t, store, id, c.now); st.Failures != 3 || st.Pending != 0 {
+		t.Fatalf("after a settle with a cancelled context: %+v", st)
+	}
+	r, _ = reserveOK(t, l, id, ip, dev)
+	if _, err := l.Settle(context.Background(), r, lockout.Success); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []lockout.Key{id, dev} {
+		if st := mustGet(t, store, k, c.now); st != (lockout.State{}) {
+			t.Fatalf("%s after a success: %+v, want reset", k.Kind, st)
+		}
+	}
+	if st := mustGet(t, store, ip, c.now); st.Failures != 3 || st.Pending != 0 {
+		t.Fatalf("IP after a success: %+v, want its 3 failures kept", st)
+	}
+}
+
+// TestSettleAfterHold: a reservation settled after its hold may have lost
+// its slot, so it frees none (never one of another attempt) but its failure
+// still counts.
+func TestSettleAfterHold(t *testing.T) {
+	c := newClock()
+	store := mustMem(t)
+	l := newLimiter(t, store, lockout.Config{Now: c.Now})
+	id := l.IdentifierKey("alice@example.com")
+	slow, _ := reserveOK(t, l, id)
+	c.Add(30 * time.Second)
+	other, _ := reserveOK(t, l, id) // holds both slots until T0+90s
+	c.Add(30 * time.Second)
+	engaged, err := l.Settle(context.Background(), slow, lockout.Failure)
+	if err != nil || engaged != nil {
+		t.Fatal(engaged, err)
+	}
+	if st := mustGet(t, store, id, c.now); st.Failures != 1 || st.Pending != 2 {
+		t.Fatalf("after a settle past the hold: %+v, want the failure counted and no slot freed", st)
+	}
+	if _, err := l.Settle(context.Background(), other, lockout.Neutral); err != nil {
+		t.Fatal(err)
+	}
+	if st := mustGet(t, store, id, c.now); st.Failures != 1 || st.Pending != 1 {
+		t.Fatalf("after the other settle: %+v", st)
+	}
+}
+
+func TestReserveOutage(t *testing.T) {
+	ctx := context.Background()
+	// Fail closed.
+	l := newLimiter(t, brokenStore{}, lockout.Config{})
+	r, d, err := l.Reserve(ctx, l.IdentifierKey("a"), l.IPKey("192.0.2.1"))
+	if r != nil || d != (lockout.Decision{Locked: true, Unavailable: true}) || !errors.Is(err, lockout.ErrUnavailable) || !errors.Is(err, errBroken) {
+		t.Fatalf("fail closed: %v %+v %v", r, d, err)
+	}
+
+	// Fail open: the reservation remembers the keys, and Settle counts the
+	// failure with Fail once the store is back for that.
+	c := newClock()
+	mem := mustMem(t)
+	l = newLimiter(t, flakyStore{Store: mem}, lockout.Config{Now: c.Now, FailOpen: true})
+	id, ip := l.IdentifierKey("alice@example.com"), l.IPKey("192.0.2.1")
+	r, d, err = l.Reserve(ctx, id, ip)
+	if r == nil || d != (lockout.Decision{Unavailable: true, CaptchaRequired: true}) || !errors.Is(err, lockout.ErrUnavailable) {
+		t.Fatalf("fail open: %v %+v %v", r, d, err)
+	}
+	if _, err := l.Settle(ctx, r, lockout.Failure); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []lockout.Key{id, ip} {
+		if st := mustGet(t, mem, k, c.now); st.Failures != 1 || st.Pending != 0 {
+			t.Fatalf("%s after a fail-open failure: %+v", k.Kind, st)
+		}
+	}
+	r, _, _ = l.Reserve(ctx, id, ip)
+	if _, err := l.Settle(ctx, r, lockout.Success); err != nil {
+		t.Fatal(err)
+	}
+	if mustGet(t, mem, id, c.now) != (lockout.State{}) || mustGet(t, mem, ip, c.now).Failures != 1 {
+		t.Fatal("a fail-open success did not reset the identifier alone")
+	}
+
+	// The store fails on the second key: the first is released.
+	l = newLimiter(t, flakyStore{Store: mem, kind: lockout.KindIP}, lockout.Config{Now: c.Now})
+	r, d, err = l.Reserve(ctx, id, ip)
+	if r != nil || !d.Locked || !d.Unavailable || !errors.Is(err, lockout.ErrUnavailable) {
+		t.Fatalf("store failing on the IP: %v %+v %v", r, d, err)
+	}
+	if st := mustGet(t, mem, id, c.now); st.Pending != 0 {
+		t.Fatalf("the identifier kept its slot: %+v", st)
+	}
+}
+
+func TestCaptchaFromSlot(t *testing.T) {
+	c := newClock()
+	l := newLimiter(t, memStore(t), lockout.Config{Now: c.Now})
+	id, ip := l.IdentifierKey("alice@example.com"), l.IPKey("192.0.2.1")
+	for range 3 {
+		r, d := reserveOK(t, l, id, ip)
+		if d.CaptchaRequired {
+			t.Fatalf("captcha before 3 failures: %+v", d)
+		}
+		l.Settle(context.Background(), r, lockout.Failure)
+	}
+	// After 3 failures the next attempt is the 4th: a captcha.
+	r, d := reserveOK(t, l, id, ip)
+	if d.Slot != 4 || !d.CaptchaRequired || d.Failures != 3 || d.IPFailures != 3 {
+		t.Fatalf("4th attempt: %+v", d)
+	}
+	l.Settle(context.Background(), r, lockout.Neutral)
+	// IP keys do not count towards the slot.
+	other := l.IdentifierKey("bob@example.com")
+	if _, d := reserveOK(t, l, other, ip); d.Slot != 1 || d.CaptchaRequired || d.IPFailures != 3 {
+		t.Fatalf("another identifier from the same IP: %+v", d)
+	}
+	// Disabled.
+	l = newLimiter(t, memStore(t), lockout.Config{Now: c.Now, CaptchaAfter: -1})
+	for range 5 {
+		if _, d := reserveOK(t, l, id); d.CaptchaRequired {
+			t.Fatalf("captcha though disabled: %+v", d)
+		}
+	}
+}
+
+func TestTakeSend(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	l := newLimiter(t, memStore(t), lockout.Config{Now: c.Now, Sends: lockout.SendPolicy{
+		Recipient: []lockout.Limit{{Max: 1, Per: time.Hour}},
+		IP:        []lockout.Limit{{Max: 2, Per: time.Hour}},
+	}})
+	take := func(ip string, recipients ...string) lockout.Quota {
+		t.Helper()
+		q, err := l.TakeSend(ctx, ip, recipients...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	if q := take("192.0.2.1", "alice@example.com"); !q.OK || q.Used != 1 {
+		t.Fatalf("first send: %+v", q)
+	}
+	c.Add(time.Minute)
+	// The same recipient, spelt differently: refused by its quota.
+	if q := take("192.0.2.1", " ALICE@example.com"); q.OK || !q.RetryAt.Equal(storetest.T0.Add(time.Hour)) {
+		t.Fatalf("second send to alice: %+v", q)
+	}
+	// The IP has used its 2 sends: refused, and bob's quota is not spent.
+	if q := take("192.0.2.1", "bob@example.com"); q.OK || !q.RetryAt.Equal(storetest.T0.Add(time.Hour)) || q.Used != 2 {
+		t.Fatalf("third send from the IP: %+v", q)
+	}
+	if q := take("198.51.100.1", "bob@example.com"); !q.OK {
+		t.Fatalf("bob from another IP: %+v, want his quota unspent", q)
+	}
+	// One recipient named twice is taken once; no recipient: the IP alone.
+	if q := take("203.0.113.1", "carol@example.com", "Carol@Example.com"); !q.OK || q.Used != 1 {
+		t.Fatalf("carol twice: %+v", q)
+	}
+	if q := take("203.0.113.1"); !q.OK || q.Used != 2 {
+		t.Fatalf("no recipient: %+v", q)
+	}
+	if q := take("203.0.113.1"); q.OK {
+		t.Fatalf("no recipient, IP spent: %+v", q)
+	}
+	// The store fails: closed by default, open if configured.
+	for _, open := range []bool{false, true} {
+		l := newLimiter(t, brokenStore{}, lockout.Config{FailOpen: open})
+		q, err := l.TakeSend(ctx, "192.0.2.1", "alice@example.com")
+		if q.OK != open || !errors.Is(err, lockout.ErrUnavailable) {
+			t.Errorf("FailOpen=%v: %+v, %v", open, q, err)
+		}
+	}
+}
+
+func TestLinkResolve(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	l := newLimiter(t, memStore(t), lockout.Config{Now: c.Now, LinkTTL: time.Hour})
+	resolve := func(handle string) string {
+		t.Helper()
+		s, err := l.Resolve(ctx, handle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if err := l.Link(ctx, "ory_st_abc", "alice@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if got := resolve("ory_st_abc"); got != "alice@example.com" {
+		t.Fatalf("Resolve = %q", got)
+	}
+	if got := resolve("ory_st_ABC"); got != "" {
+		t.Fatalf("another handle resolves: %q", got)
+	}
+	c.Add(time.Hour - time.Millisecond)
+	if got := resolve("ory_st_abc"); got != "alice@example.com" {
+		t.Fatalf("before LinkTTL: %q", got)
+	}
+	c.Add(time.Millisecond)
+	if got := resolve("ory_st_abc"); got != "" {
+		t.Fatalf("after LinkTTL: %q", got)
+	}
+	err := l.Link(ctx, "h", strings.Repeat("x", lockout.MaxSubjectBytes+1))
+	if err == nil || errors.Is(err, lockout.ErrUnavailable) {
+		t.Fatalf("too long a subject: %v, want an error not blaming the store", err)
+	}
+	b := newLimiter(t, brokenStore{}, lockout.Config{})
+	if err := b.Link(ctx, "h", "s"); !errors.Is(err, lockout.ErrUnavailable) {
+		t.Fatalf("Link on a broken store: %v", err)
+	}
+	if _, err := b.Resolve(ctx, "h"); !errors.Is(err, lockout.ErrUnavailable) {
+		t.Fatalf("Resolve on a broken store: %v", err)
 	}
 }

@@ -2,14 +2,17 @@
 // Hera instance. Counters are lost on restart and not shared between
 // instances; use the postgres or redis store for several instances.
 //
-// Memory is bounded: expired entries are swept periodically (and on access),
-// and when MaxEntries live entries exist, inserting a new key evicts one
-// entry chosen by sampling, preferring expired, then unlocked entries, then
-// the one that expires soonest.
+// Counters, send quotas and session links are kept in three maps, all under
+// one mutex, so every operation is atomic. Memory is bounded: expired
+// entries are swept periodically (and on access), and when MaxEntries
+// entries exist in all three maps together, inserting a new one evicts one
+// chosen by sampling, preferring expired entries, then entries that are
+// neither locked nor holding reservations, then the one that expires soonest.
 package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -19,8 +22,8 @@ import (
 
 // Config configures a [Store]. Zero fields take the defaults.
 type Config struct {
-	// MaxEntries bounds the number of keys kept. Default 100000 (a few tens
-	// of MB at most).
+	// MaxEntries bounds the number of entries kept: counters, quotas and
+	// links together. Default 100000 (a few tens of MB at most).
 	MaxEntries int
 	// SweepInterval is how often expired entries are deleted in the
 	// background. Default 1 min; negative disables the background sweep
@@ -41,12 +44,26 @@ const evictionSample = 8
 
 // Store is an in-memory [lockout.Store]. It is safe for concurrent use.
 type Store struct {
-	cfg  Config
-	mu   sync.Mutex
-	m    map[string]lockout.State
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	cfg    Config
+	mu     sync.Mutex
+	m      map[string]lockout.State // failure counters
+	quotas map[string]quota
+	links  map[string]link
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+// quota is the accepted uses of a send quota (Unix ms, ascending), kept
+// until exp.
+type quota struct {
+	stamps []int64
+	exp    int64
+}
+
+type link struct {
+	subject string
+	exp     int64
 }
 
 var (
@@ -68,7 +85,10 @@ func New(cfg Config) (*Store, error) {
 	if cfg.MaxEntries < 1 {
 		return nil, fmt.Errorf("memory: MaxEntries %d: must be positive", cfg.MaxEntries)
 	}
-	s := &Store{cfg: cfg, m: make(map[string]lockout.State), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{
+		cfg: cfg, m: make(map[string]lockout.State), quotas: make(map[string]quota), links: make(map[string]link),
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
 	if cfg.SweepInterval > 0 {
 		go s.sweepLoop()
 	} else {
@@ -105,8 +125,29 @@ func ctxErr(ctx context.Context) error {
 	return nil
 }
 
+func invalid(err error) error {
+	return fmt.Errorf("%w: memory: %w", lockout.ErrUnavailable, err)
+}
+
+// expired reports whether a counter is gone at now: it lives until
+// State.Expiry.
 func expired(st lockout.State, nowMS int64) bool {
-	return st.ExpiresAt.IsZero() || nowMS >= st.ExpiresAt.UnixMilli()
+	exp := st.Expiry()
+	return exp.IsZero() || nowMS >= exp.UnixMilli()
+}
+
+// updateLocked replaces the counter of id by st, or deletes it if st is gone
+// at now; a new entry may evict another. s.mu must be held.
+func (s *Store) updateLocked(id string, st lockout.State, exists bool, nowMS int64) {
+	st.LockedNow = false
+	if expired(st, nowMS) {
+		delete(s.m, id)
+		return
+	}
+	if !exists {
+		s.makeRoomLocked(nowMS)
+	}
+	s.m[id] = st
 }
 
 // Fail implements [lockout.Store].
@@ -115,47 +156,110 @@ func (s *Store) Fail(ctx context.Context, key lockout.Key, now time.Time, rule l
 		return lockout.State{}, err
 	}
 	if err := rule.Validate(); err != nil {
-		return lockout.State{}, fmt.Errorf("%w: memory: %w", lockout.ErrUnavailable, err)
+		return lockout.State{}, invalid(err)
 	}
 	id := key.String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prev, ok := s.m[id]
-	if !ok && len(s.m) >= s.cfg.MaxEntries {
-		s.evictLocked(now.UnixMilli())
-	}
 	st := rule.Apply(prev, now)
-	stored := st
-	stored.LockedNow = false
-	s.m[id] = stored
+	s.updateLocked(id, st, ok, now.UnixMilli())
 	return st, nil
 }
 
-// evictLocked removes one entry, chosen among a sample of entries (map
-// iteration order is random): an expired one if any, else an unlocked one,
-// else the one expiring soonest.
-func (s *Store) evictLocked(nowMS int64) {
-	var victim string
-	var vLocked bool
-	var vExp int64
-	n := 0
-	for id, st := range s.m {
-		if expired(st, nowMS) {
-			victim = id
-			break
-		}
-		locked := nowMS < st.LockedUntil.UnixMilli()
-		exp := st.ExpiresAt.UnixMilli()
-		if n == 0 || (vLocked && !locked) || (vLocked == locked && exp < vExp) {
-			victim, vLocked, vExp = id, locked, exp
-		}
-		n++
-		if n >= evictionSample {
+// Reserve implements [lockout.Store].
+func (s *Store) Reserve(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
+	if err := ctxErr(ctx); err != nil {
+		return lockout.State{}, false, err
+	}
+	if err := errors.Join(rule.Validate(), lockout.ValidateHold(hold)); err != nil {
+		return lockout.State{}, false, invalid(err)
+	}
+	id := key.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, ok := s.m[id]
+	st, admitted := rule.Reserve(prev, now, hold)
+	if admitted {
+		s.updateLocked(id, st, ok, now.UnixMilli())
+	}
+	return st, admitted, nil
+}
+
+// Settle implements [lockout.Store].
+func (s *Store) Settle(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, failed bool) (lockout.State, error) {
+	if err := ctxErr(ctx); err != nil {
+		return lockout.State{}, err
+	}
+	if err := rule.Validate(); err != nil {
+		return lockout.State{}, invalid(err)
+	}
+	id := key.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, ok := s.m[id]
+	st := rule.Settle(prev, now, failed)
+	s.updateLocked(id, st, ok, now.UnixMilli())
+	return st, nil
+}
+
+// candidate is an entry that may be evicted.
+type candidate struct {
+	evict     func()
+	protected bool  // a locked counter, or one holding reservations
+	exp       int64 // Unix ms; 0: already expired
+}
+
+// sample returns up to evictionSample entries of m (map iteration order is
+// random).
+func sample[V any](m map[string]V, c func(id string, v V) candidate) []candidate {
+	out := make([]candidate, 0, evictionSample)
+	for id, v := range m {
+		out = append(out, c(id, v))
+		if len(out) == evictionSample {
 			break
 		}
 	}
-	delete(s.m, victim)
+	return out
 }
+
+// makeRoomLocked evicts one entry if the store is full, chosen among a
+// sample of each map: an expired one if any, else one that is neither
+// locked nor holding reservations, else the one expiring soonest.
+func (s *Store) makeRoomLocked(nowMS int64) {
+	if s.lenLocked() < s.cfg.MaxEntries {
+		return
+	}
+	cs := sample(s.m, func(id string, st lockout.State) candidate {
+		return candidate{
+			evict:     func() { delete(s.m, id) },
+			protected: nowMS < st.LockedUntil.UnixMilli() || (st.Pending > 0 && nowMS < st.PendingUntil.UnixMilli()),
+			exp:       max(st.Expiry().UnixMilli(), 0),
+		}
+	})
+	cs = append(cs, sample(s.quotas, func(id string, q quota) candidate {
+		return candidate{evict: func() { delete(s.quotas, id) }, exp: q.exp}
+	})...)
+	cs = append(cs, sample(s.links, func(id string, l link) candidate {
+		return candidate{evict: func() { delete(s.links, id) }, exp: l.exp}
+	})...)
+	var best *candidate
+	for i := range cs {
+		c := &cs[i]
+		if c.exp <= nowMS {
+			best = c
+			break
+		}
+		if best == nil || (best.protected && !c.protected) || (best.protected == c.protected && c.exp < best.exp) {
+			best = c
+		}
+	}
+	if best != nil {
+		best.evict()
+	}
+}
+
+func (s *Store) lenLocked() int { return len(s.m) + len(s.quotas) + len(s.links) }
 
 // Get implements [lockout.Store].
 func (s *Store) Get(ctx context.Context, key lockout.Key, now time.Time) (lockout.State, error) {
@@ -173,7 +277,7 @@ func (s *Store) Get(ctx context.Context, key lockout.Key, now time.Time) (lockou
 		delete(s.m, id)
 		return lockout.State{}, nil
 	}
-	return st, nil
+	return st.Current(now), nil
 }
 
 // Reset implements [lockout.Store].
@@ -187,8 +291,73 @@ func (s *Store) Reset(ctx context.Context, key lockout.Key) error {
 	return nil
 }
 
-// Sweep deletes the entries expired at now and returns how many; it
-// implements [lockout.Sweeper].
+// Take implements [lockout.Store].
+func (s *Store) Take(ctx context.Context, key lockout.Key, now time.Time, limits []lockout.Limit) (lockout.Quota, error) {
+	if err := ctxErr(ctx); err != nil {
+		return lockout.Quota{}, err
+	}
+	if err := lockout.ValidateLimits(limits); err != nil {
+		return lockout.Quota{}, invalid(err)
+	}
+	id := key.String()
+	nowMS := now.UnixMilli()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, ok := s.quotas[id]
+	if ok && nowMS >= prev.exp {
+		prev = quota{}
+	}
+	q, next := lockout.TakeQuota(prev.stamps, now, limits)
+	if q.OK {
+		if !ok {
+			s.makeRoomLocked(nowMS)
+		}
+		longest, _ := lockout.QuotaSpan(limits)
+		s.quotas[id] = quota{stamps: next, exp: next[len(next)-1] + longest.Milliseconds()}
+	}
+	return q, nil
+}
+
+// Link implements [lockout.Store].
+func (s *Store) Link(ctx context.Context, handle lockout.Key, subject string, now time.Time, ttl time.Duration) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if err := lockout.ValidateLink(subject, ttl); err != nil {
+		return invalid(err)
+	}
+	id := handle.String()
+	nowMS := now.UnixMilli()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.links[id]; !ok {
+		s.makeRoomLocked(nowMS)
+	}
+	s.links[id] = link{subject: subject, exp: nowMS + ttl.Milliseconds()}
+	return nil
+}
+
+// Resolve implements [lockout.Store].
+func (s *Store) Resolve(ctx context.Context, handle lockout.Key, now time.Time) (string, error) {
+	if err := ctxErr(ctx); err != nil {
+		return "", err
+	}
+	id := handle.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.links[id]
+	if !ok {
+		return "", nil
+	}
+	if now.UnixMilli() >= l.exp {
+		delete(s.links, id)
+		return "", nil
+	}
+	return l.subject, nil
+}
+
+// Sweep deletes the counters, quotas and links expired at now and returns
+// how many; it implements [lockout.Sweeper].
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 	if err := ctxErr(ctx); err != nil {
 		return 0, err
@@ -203,12 +372,25 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 			n++
 		}
 	}
+	for id, q := range s.quotas {
+		if nowMS >= q.exp {
+			delete(s.quotas, id)
+			n++
+		}
+	}
+	for id, l := range s.links {
+		if nowMS >= l.exp {
+			delete(s.links, id)
+			n++
+		}
+	}
 	return n, nil
 }
 
-// Len returns the number of entries held, expired ones included.
+// Len returns the number of entries held (counters, quotas and links),
+// expired ones included.
 func (s *Store) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.m)
+	return s.lenLocked()
 }

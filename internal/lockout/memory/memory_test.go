@@ -21,7 +21,10 @@ func newStore(t testing.TB, cfg memory.Config) *memory.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) lockout.Store { return newStore(t, memory.Config{}) })
+	// One store in one process: Another is the store itself.
+	storetest.Run(t, func(t *testing.T) storetest.Backend {
+		return storetest.NewBackend(newStore(t, memory.Config{}), nil)
+	})
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -103,4 +106,61 @@ func TestGetDropsExpired(t *testing.T) {
 
 func BenchmarkCheckFail(b *testing.B) {
 	storetest.BenchmarkCheckFail(b, newStore(b, memory.Config{}))
+}
+
+func BenchmarkReserveSettle(b *testing.B) {
+	storetest.BenchmarkReserveSettle(b, newStore(b, memory.Config{}))
+}
+
+// TestBoundedAcrossMaps: counters, quotas and links share MaxEntries, and a
+// flood of quotas and links evicts neither a locked counter nor one holding
+// a reservation.
+func TestBoundedAcrossMaps(t *testing.T) {
+	const max = 50
+	s := newStore(t, memory.Config{MaxEntries: max, SweepInterval: -1})
+	ctx := t.Context()
+	now := storetest.T0
+	locked, reserved := storetest.Key("locked"), storetest.Key("reserved")
+	for range storetest.Rule.MaxFailures {
+		if _, err := s.Fail(ctx, locked, now, storetest.Rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok, err := s.Reserve(ctx, reserved, now, storetest.Rule, storetest.Hold); err != nil || !ok {
+		t.Fatalf("Reserve = %v, %v", ok, err)
+	}
+	limits := []lockout.Limit{{Max: 1, Per: time.Hour}}
+	for i := range 10 * max {
+		k := storetest.Key("flood" + string(rune(0x4e00+i)))
+		if i%2 == 0 {
+			if _, err := s.Take(ctx, k, now, limits); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := s.Link(ctx, k, "subject", now, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.Len(); n > max {
+			t.Fatalf("%d entries, bound is %d", n, max)
+		}
+	}
+	if st, _ := s.Get(ctx, locked, now); !st.Locked(now) {
+		t.Fatalf("the flood evicted a locked counter: %+v", st)
+	}
+	if st, _ := s.Get(ctx, reserved, now); st.Pending != 1 {
+		t.Fatalf("the flood evicted a reservation: %+v", st)
+	}
+}
+
+func TestSettleDeletesEmptyEntries(t *testing.T) {
+	s := newStore(t, memory.Config{SweepInterval: -1})
+	k := storetest.Key("a")
+	if _, _, err := s.Reserve(t.Context(), k, storetest.T0, storetest.Rule, storetest.Hold); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Settle(t.Context(), k, storetest.T0, storetest.Rule, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Len(); n != 0 {
+		t.Fatalf("a settled reservation left %d entries", n)
+	}
 }

@@ -1,13 +1,20 @@
 // Package postgres is the PostgreSQL lockout store (pgx v5), for several Hera
 // instances sharing counters.
 //
-// Hera creates and migrates its table at start ([New] runs [Store.Migrate]
+// Hera creates and migrates its tables at start ([New] runs [Store.Migrate]
 // unless Config.SkipMigration): idempotent, serialized between instances by an
-// advisory lock, and recorded in a schema-version table. Each failure is
-// counted by one INSERT … ON CONFLICT DO UPDATE … RETURNING statement, so
-// concurrent failures are counted exactly. Times are Unix milliseconds taken
-// from the caller, never from the database clock. Expired rows are deleted by
-// [Store.Sweep], which the store runs periodically.
+// advisory lock, and recorded in a schema-version table; a database at
+// version 1 is upgraded in place. There are three tables: counters (Table),
+// send quotas (Table_quota: the accepted uses' times as a bigint[]) and
+// session links (Table_link).
+//
+// Each Fail is one INSERT … ON CONFLICT DO UPDATE … RETURNING statement, so
+// concurrent failures are counted exactly. Reserve, Settle and Take are short
+// transactions: they lock the row (SELECT … FOR UPDATE, or insert it), apply
+// the reference function in Go and write the result, so they are exact
+// across any number of pools and instances. Times are Unix milliseconds
+// taken from the caller, never from the database clock. Expired rows are
+// deleted by [Store.Sweep], which the store runs periodically.
 //
 // Wiring (any [DB] works; in production a *pgxpool.Pool):
 //
@@ -42,13 +49,15 @@ import (
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // Config configures a [Store]. Zero fields take the defaults.
 type Config struct {
 	// Table is the name of the counter table, in the connection's search
-	// path; the schema version is kept in Table + "_schema". Default
-	// "hera_lockout". Lower-case letters, digits and '_', at most 48.
+	// path; quotas are kept in Table + "_quota", links in Table + "_link"
+	// and the schema version in Table + "_schema". Default "hera_lockout".
+	// Lower-case letters, digits and '_', at most 48.
 	Table string
 	// Timeout bounds every operation (including each sweep batch and the
 	// migration). Default 2 s.
@@ -68,9 +77,12 @@ const (
 	DefaultTimeout       = 2 * time.Second
 	DefaultSweepInterval = 5 * time.Minute
 	// SchemaVersion is the schema version this code migrates to.
-	SchemaVersion = 1
+	SchemaVersion = 2
 	// sweepBatch is how many rows one sweep statement deletes at most.
 	sweepBatch = 5000
+	// maxTxAttempts bounds the retries of a transaction whose row was
+	// inserted or deleted by another one meanwhile.
+	maxTxAttempts = 10
 )
 
 var tableRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
@@ -81,7 +93,10 @@ type Store struct {
 	db  DB
 	cfg Config
 
-	migrateSQL, failSQL, getSQL, resetSQL, sweepSQL string
+	migrateSQL, failSQL, getSQL, resetSQL, sweepSQL  string
+	lockSQL, insertSQL, updateSQL                    string
+	lockQuotaSQL, insertQuotaSQL, updateQuotaSQL     string
+	sweepQuotaSQL, linkSQL, resolveSQL, sweepLinkSQL string
 
 	stop chan struct{}
 	done chan struct{}
@@ -122,15 +137,26 @@ func New(ctx context.Context, db DB, cfg Config) (*Store, error) {
 	r := strings.NewReplacer(
 		"{table}", pgx.Identifier{cfg.Table}.Sanitize(),
 		"{schema_table}", pgx.Identifier{cfg.Table + "_schema"}.Sanitize(),
+		"{quota_table}", pgx.Identifier{cfg.Table + "_quota"}.Sanitize(),
+		"{link_table}", pgx.Identifier{cfg.Table + "_link"}.Sanitize(),
 		"{expires_index}", pgx.Identifier{cfg.Table + "_expires_at_ms"}.Sanitize(),
+		"{lifetime_index}", pgx.Identifier{cfg.Table + "_lifetime"}.Sanitize(),
+		"{quota_index}", pgx.Identifier{cfg.Table + "_q_exp"}.Sanitize(),
+		"{link_index}", pgx.Identifier{cfg.Table + "_l_exp"}.Sanitize(),
 		"{name}", cfg.Table, // validated: needs no quoting in a string literal
 		"{batch}", strconv.Itoa(sweepBatch),
 	)
-	s.migrateSQL = r.Replace(migrateSQL)
-	s.failSQL = r.Replace(failSQL)
-	s.getSQL = r.Replace(getSQL)
-	s.resetSQL = r.Replace(resetSQL)
-	s.sweepSQL = r.Replace(sweepSQL)
+	for _, q := range []struct {
+		dst *string
+		sql string
+	}{
+		{&s.migrateSQL, migrateSQL}, {&s.failSQL, failSQL}, {&s.getSQL, getSQL}, {&s.resetSQL, resetSQL},
+		{&s.sweepSQL, sweepSQL}, {&s.lockSQL, lockSQL}, {&s.insertSQL, insertSQL}, {&s.updateSQL, updateSQL},
+		{&s.lockQuotaSQL, lockQuotaSQL}, {&s.insertQuotaSQL, insertQuotaSQL}, {&s.updateQuotaSQL, updateQuotaSQL},
+		{&s.sweepQuotaSQL, sweepQuotaSQL}, {&s.linkSQL, linkSQL}, {&s.resolveSQL, resolveSQL}, {&s.sweepLinkSQL, sweepLinkSQL},
+	} {
+		*q.dst = r.Replace(q.sql)
+	}
 	if !cfg.SkipMigration {
 		if err := s.Migrate(ctx); err != nil {
 			return nil, err
@@ -176,7 +202,10 @@ func (s *Store) sweepLoop() {
 
 // migrateSQL creates the schema. It runs as one implicit transaction (one
 // simple-protocol Exec), serialized between instances by an advisory lock.
-// A database already at a newer version is left alone.
+// A database already at a newer version is left alone. Version 2 adds the
+// reservation columns (pending rows live until GREATEST(expires_at_ms,
+// pending_until_ms), hence the expression index that replaces the
+// expires_at_ms one) and the quota and link tables.
 const migrateSQL = `
 DO $hera$
 DECLARE v integer;
@@ -203,6 +232,35 @@ BEGIN
     COMMENT ON TABLE {table} IS 'Hera brute-force lockout counters (internal/lockout/postgres); times are Unix ms';
     INSERT INTO {schema_table} (version) VALUES (1);
   END IF;
+  IF v < 2 THEN
+    ALTER TABLE {table}
+      ADD COLUMN IF NOT EXISTS pending          bigint NOT NULL DEFAULT 0,
+      ADD COLUMN IF NOT EXISTS pending_until_ms bigint NOT NULL DEFAULT 0;
+    CREATE INDEX IF NOT EXISTS {lifetime_index} ON {table} ((GREATEST(expires_at_ms, pending_until_ms)));
+    DROP INDEX IF EXISTS {expires_index};
+    CREATE TABLE IF NOT EXISTS {quota_table} (
+      realm         text     NOT NULL,
+      kind          text     NOT NULL,
+      key_digest    text     NOT NULL,
+      stamps        bigint[] NOT NULL,
+      expires_at_ms bigint   NOT NULL,
+      PRIMARY KEY (realm, kind, key_digest)
+    );
+    CREATE INDEX IF NOT EXISTS {quota_index} ON {quota_table} (expires_at_ms);
+    COMMENT ON TABLE {quota_table} IS 'Hera send quotas (internal/lockout/postgres): times of accepted uses, Unix ms';
+    CREATE TABLE IF NOT EXISTS {link_table} (
+      realm         text   NOT NULL,
+      kind          text   NOT NULL,
+      key_digest    text   NOT NULL,
+      subject       text   NOT NULL,
+      expires_at_ms bigint NOT NULL,
+      PRIMARY KEY (realm, kind, key_digest)
+    );
+    CREATE INDEX IF NOT EXISTS {link_index} ON {link_table} (expires_at_ms);
+    COMMENT ON TABLE {link_table} IS 'Hera session links (internal/lockout/postgres); times are Unix ms';
+    DELETE FROM {schema_table};
+    INSERT INTO {schema_table} (version) VALUES (2);
+  END IF;
 END
 $hera$`
 
@@ -221,22 +279,24 @@ func (s *Store) Migrate(ctx context.Context) error {
 // row yet) gets its values from Go ($9..$12); the update path computes them
 // from the existing row l. locked_at_failure remembers which failure engaged
 // the current lock: failures only grow within an entry, so exactly one
-// statement sees failures = locked_at_failure for each lock.
+// statement sees failures = locked_at_failure for each lock. A reservation
+// whose hold has ended is forgotten (pending_until_ms 0 means none).
 //
 //	$1 realm  $2 kind  $3 digest  $4 now  $5 max failures  $6 window
 //	$7 lock duration  $8 max lock duration  (all times ms)
 const failSQL = `
-INSERT INTO {table} AS l (realm, kind, key_digest, failures, locks, locked_until_ms, locked_at_failure, expires_at_ms)
-VALUES ($1, $2, $3, 1, $9, $10, $11, $12)
+INSERT INTO {table} AS l (realm, kind, key_digest, failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms)
+VALUES ($1, $2, $3, 1, $9, $10, $11, $12, 0, 0)
 ON CONFLICT (realm, kind, key_digest) DO UPDATE SET
-  (failures, locks, locked_until_ms, locked_at_failure, expires_at_ms) = (
+  (failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms) = (
     SELECT c.f,
            c.k + c.lk,
            CASE WHEN c.lk = 1 THEN c.nlu ELSE c.lu END,
            CASE WHEN c.lk = 1 THEN c.f ELSE c.la END,
-           CASE WHEN c.lk = 1 THEN GREATEST(c.ex, c.nlu + $6::bigint) ELSE c.ex END
+           CASE WHEN c.lk = 1 THEN GREATEST(c.ex, c.nlu + $6::bigint) ELSE c.ex END,
+           c.p, c.pu
     FROM (
-      SELECT b.f, b.k, b.lu, b.la, b.ex,
+      SELECT b.f, b.k, b.lu, b.la, b.ex, b.p, b.pu,
              CASE WHEN b.f >= $5::bigint AND $4::bigint >= b.lu THEN 1 ELSE 0 END AS lk,
              $4::bigint + LEAST($8::bigint, $7::bigint << LEAST(b.k, 30)) AS nlu
       FROM (
@@ -244,21 +304,63 @@ ON CONFLICT (realm, kind, key_digest) DO UPDATE SET
                CASE WHEN l.expires_at_ms <= $4::bigint THEN 0 ELSE l.locks END AS k,
                CASE WHEN l.expires_at_ms <= $4::bigint THEN 0 ELSE l.locked_until_ms END AS lu,
                CASE WHEN l.expires_at_ms <= $4::bigint THEN 0 ELSE l.locked_at_failure END AS la,
-               CASE WHEN l.expires_at_ms <= $4::bigint THEN $4::bigint + $6::bigint ELSE l.expires_at_ms END AS ex
+               CASE WHEN l.expires_at_ms <= $4::bigint THEN $4::bigint + $6::bigint ELSE l.expires_at_ms END AS ex,
+               CASE WHEN l.pending_until_ms <= $4::bigint THEN 0 ELSE l.pending END AS p,
+               CASE WHEN l.pending_until_ms <= $4::bigint THEN 0 ELSE l.pending_until_ms END AS pu
       ) b
     ) c
   )
-RETURNING failures, locks, locked_until_ms, locked_at_failure, expires_at_ms`
+RETURNING failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms`
 
 const getSQL = `
-SELECT failures, locks, locked_until_ms, expires_at_ms FROM {table}
-WHERE realm = $1 AND kind = $2 AND key_digest = $3 AND expires_at_ms > $4`
+SELECT failures, locks, locked_until_ms, expires_at_ms, pending, pending_until_ms FROM {table}
+WHERE realm = $1 AND kind = $2 AND key_digest = $3 AND GREATEST(expires_at_ms, pending_until_ms) > $4`
 
 const resetSQL = `DELETE FROM {table} WHERE realm = $1 AND kind = $2 AND key_digest = $3`
 
 const sweepSQL = `
 DELETE FROM {table} WHERE ctid = ANY (ARRAY(
-  SELECT ctid FROM {table} WHERE expires_at_ms <= $1 LIMIT {batch}))`
+  SELECT ctid FROM {table} WHERE GREATEST(expires_at_ms, pending_until_ms) <= $1 LIMIT {batch}))`
+
+// The counter statements of the Reserve and Settle transactions.
+const (
+	lockSQL = `
+SELECT failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms FROM {table}
+WHERE realm = $1 AND kind = $2 AND key_digest = $3 FOR UPDATE`
+	insertSQL = `
+INSERT INTO {table} (realm, kind, key_digest, failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (realm, kind, key_digest) DO NOTHING`
+	updateSQL = `
+UPDATE {table} SET failures = $4, locks = $5, locked_until_ms = $6, locked_at_failure = $7, expires_at_ms = $8,
+  pending = $9, pending_until_ms = $10
+WHERE realm = $1 AND kind = $2 AND key_digest = $3`
+)
+
+// The quota statements.
+const (
+	lockQuotaSQL = `
+SELECT stamps, expires_at_ms FROM {quota_table} WHERE realm = $1 AND kind = $2 AND key_digest = $3 FOR UPDATE`
+	insertQuotaSQL = `
+INSERT INTO {quota_table} (realm, kind, key_digest, stamps, expires_at_ms) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (realm, kind, key_digest) DO NOTHING`
+	updateQuotaSQL = `
+UPDATE {quota_table} SET stamps = $4, expires_at_ms = $5 WHERE realm = $1 AND kind = $2 AND key_digest = $3`
+	sweepQuotaSQL = `
+DELETE FROM {quota_table} WHERE ctid = ANY (ARRAY(
+  SELECT ctid FROM {quota_table} WHERE expires_at_ms <= $1 LIMIT {batch}))`
+)
+
+// The link statements.
+const (
+	linkSQL = `
+INSERT INTO {link_table} (realm, kind, key_digest, subject, expires_at_ms) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (realm, kind, key_digest) DO UPDATE SET subject = EXCLUDED.subject, expires_at_ms = EXCLUDED.expires_at_ms`
+	resolveSQL = `
+SELECT subject FROM {link_table} WHERE realm = $1 AND kind = $2 AND key_digest = $3 AND expires_at_ms > $4`
+	sweepLinkSQL = `
+DELETE FROM {link_table} WHERE ctid = ANY (ARRAY(
+  SELECT ctid FROM {link_table} WHERE expires_at_ms <= $1 LIMIT {batch}))`
+)
 
 func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.cfg.Timeout)
@@ -292,16 +394,16 @@ func (s *Store) Fail(ctx context.Context, key lockout.Key, now time.Time, rule l
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var st lockout.State
-	var lu, ex, lockedAt int64
+	var lu, ex, lockedAt, pu int64
 	err := s.db.QueryRow(ctx, s.failSQL,
 		key.Realm, string(key.Kind), key.Digest, now.UnixMilli(), int64(rule.MaxFailures),
 		rule.Window.Milliseconds(), rule.LockDuration.Milliseconds(), rule.MaxLockDuration.Milliseconds(),
 		first.Locks, unixMilli(first.LockedUntil), la, first.ExpiresAt.UnixMilli(),
-	).Scan(&st.Failures, &st.Locks, &lu, &lockedAt, &ex)
+	).Scan(&st.Failures, &st.Locks, &lu, &lockedAt, &ex, &st.Pending, &pu)
 	if err != nil {
 		return lockout.State{}, unavailable("fail", err)
 	}
-	st.LockedUntil, st.ExpiresAt = msTime(lu), msTime(ex)
+	st.LockedUntil, st.ExpiresAt, st.PendingUntil = msTime(lu), msTime(ex), msTime(pu)
 	st.LockedNow = st.Locks > 0 && lockedAt == st.Failures
 	return st, nil
 }
@@ -321,17 +423,17 @@ func (s *Store) Get(ctx context.Context, key lockout.Key, now time.Time) (lockou
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var st lockout.State
-	var lu, ex int64
+	var lu, ex, pu int64
 	err := s.db.QueryRow(ctx, s.getSQL, key.Realm, string(key.Kind), key.Digest, now.UnixMilli()).
-		Scan(&st.Failures, &st.Locks, &lu, &ex)
+		Scan(&st.Failures, &st.Locks, &lu, &ex, &st.Pending, &pu)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return lockout.State{}, nil
 	}
 	if err != nil {
 		return lockout.State{}, unavailable("get", err)
 	}
-	st.LockedUntil, st.ExpiresAt = msTime(lu), msTime(ex)
-	return st, nil
+	st.LockedUntil, st.ExpiresAt, st.PendingUntil = msTime(lu), msTime(ex), msTime(pu)
+	return st.Current(now), nil
 }
 
 // Reset implements [lockout.Store].
@@ -347,23 +449,211 @@ func (s *Store) Reset(ctx context.Context, key lockout.Key) error {
 	return nil
 }
 
-// Sweep deletes the rows expired at now, in batches, and returns how many;
-// it implements [lockout.Sweeper].
+// Sweep deletes the counters, quotas and links expired at now, in batches,
+// and returns how many; it implements [lockout.Sweeper].
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 	total := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, unavailable("sweep", err)
-		}
-		opCtx, cancel := s.op(ctx)
-		tag, err := s.db.Exec(opCtx, s.sweepSQL, now.UnixMilli())
-		cancel()
-		if err != nil {
-			return total, unavailable("sweep", err)
-		}
-		total += int(tag.RowsAffected())
-		if tag.RowsAffected() < sweepBatch {
-			return total, nil
+	for _, q := range []string{s.sweepSQL, s.sweepQuotaSQL, s.sweepLinkSQL} {
+		for {
+			if err := ctx.Err(); err != nil {
+				return total, unavailable("sweep", err)
+			}
+			opCtx, cancel := s.op(ctx)
+			tag, err := s.db.Exec(opCtx, q, now.UnixMilli())
+			cancel()
+			if err != nil {
+				return total, unavailable("sweep", err)
+			}
+			total += int(tag.RowsAffected())
+			if tag.RowsAffected() < sweepBatch {
+				break
+			}
 		}
 	}
+	return total, nil
+}
+
+// inTx runs fn in a transaction, bounded by the store's timeout, and
+// commits. fn asks for a retry when the row it meant to insert was inserted
+// by another transaction meanwhile (or one it locked was deleted).
+func (s *Store) inTx(ctx context.Context, op string, fn func(ctx context.Context, tx pgx.Tx) (retry bool, err error)) error {
+	if err := ctx.Err(); err != nil {
+		return unavailable(op, err)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	for range maxTxAttempts {
+		tx, err := s.db.Begin(ctx)
+		if err != nil {
+			return unavailable(op, err)
+		}
+		retry, err := fn(ctx, tx)
+		if err == nil && !retry {
+			if err := tx.Commit(ctx); err != nil {
+				return unavailable(op, err)
+			}
+			return nil
+		}
+		_ = tx.Rollback(ctx) // on a broken connection, the pool discards it
+		if err != nil {
+			return unavailable(op, err)
+		}
+	}
+	return unavailable(op, errors.New("the row kept being inserted and deleted by others"))
+}
+
+// counter is a counter row.
+type counter struct {
+	st       lockout.State
+	lockedAt int64 // the failure that engaged the current lock (see failSQL)
+}
+
+// modify applies fn to the counter of key under a row lock and writes the
+// result when fn says so: an update, an insert, or a delete when nothing is
+// left at now.
+func (s *Store) modify(ctx context.Context, op string, key lockout.Key, now time.Time, fn func(prev lockout.State) (next lockout.State, write bool)) (lockout.State, error) {
+	var out lockout.State
+	err := s.inTx(ctx, op, func(ctx context.Context, tx pgx.Tx) (bool, error) {
+		var prev counter
+		var lu, ex, pu int64
+		err := tx.QueryRow(ctx, s.lockSQL, key.Realm, string(key.Kind), key.Digest).
+			Scan(&prev.st.Failures, &prev.st.Locks, &lu, &prev.lockedAt, &ex, &prev.st.Pending, &pu)
+		found := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return false, err
+		}
+		err = nil
+		prev.st.LockedUntil, prev.st.ExpiresAt, prev.st.PendingUntil = msTime(lu), msTime(ex), msTime(pu)
+		next, write := fn(prev.st)
+		out = next
+		if !write {
+			return false, nil
+		}
+		args := []any{key.Realm, string(key.Kind), key.Digest}
+		if exp := next.Expiry(); exp.IsZero() || now.UnixMilli() >= exp.UnixMilli() {
+			if found {
+				_, err = tx.Exec(ctx, s.resetSQL, args...)
+			}
+			return false, err
+		}
+		lockedAt := prev.lockedAt
+		switch {
+		case next.Locks == 0:
+			lockedAt = 0
+		case next.LockedNow:
+			lockedAt = next.Failures
+		}
+		args = append(args, next.Failures, next.Locks, unixMilli(next.LockedUntil), lockedAt,
+			unixMilli(next.ExpiresAt), next.Pending, unixMilli(next.PendingUntil))
+		if found {
+			_, err = tx.Exec(ctx, s.updateSQL, args...)
+			return false, err
+		}
+		tag, err := tx.Exec(ctx, s.insertSQL, args...)
+		return err == nil && tag.RowsAffected() == 0, err
+	})
+	if err != nil {
+		return lockout.State{}, err
+	}
+	return out, nil
+}
+
+// Reserve implements [lockout.Store].
+func (s *Store) Reserve(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
+	if err := errors.Join(rule.Validate(), lockout.ValidateHold(hold)); err != nil {
+		return lockout.State{}, false, unavailable("reserve", err)
+	}
+	var ok bool
+	st, err := s.modify(ctx, "reserve", key, now, func(prev lockout.State) (lockout.State, bool) {
+		var next lockout.State
+		next, ok = rule.Reserve(prev, now, hold)
+		return next, ok // a refusal writes nothing
+	})
+	if err != nil {
+		return lockout.State{}, false, err
+	}
+	return st, ok, nil
+}
+
+// Settle implements [lockout.Store].
+func (s *Store) Settle(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, failed bool) (lockout.State, error) {
+	if err := rule.Validate(); err != nil {
+		return lockout.State{}, unavailable("settle", err)
+	}
+	return s.modify(ctx, "settle", key, now, func(prev lockout.State) (lockout.State, bool) {
+		return rule.Settle(prev, now, failed), true
+	})
+}
+
+// Take implements [lockout.Store].
+func (s *Store) Take(ctx context.Context, key lockout.Key, now time.Time, limits []lockout.Limit) (lockout.Quota, error) {
+	if err := lockout.ValidateLimits(limits); err != nil {
+		return lockout.Quota{}, unavailable("take", err)
+	}
+	longest, _ := lockout.QuotaSpan(limits)
+	var q lockout.Quota
+	err := s.inTx(ctx, "take", func(ctx context.Context, tx pgx.Tx) (bool, error) {
+		var stamps []int64
+		var exp int64
+		args := []any{key.Realm, string(key.Kind), key.Digest}
+		err := tx.QueryRow(ctx, s.lockQuotaSQL, args...).Scan(&stamps, &exp)
+		found := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return false, err
+		}
+		if found && now.UnixMilli() >= exp { // expired, not yet swept
+			stamps = nil
+		}
+		var next []int64
+		q, next = lockout.TakeQuota(stamps, now, limits)
+		if !q.OK {
+			return false, nil
+		}
+		args = append(args, next, next[len(next)-1]+longest.Milliseconds())
+		if found {
+			_, err = tx.Exec(ctx, s.updateQuotaSQL, args...)
+			return false, err
+		}
+		tag, err := tx.Exec(ctx, s.insertQuotaSQL, args...)
+		return err == nil && tag.RowsAffected() == 0, err
+	})
+	if err != nil {
+		return lockout.Quota{}, err
+	}
+	return q, nil
+}
+
+// Link implements [lockout.Store].
+func (s *Store) Link(ctx context.Context, handle lockout.Key, subject string, now time.Time, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return unavailable("link", err)
+	}
+	if err := lockout.ValidateLink(subject, ttl); err != nil {
+		return unavailable("link", err)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	if _, err := s.db.Exec(ctx, s.linkSQL, handle.Realm, string(handle.Kind), handle.Digest, subject,
+		now.UnixMilli()+ttl.Milliseconds()); err != nil {
+		return unavailable("link", err)
+	}
+	return nil
+}
+
+// Resolve implements [lockout.Store].
+func (s *Store) Resolve(ctx context.Context, handle lockout.Key, now time.Time) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", unavailable("resolve", err)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var subject string
+	err := s.db.QueryRow(ctx, s.resolveSQL, handle.Realm, string(handle.Kind), handle.Digest, now.UnixMilli()).Scan(&subject)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", unavailable("resolve", err)
+	}
+	return subject, nil
 }

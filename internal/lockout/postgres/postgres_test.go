@@ -48,8 +48,86 @@ func newStore(t testing.TB, db postgres.DB, cfg postgres.Config) *postgres.Store
 	return s
 }
 
+// TestConformance runs the suite on a fresh database per test; Another is a
+// second pool on the same database, as a second Hera instance would have.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) lockout.Store { return newStore(t, newPool(t), postgres.Config{}) })
+	storetest.Run(t, func(t *testing.T) storetest.Backend {
+		dsn := dbtest.Postgres(t)
+		s := newStore(t, openPool(t, dsn), postgres.Config{})
+		return storetest.NewBackend(s, func(t *testing.T) lockout.Store {
+			return newStore(t, openPool(t, dsn), postgres.Config{})
+		})
+	})
+}
+
+// v1Schema is the schema of version 1, as the first release created it.
+const v1Schema = `
+CREATE TABLE hera_lockout_schema (version integer NOT NULL);
+CREATE TABLE hera_lockout (
+  realm             text   NOT NULL,
+  kind              text   NOT NULL,
+  key_digest        text   NOT NULL,
+  failures          bigint NOT NULL,
+  locks             integer NOT NULL,
+  locked_until_ms   bigint NOT NULL,
+  locked_at_failure bigint NOT NULL,
+  expires_at_ms     bigint NOT NULL,
+  PRIMARY KEY (realm, kind, key_digest)
+);
+CREATE INDEX hera_lockout_expires_at_ms ON hera_lockout (expires_at_ms);
+INSERT INTO hera_lockout_schema (version) VALUES (1);`
+
+// TestMigrateFromVersion1 upgrades a version-1 database in place: its
+// counters survive and the new operations work.
+func TestMigrateFromVersion1(t *testing.T) {
+	pool := newPool(t)
+	if _, err := pool.Exec(t.Context(), v1Schema); err != nil {
+		t.Fatal(err)
+	}
+	lu := storetest.T0.Add(5 * time.Minute)
+	if _, err := pool.Exec(t.Context(), `INSERT INTO hera_lockout VALUES ('test', 'identifier', 'old', 5, 1, $1, 5, $2)`,
+		lu.UnixMilli(), lu.Add(15*time.Minute).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	// Several instances start at once.
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = postgres.New(t.Context(), pool, postgres.Config{SweepInterval: -1}) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("migrating from version 1: %v", err)
+	}
+	var rows, version int
+	if err := pool.QueryRow(t.Context(), "SELECT count(*), max(version) FROM hera_lockout_schema").Scan(&rows, &version); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 || version != postgres.SchemaVersion {
+		t.Fatalf("schema table: %d rows, version %d; want 1 row, version %d", rows, version, postgres.SchemaVersion)
+	}
+	s := newStore(t, pool, postgres.Config{})
+	old := storetest.Key("old")
+	st, err := s.Get(t.Context(), old, storetest.T0)
+	if err != nil || st.Failures != 5 || !st.Locked(storetest.T0) || st.Pending != 0 {
+		t.Fatalf("the version-1 counter after migrating: %+v, %v", st, err)
+	}
+	if st, ok, err := s.Reserve(t.Context(), old, storetest.T0, storetest.Rule, storetest.Hold); err != nil || ok || !st.Locked(storetest.T0) {
+		t.Fatalf("Reserve of the locked version-1 counter: %v %+v, %v", ok, st, err)
+	}
+	if st, ok, err := s.Reserve(t.Context(), old, lu, storetest.Rule, storetest.Hold); err != nil || !ok || st.Pending != 1 {
+		t.Fatalf("Reserve once its lock ended: %v %+v, %v", ok, st, err)
+	}
+	if q, err := s.Take(t.Context(), old, storetest.T0, storetest.Sends); err != nil || !q.OK {
+		t.Fatalf("Take after migrating: %+v, %v", q, err)
+	}
+	if err := s.Link(t.Context(), old, "subject", storetest.T0, time.Hour); err != nil {
+		t.Fatalf("Link after migrating: %v", err)
+	}
+	var oldIndex bool
+	if err := pool.QueryRow(t.Context(), "SELECT to_regclass('hera_lockout_expires_at_ms') IS NOT NULL").Scan(&oldIndex); err != nil || oldIndex {
+		t.Fatalf("the version-1 index is still there (%v): the sweep no longer uses it", err)
+	}
 }
 
 func TestMigrateIdempotentAndConcurrent(t *testing.T) {
@@ -173,7 +251,13 @@ func TestUnavailable(t *testing.T) {
 	_, errGet := s.Get(t.Context(), k, storetest.T0)
 	errReset := s.Reset(t.Context(), k)
 	_, errSweep := s.Sweep(t.Context(), storetest.T0)
-	for name, err := range map[string]error{"Fail": errFail, "Get": errGet, "Reset": errReset, "Sweep": errSweep} {
+	_, _, errReserve := s.Reserve(t.Context(), k, storetest.T0, storetest.Rule, storetest.Hold)
+	_, errSettle := s.Settle(t.Context(), k, storetest.T0, storetest.Rule, true)
+	_, errTake := s.Take(t.Context(), k, storetest.T0, storetest.Sends)
+	errLink := s.Link(t.Context(), k, "subject", storetest.T0, time.Hour)
+	_, errResolve := s.Resolve(t.Context(), k, storetest.T0)
+	for name, err := range map[string]error{"Fail": errFail, "Get": errGet, "Reset": errReset, "Sweep": errSweep,
+		"Reserve": errReserve, "Settle": errSettle, "Take": errTake, "Link": errLink, "Resolve": errResolve} {
 		if !errors.Is(err, lockout.ErrUnavailable) {
 			t.Errorf("%s = %v, want lockout.ErrUnavailable", name, err)
 		}
@@ -224,16 +308,28 @@ func TestTimeout(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("Fail took %v with a 200ms timeout", d)
 	}
+	start = time.Now()
+	if _, _, err := s.Reserve(t.Context(), k, storetest.T0, storetest.Rule, storetest.Hold); !errors.Is(err, lockout.ErrUnavailable) {
+		t.Fatalf("Reserve on a locked row = %v, want lockout.ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Reserve took %v with a 200ms timeout", d)
+	}
 	if err := tx.Rollback(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	// The store recovers. The timed-out failure may or may not have been
-	// recorded: the server finishes a statement whose client went away.
-	if st, err := s.Fail(t.Context(), k, storetest.T0, storetest.Rule); err != nil || st.Failures < 2 || st.Failures > 3 {
-		t.Fatalf("Fail after the row was released = %+v, %v; want 2 or 3 failures", st, err)
+	// recorded: the server finishes a statement whose client went away. The
+	// timed-out reservation's transaction was rolled back.
+	if st, err := s.Fail(t.Context(), k, storetest.T0, storetest.Rule); err != nil || st.Failures < 2 || st.Failures > 3 || st.Pending != 0 {
+		t.Fatalf("Fail after the row was released = %+v, %v; want 2 or 3 failures, nothing pending", st, err)
 	}
 }
 
 func BenchmarkCheckFail(b *testing.B) {
 	storetest.BenchmarkCheckFail(b, newStore(b, newPool(b), postgres.Config{}))
+}
+
+func BenchmarkReserveSettle(b *testing.B) {
+	storetest.BenchmarkReserveSettle(b, newStore(b, newPool(b), postgres.Config{}))
 }

@@ -35,8 +35,42 @@ func newStore(t testing.TB) (*redis.Store, *goredis.Client) {
 	return s, c
 }
 
+// TestConformance runs the suite with a fresh key prefix per test; Another
+// is a second client with the same prefix, as a second Hera instance would
+// have.
+// pttl is the TTL Redis holds for key.
+func pttl(t *testing.T, c *goredis.Client, key string) time.Duration {
+	t.Helper()
+	d, err := c.PTTL(t.Context(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// nearTTL checks a TTL against what the caller's time says it should be,
+// allowing for the time the test took.
+func nearTTL(t *testing.T, what string, got, want time.Duration) {
+	t.Helper()
+	if got > want || got < want-2*time.Second {
+		t.Fatalf("%s: TTL %v, want about %v", what, got, want)
+	}
+}
+
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) lockout.Store { s, _ := newStore(t); return s })
+	storetest.Run(t, func(t *testing.T) storetest.Backend {
+		addr, prefix := dbtest.Redis(t)
+		open := func(t *testing.T) lockout.Store {
+			c := goredis.NewClient(&goredis.Options{Addr: addr, PoolSize: 32})
+			t.Cleanup(func() { c.Close() })
+			s, err := redis.New(c, redis.Config{Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		return storetest.NewBackend(open(t), open)
+	})
 }
 
 // TestTTL checks that every write sets a real TTL computed from the caller's
@@ -46,20 +80,8 @@ func TestTTL(t *testing.T) {
 	ctx := t.Context()
 	k := storetest.Key("a")
 	r := storetest.Rule
-	ttl := func() time.Duration {
-		t.Helper()
-		d, err := c.PTTL(ctx, s.Key(k)).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	near := func(what string, got, want time.Duration) {
-		t.Helper()
-		if got > want || got < want-2*time.Second {
-			t.Fatalf("%s: TTL %v, want about %v", what, got, want)
-		}
-	}
+	ttl := func() time.Duration { t.Helper(); return pttl(t, c, s.Key(k)) }
+	near := func(what string, got, want time.Duration) { t.Helper(); nearTTL(t, what, got, want) }
 	if _, err := s.Fail(ctx, k, storetest.T0, r); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +123,69 @@ func TestTTL(t *testing.T) {
 	}
 }
 
+// TestReservationTTL checks the TTL of counters holding reservations: until
+// the later of the window's end and the hold's, and gone when nothing is
+// left.
+func TestReservationTTL(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	k := storetest.Key("a")
+	ttl := func() time.Duration { t.Helper(); return pttl(t, c, s.Key(k)) }
+	near := func(what string, got, want time.Duration) { t.Helper(); nearTTL(t, what, got, want) }
+	if _, ok, err := s.Reserve(ctx, k, storetest.T0, storetest.Rule, storetest.Hold); err != nil || !ok {
+		t.Fatalf("Reserve = %v, %v", ok, err)
+	}
+	near("a reservation", ttl(), storetest.Hold)
+	if _, err := s.Fail(ctx, k, storetest.T0, storetest.Rule); err != nil {
+		t.Fatal(err)
+	}
+	near("a reservation and a failure", ttl(), storetest.Rule.Window)
+	late := storetest.T0.Add(storetest.Rule.Window - time.Second)
+	if _, _, err := s.Reserve(ctx, k, late, storetest.Rule, storetest.Hold); err != nil {
+		t.Fatal(err)
+	}
+	near("a reservation outliving the window", ttl(), storetest.Hold)
+
+	// Settling the only reservation of a key without failures deletes it.
+	k2 := storetest.Key("b")
+	if _, _, err := s.Reserve(ctx, k2, storetest.T0, storetest.Rule, storetest.Hold); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Settle(ctx, k2, storetest.T0, storetest.Rule, false); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Exists(ctx, s.Key(k2)).Result(); err != nil || n != 0 {
+		t.Fatalf("EXISTS after the last settle = %d, %v; want 0", n, err)
+	}
+}
+
+// TestQuotaAndLinkKeys checks that quotas and links have their own keys,
+// with TTLs from the caller's time.
+func TestQuotaAndLinkKeys(t *testing.T) {
+	s, c := newStore(t)
+	ctx := t.Context()
+	k := lockout.Key{Realm: "ciam", Kind: lockout.KindIP, Digest: "abc"}
+	if _, err := s.Fail(ctx, k, storetest.T0, storetest.Rule); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Take(ctx, k, storetest.T0, storetest.Sends); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Link(ctx, k, "subject", storetest.T0, 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]time.Duration{s.Key(k): storetest.Rule.Window, s.QuotaKey(k): time.Hour, s.LinkKey(k): 10 * time.Minute}
+	if len(keys) != 3 {
+		t.Fatalf("counter, quota and link share keys: %v", keys)
+	}
+	for key, want := range keys {
+		d, err := c.PTTL(ctx, key).Result()
+		if err != nil || d > want || d < want-2*time.Second {
+			t.Errorf("PTTL %s = %v, %v; want about %v", key, d, err, want)
+		}
+	}
+}
+
 func TestKeyLayout(t *testing.T) {
 	s, c := newStore(t)
 	k := lockout.Key{Realm: "ciam", Kind: lockout.KindIP, Digest: "abc"}
@@ -139,7 +224,13 @@ func TestUnavailable(t *testing.T) {
 	_, errFail := s.Fail(t.Context(), k, storetest.T0, storetest.Rule)
 	_, errGet := s.Get(t.Context(), k, storetest.T0)
 	errReset := s.Reset(t.Context(), k)
-	for name, err := range map[string]error{"Fail": errFail, "Get": errGet, "Reset": errReset} {
+	_, _, errReserve := s.Reserve(t.Context(), k, storetest.T0, storetest.Rule, storetest.Hold)
+	_, errSettle := s.Settle(t.Context(), k, storetest.T0, storetest.Rule, true)
+	_, errTake := s.Take(t.Context(), k, storetest.T0, storetest.Sends)
+	errLink := s.Link(t.Context(), k, "subject", storetest.T0, time.Hour)
+	_, errResolve := s.Resolve(t.Context(), k, storetest.T0)
+	for name, err := range map[string]error{"Fail": errFail, "Get": errGet, "Reset": errReset,
+		"Reserve": errReserve, "Settle": errSettle, "Take": errTake, "Link": errLink, "Resolve": errResolve} {
 		if !errors.Is(err, lockout.ErrUnavailable) {
 			t.Errorf("%s = %v, want lockout.ErrUnavailable", name, err)
 		}
@@ -157,9 +248,18 @@ func TestUnavailable(t *testing.T) {
 	if !errors.Is(err, lockout.ErrUnavailable) || d.Locked || !d.Unavailable || !d.CaptchaRequired {
 		t.Fatalf("Check = %+v, %v; want not Locked, Unavailable, CaptchaRequired and lockout.ErrUnavailable", d, err)
 	}
+	r, d, err := l.Reserve(t.Context(), l.IdentifierKey("a@example.com"))
+	if !errors.Is(err, lockout.ErrUnavailable) || d.Locked || !d.Unavailable || !d.CaptchaRequired || r == nil {
+		t.Fatalf("Reserve = %v, %+v, %v; want a Reservation, not Locked, Unavailable, CaptchaRequired and lockout.ErrUnavailable", r, d, err)
+	}
 }
 
 func BenchmarkCheckFail(b *testing.B) {
 	s, _ := newStore(b)
 	storetest.BenchmarkCheckFail(b, s)
+}
+
+func BenchmarkReserveSettle(b *testing.B) {
+	s, _ := newStore(b)
+	storetest.BenchmarkReserveSettle(b, s)
 }

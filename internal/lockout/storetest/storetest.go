@@ -1,12 +1,21 @@
 // Package storetest is the conformance suite every lockout.Store must pass.
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) lockout.Store { return newStore(t) })
+//		storetest.Run(t, func(t *testing.T) storetest.Backend {
+//			return storetest.NewBackend(newStore(t), func(t *testing.T) lockout.Store { return anotherStoreOnTheSameData(t) })
+//		})
 //	}
 //
-// newStore must return an empty store, isolated from every other store it
-// returned (a fresh database, key prefix, ...), and clean it up with
-// t.Cleanup. Stores implementing lockout.Sweeper also get their sweep tested.
+// Each Backend's store must be empty, isolated from every other Backend's (a
+// fresh database, key prefix, ...), and cleaned up with t.Cleanup. Another
+// returns a second store on the same data, as a second Hera instance would
+// have (a second pool or client): the concurrency tests split their calls
+// between both, so atomicity is proven across instances. Stores implementing
+// lockout.Sweeper also get their sweep tested.
+//
+// Expected states come from the reference functions (lockout.Rule.Apply,
+// Rule.Reserve, Rule.Settle, State.Current, lockout.TakeQuota) wherever a
+// test does not spell them out.
 package storetest
 
 import (
@@ -23,9 +32,12 @@ import (
 	"github.com/heraproject/hera/internal/lockout"
 )
 
-// Parallel is the number of concurrent failures for one key in the
-// concurrency test.
+// Parallel is the number of concurrent operations on one key in the
+// concurrency tests.
 const Parallel = 200
+
+// Hold is the reservation hold most tests use.
+const Hold = time.Minute
 
 // T0 is the (millisecond-precise) time tests start at; the stores take their
 // time from the caller, so tests move it freely.
@@ -40,33 +52,88 @@ func Key(digest string) lockout.Key {
 	return lockout.Key{Realm: "test", Kind: lockout.KindIdentifier, Digest: digest}
 }
 
+// Backend is a store under test.
+type Backend interface {
+	// Store returns the store under test.
+	Store() lockout.Store
+	// Another returns another store on the same data (the same store for an
+	// in-process one).
+	Another(t *testing.T) lockout.Store
+}
+
+// NewBackend returns a Backend of s; another makes a second store on the
+// same data (nil: s itself).
+func NewBackend(s lockout.Store, another func(t *testing.T) lockout.Store) Backend {
+	return backend{s, another}
+}
+
+type backend struct {
+	s       lockout.Store
+	another func(t *testing.T) lockout.Store
+}
+
+func (b backend) Store() lockout.Store { return b.s }
+
+func (b backend) Another(t *testing.T) lockout.Store {
+	if b.another == nil {
+		return b.s
+	}
+	return b.another(t)
+}
+
 // Run runs the conformance suite.
-func Run(t *testing.T, newStore func(t *testing.T) lockout.Store) {
+func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
+	one := func(f func(t *testing.T, s lockout.Store)) func(t *testing.T, b Backend) {
+		return func(t *testing.T, b Backend) { f(t, b.Store()) }
+	}
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s lockout.Store)
+		fn   func(t *testing.T, b Backend)
 	}{
-		{"GetAbsent", testGetAbsent},
-		{"CountsBelowThreshold", testCountsBelowThreshold},
-		{"LockAtThreshold", testLockAtThreshold},
-		{"FailWhileLocked", testFailWhileLocked},
-		{"LockDoublingAndCap", testLockDoublingAndCap},
-		{"ThresholdOne", testThresholdOne},
-		{"WindowExpiry", testWindowExpiry},
-		{"FixedWindow", testFixedWindow},
-		{"ExpiryAfterLock", testExpiryAfterLock},
-		{"Reset", testReset},
-		{"IndependentKeys", testIndependentKeys},
-		{"MillisecondPrecision", testMillisecondPrecision},
-		{"MatchesReference", testMatchesReference},
-		{"ConcurrentFailures", testConcurrentFailures},
-		{"ConcurrentKeys", testConcurrentKeys},
-		{"ConcurrentRelock", testConcurrentRelock},
-		{"CancelledContext", testCancelledContext},
-		{"Sweep", testSweep},
+		{"GetAbsent", one(testGetAbsent)},
+		{"CountsBelowThreshold", one(testCountsBelowThreshold)},
+		{"LockAtThreshold", one(testLockAtThreshold)},
+		{"FailWhileLocked", one(testFailWhileLocked)},
+		{"LockDoublingAndCap", one(testLockDoublingAndCap)},
+		{"ThresholdOne", one(testThresholdOne)},
+		{"WindowExpiry", one(testWindowExpiry)},
+		{"FixedWindow", one(testFixedWindow)},
+		{"ExpiryAfterLock", one(testExpiryAfterLock)},
+		{"Reset", one(testReset)},
+		{"IndependentKeys", one(testIndependentKeys)},
+		{"MillisecondPrecision", one(testMillisecondPrecision)},
+		{"MatchesReference", one(testMatchesReference)},
+		{"ConcurrentFailures", one(testConcurrentFailures)},
+		{"ConcurrentKeys", one(testConcurrentKeys)},
+		{"ConcurrentRelock", one(testConcurrentRelock)},
+		{"CancelledContext", one(testCancelledContext)},
+		{"Sweep", one(testSweep)},
+
+		{"ReserveAdmitsUpToMax", one(testReserveAdmitsUpToMax)},
+		{"ReserveLocked", one(testReserveLocked)},
+		{"SettleFailureLocksOnce", one(testSettleFailureLocksOnce)},
+		{"SettleNeutralFreesSlot", one(testSettleNeutralFreesSlot)},
+		{"OneSlotAfterLock", one(testOneSlotAfterLock)},
+		{"PendingExpiry", one(testPendingExpiry)},
+		{"FailKeepsPending", one(testFailKeepsPending)},
+		{"ResetClearsReservations", one(testResetClearsReservations)},
+		{"GetShowsPending", one(testGetShowsPending)},
+		{"ReserveInvalid", one(testReserveInvalid)},
+		{"ReservationsMatchReference", testReservationsMatchReference},
+		{"ConcurrentReserve", testConcurrentReserve},
+		{"AtMostMaxJudged", testAtMostMaxJudged},
+		{"TakeLimits", one(testTakeLimits)},
+		{"TakeRetryAtLatest", one(testTakeRetryAtLatest)},
+		{"TakeInvalid", one(testTakeInvalid)},
+		{"TakeMatchesReference", testTakeMatchesReference},
+		{"ConcurrentTake", testConcurrentTake},
+		{"Links", testLinks},
+		{"LinkInvalid", one(testLinkInvalid)},
+		{"Namespaces", one(testNamespaces)},
+		{"SweepAll", one(testSweepAll)},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })
 	}
 }
 
@@ -80,8 +147,8 @@ func show(s lockout.State) string {
 		}
 		return fmt.Sprint(x.UnixMilli())
 	}
-	return fmt.Sprintf("failures=%d locks=%d lockedUntil=%s expiresAt=%s lockedNow=%v",
-		s.Failures, s.Locks, tm(s.LockedUntil), tm(s.ExpiresAt), s.LockedNow)
+	return fmt.Sprintf("failures=%d locks=%d lockedUntil=%s expiresAt=%s pending=%d pendingUntil=%s lockedNow=%v",
+		s.Failures, s.Locks, tm(s.LockedUntil), tm(s.ExpiresAt), s.Pending, tm(s.PendingUntil), s.LockedNow)
 }
 
 func want(t *testing.T, what string, got, want lockout.State) {
@@ -459,12 +526,27 @@ func testCancelledContext(t *testing.T, s lockout.Store) {
 	_, err = s.Get(c, k, T0)
 	check("Get", err)
 	check("Reset", s.Reset(c, k))
+	_, _, err = s.Reserve(c, k, T0, Rule, Hold)
+	check("Reserve", err)
+	_, err = s.Settle(c, k, T0, Rule, true)
+	check("Settle", err)
+	_, err = s.Take(c, k, T0, []lockout.Limit{{Max: 1, Per: time.Hour}})
+	check("Take", err)
+	check("Link", s.Link(c, k, "subject", T0, time.Hour))
+	_, err = s.Resolve(c, k, T0)
+	check("Resolve", err)
 	if sw, ok := s.(lockout.Sweeper); ok {
 		_, err = sw.Sweep(c, T0)
 		check("Sweep", err)
 	}
 	// The cancelled calls changed nothing.
 	want(t, "Get after cancelled calls", get(t, s, k, T0), lockout.State{})
+	if q := take(t, s, k, T0, []lockout.Limit{{Max: 1, Per: time.Hour}}); !q.OK {
+		t.Errorf("the cancelled Take was recorded: %+v", q)
+	}
+	if got := resolve(t, s, k, T0); got != "" {
+		t.Errorf("the cancelled Link was recorded: %q", got)
+	}
 }
 
 func testSweep(t *testing.T, s lockout.Store) {
@@ -524,6 +606,82 @@ func BenchmarkCheckFail(b *testing.B, store lockout.Store) {
 			b.Fatal(err)
 		}
 	}
+	serialAndParallel(b, attempt)
+}
+
+// testNamespaces: counters, quotas and links of one key are independent,
+// and Reset forgets only the counter.
+func testNamespaces(t *testing.T, s lockout.Store) {
+	k := Key("same")
+	limits := []lockout.Limit{{Max: 1, Per: time.Hour}}
+	fail(t, s, k, T0, Rule)
+	reserve(t, s, k, T0, Rule, Hold)
+	if q := take(t, s, k, T0, limits); !q.OK {
+		t.Fatalf("the counter of a key spent its quota: %s", showQuota(q))
+	}
+	link(t, s, k, "subject", T0, time.Hour)
+	want(t, "counter next to a quota and a link", get(t, s, k, T0),
+		lockout.State{Failures: 1, ExpiresAt: T0.Add(Rule.Window), Pending: 1, PendingUntil: T0.Add(Hold)})
+	if err := s.Reset(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "counter after Reset", get(t, s, k, T0), lockout.State{})
+	if q := take(t, s, k, T0, limits); q.OK {
+		t.Fatal("Reset forgot the quota")
+	}
+	if got := resolve(t, s, k, T0); got != "subject" {
+		t.Fatalf("Reset forgot the link: %q", got)
+	}
+}
+
+// testSweepAll: Sweep deletes expired counters, quotas and links, but not a
+// counter whose window is over while a reservation is live.
+func testSweepAll(t *testing.T, s lockout.Store) {
+	sw, ok := s.(lockout.Sweeper)
+	if !ok {
+		t.Logf("%T does not implement lockout.Sweeper; its own tests check expiry", s)
+		return
+	}
+	counter, pending, quota, lnk := Key("counter"), Key("pending"), Key("quota"), Key("link")
+	once := []lockout.Limit{{Max: 1, Per: 10 * time.Minute}}
+	fail(t, s, counter, T0, Rule) // expires T0+15m
+	fail(t, s, pending, T0, Rule)
+	late := T0.Add(Rule.Window - Hold/2)
+	reserve(t, s, pending, late, Rule, Hold) // window ends T0+15m, the hold half a Hold later
+	take(t, s, quota, T0, once)              // expires T0+10m
+	link(t, s, lnk, "subject", T0, 5*time.Minute)
+
+	sweep := func(at time.Time, wantN int) {
+		t.Helper()
+		n, err := sw.Sweep(ctx(t), at)
+		if err != nil {
+			t.Fatalf("Sweep(T0+%v): %v", at.Sub(T0), err)
+		}
+		if n != wantN {
+			t.Fatalf("Sweep(T0+%v) deleted %d entries, want %d", at.Sub(T0), n, wantN)
+		}
+	}
+	sweep(T0.Add(5*time.Minute-time.Millisecond), 0)
+	sweep(T0.Add(5*time.Minute), 1)
+	if got := resolve(t, s, lnk, T0); got != "" {
+		t.Fatalf("the swept link still resolves (asked at T0): %q", got)
+	}
+	sweep(T0.Add(10*time.Minute), 1)
+	if q := take(t, s, quota, T0.Add(time.Minute), once); !q.OK { // expires T0+11m
+		t.Fatalf("the swept quota still counts (asked at T0+1m): %s", showQuota(q))
+	}
+	sweep(T0.Add(11*time.Minute), 1)
+	sweep(T0.Add(Rule.Window), 1) // the counter; the reservation is live
+	want(t, "window over, reservation live", get(t, s, pending, T0.Add(Rule.Window)),
+		lockout.State{Pending: 1, PendingUntil: late.Add(Hold)})
+	sweep(late.Add(Hold-time.Millisecond), 0)
+	sweep(late.Add(Hold), 1)
+	sweep(T0.Add(time.Hour), 0)
+}
+
+// serialAndParallel runs attempt (given a distinct number each time) one at
+// a time, then from 4×GOMAXPROCS goroutines.
+func serialAndParallel(b *testing.B, attempt func(i int)) {
 	b.Run("serial", func(b *testing.B) {
 		i := 0
 		for b.Loop() {
