@@ -41,6 +41,20 @@ func guardedStack(t *testing.T, env map[string]string, kratosEnv ...string) (*st
 	return e, base
 }
 
+// storeEnv is Hera's environment for a lockout store: memory, or a fresh
+// PostgreSQL database or Redis key space.
+func storeEnv(t *testing.T, store string) map[string]string {
+	env := map[string]string{"HERA_LOCKOUT_STORE": store}
+	switch store {
+	case "postgres":
+		env["HERA_LOCKOUT_POSTGRES_DSN"] = dbtest.Postgres(t)
+	case "redis":
+		addr, _ := dbtest.Redis(t)
+		env["HERA_LOCKOUT_REDIS_URL"] = "redis://" + addr + "/0"
+	}
+	return env
+}
+
 func copyEnv(m map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range m {
@@ -86,14 +100,7 @@ func TestLockout(t *testing.T) {
 	const pw = "the right password 77"
 	for _, store := range []string{"memory", "postgres", "redis"} {
 		t.Run(store, func(t *testing.T) {
-			env := map[string]string{"HERA_LOCKOUT_STORE": store}
-			switch store {
-			case "postgres":
-				env["HERA_LOCKOUT_POSTGRES_DSN"] = dbtest.Postgres(t)
-			case "redis":
-				addr, _ := dbtest.Redis(t)
-				env["HERA_LOCKOUT_REDIS_URL"] = "redis://" + addr + "/0"
-			}
+			env := storeEnv(t, store)
 			e, _ := guardedStack(t, env)
 			b := webtest.New(t, e.HeraURL)
 			email := "lock-" + store + "@example.com"
@@ -161,13 +168,7 @@ func normalise(p *webtest.Page) string {
 func TestLockoutSharedAcrossInstances(t *testing.T) {
 	for _, store := range []string{"postgres", "redis"} {
 		t.Run(store, func(t *testing.T) {
-			env := map[string]string{"HERA_LOCKOUT_STORE": store}
-			if store == "postgres" {
-				env["HERA_LOCKOUT_POSTGRES_DSN"] = dbtest.Postgres(t)
-			} else {
-				addr, _ := dbtest.Redis(t)
-				env["HERA_LOCKOUT_REDIS_URL"] = "redis://" + addr + "/0"
-			}
+			env := storeEnv(t, store)
 			e, base := guardedStack(t, env)
 			second := copyEnv(base)
 			second["HERA_LISTEN"] = closedAddr(t)
@@ -297,31 +298,16 @@ func TestCaptcha(t *testing.T) {
 	sv.SetMode(captchatest.Normal)
 }
 
-// TestSecondFactorLockout: guessing TOTP codes locks the session's second
-// factor.
+// TestSecondFactorLockout: guessing TOTP codes on one session locks the
+// identity's second factor (TestSecondFactorCountedPerIdentity spreads the
+// guesses over sessions).
 func TestSecondFactorLockout(t *testing.T) {
 	e, _ := guardedStack(t, map[string]string{"HERA_LOCKOUT_DURATION": "1m"})
-	b := webtest.New(t, e.HeraURL)
-	const pw = "the right password 77"
+	const pw = rightPassword
 	email := "totp-lock@example.com"
-	p := b.Get("/registration")
-	p = b.Submit(p.Form("method", "profile"), "method", "profile", map[string]string{"traits.email": email})
-	b.Submit(p.Form("method", "password"), "method", "password", map[string]string{"password": pw})
-	p = b.Get("/settings")
-	var secret string
-	for _, c := range p.Find(func(n *html.Node) bool {
-		return n.Data == "code" && webtest.Attr(n.Parent, "id") == "form-totp-totp_secret_key"
-	}) {
-		secret = strings.TrimSpace(webtest.TextOf(c))
-	}
-	code, err := webtest.TOTP(secret, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Submit(p.FormByID("form-totp"), "method", "totp", map[string]string{"totp_code": code})
-	b.Submit(b.Get("/logout").Form("confirm", "yes"), "confirm", "yes", nil)
-
-	p = tryLogin(t, b, "", email, pw, nil)
+	secret := enrolTOTP(t, e.HeraURL, email)
+	b := webtest.New(t, e.HeraURL)
+	p := tryLogin(t, b, "", email, pw, nil)
 	if !p.Contains("Second factor") {
 		t.Fatalf("no second factor step: %s", p.Text())
 	}
@@ -330,7 +316,7 @@ func TestSecondFactorLockout(t *testing.T) {
 		p = b.Get(flow)
 		p = b.Submit(p.Form("method", "totp"), "method", "totp", map[string]string{"totp_code": "000000"})
 	}
-	code, _ = webtest.TOTP(secret, time.Now())
+	code, _ := webtest.TOTP(secret, time.Now())
 	p = b.Get(flow)
 	p = b.Submit(p.Form("method", "totp"), "method", "totp", map[string]string{"totp_code": code})
 	if !p.Contains(lockedText) {

@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer closeStore()
-	g, widget, err := newGuard(cfg, log, store, m)
+	g, widget, err := newGuard(cfg, log, store, kc, m)
 	if err != nil {
 		return err
 	}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/heraproject/hera/internal/captcha"
 	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/device"
 	"github.com/heraproject/hera/internal/guard"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/lockout"
@@ -58,8 +60,12 @@ func openLockoutStore(ctx context.Context, cfg *config.Config) (store lockout.St
 
 // newGuard builds the captcha and lockout checks of every submission, and
 // the captcha widget the pages show.
-func newGuard(cfg *config.Config, log *slog.Logger, store lockout.Store, m *metrics.Metrics) (*guard.Guard, *web.Captcha, error) {
+func newGuard(cfg *config.Config, log *slog.Logger, store lockout.Store, kc *kratos.Client, m *metrics.Metrics) (*guard.Guard, *web.Captcha, error) {
 	limiter, err := lockout.New(store, cfg.Lockout)
+	if err != nil {
+		return nil, nil, err
+	}
+	devices, err := newDevices(cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,7 +75,8 @@ func newGuard(cfg *config.Config, log *slog.Logger, store lockout.Store, m *metr
 			flows = append(flows, k)
 		}
 	}
-	gc := guard.Config{Logger: log, Limiter: limiter, CaptchaFlows: flows}
+	gc := guard.Config{Logger: log, Limiter: limiter, CaptchaFlows: flows, Devices: devices,
+		Identities: kc, SessionCookie: cfg.KratosSessionCookie}
 	if m != nil {
 		gc.Observer = m
 	}
@@ -104,6 +111,25 @@ func newGuard(cfg *config.Config, log *slog.Logger, store lockout.Store, m *metr
 	}
 	g, err := guard.New(gc)
 	return g, widget, err
+}
+
+// newDevices builds the device cookie issuer, or nil when device cookies
+// are off. Without a configured secret a random one serves this process.
+func newDevices(cfg *config.Config, log *slog.Logger) (*device.Cookies, error) {
+	if cfg.DeviceCookieLifetime == 0 {
+		return nil, nil
+	}
+	secret := []byte(cfg.DeviceCookieSecret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, err
+		}
+		if cfg.LockoutStore != "memory" {
+			log.Warn("HERA_DEVICE_COOKIE_SECRET is not set: device cookies hold only on the replica that issued them, until it restarts")
+		}
+	}
+	return device.New(device.Config{Secret: secret, Lifetime: cfg.DeviceCookieLifetime, Secure: cfg.PublicURL.Scheme == "https"})
 }
 
 // storeReadiness reports whether the shared lockout store answers.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -31,6 +32,12 @@ type Config struct {
 	KratosPublicURL *url.URL
 	KratosAdminURL  *url.URL
 	KratosTimeout   time.Duration
+	// KratosSessionCookie is the name of Kratos's session cookie.
+	KratosSessionCookie string
+	// KratosMaxSubmissions bounds the submissions waiting on Kratos at
+	// once; others wait up to KratosSubmissionWait, then get a 503.
+	KratosMaxSubmissions int
+	KratosSubmissionWait time.Duration
 
 	// HydraAdminURL is nil when Hera runs without Hydra (no OAuth2).
 	HydraAdminURL *url.URL
@@ -63,6 +70,12 @@ type Config struct {
 	LockoutFailOpen    bool
 	LockoutKeySecret   string
 	Lockout            lockout.Config
+
+	// Device cookies: DeviceCookieLifetime 0 switches them off; an empty
+	// secret is replaced by a random one at start (cookies then do not
+	// survive a restart or work across replicas).
+	DeviceCookieSecret   string
+	DeviceCookieLifetime time.Duration
 
 	// Branding.
 	BrandName       string
@@ -130,6 +143,21 @@ func Vars() []Var {
 			set: func(c *Config, v string) (err error) { c.KratosAdminURL, err = parseBaseURL(v); return err }},
 		{Name: "KRATOS_TIMEOUT", Default: "10s", Help: "timeout of each call Hera makes to Kratos",
 			set: func(c *Config, v string) (err error) { c.KratosTimeout, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_KRATOS_SESSION_COOKIE", Default: "ory_kratos_session", Help: "name of Kratos's session cookie (Kratos's session.cookie.name)",
+			set: func(c *Config, v string) error {
+				if (&http.Cookie{Name: v, Value: "x"}).Valid() != nil {
+					return errors.New("not a valid cookie name")
+				}
+				c.KratosSessionCookie = v
+				return nil
+			}},
+		{Name: "HERA_KRATOS_MAX_SUBMISSIONS", Default: "4", Help: "submissions Hera sends to Kratos at once (about Kratos's CPU cores; SQLite wants 4 at most); more wait HERA_KRATOS_SUBMISSION_WAIT, then get 503 with Retry-After",
+			set: func(c *Config, v string) (err error) { c.KratosMaxSubmissions, err = parsePositiveInt(v); return err }},
+		{Name: "HERA_KRATOS_SUBMISSION_WAIT", Default: "5s", Help: "how long a submission waits for one of HERA_KRATOS_MAX_SUBMISSIONS",
+			set: func(c *Config, v string) (err error) {
+				c.KratosSubmissionWait, err = parsePositiveDuration(v)
+				return err
+			}},
 		{Name: "HYDRA_ADMIN_URL", Help: "Hydra admin API, e.g. http://127.0.0.1:4445; empty runs Hera without OAuth2",
 			set: func(c *Config, v string) (err error) { c.HydraAdminURL, err = parseBaseURL(v); return err }},
 		{Name: "HYDRA_TIMEOUT", Default: "10s", Help: "timeout of each call Hera makes to Hydra",
@@ -234,6 +262,26 @@ func Vars() []Var {
 			}},
 		{Name: "HERA_LOCKOUT_CAPTCHA_AFTER", Default: "3", Help: "with a captcha provider: account failures after which every flow asks for the captcha; -1: never",
 			set: func(c *Config, v string) (err error) { c.Lockout.CaptchaAfter, err = strconv.Atoi(v); return err }},
+		{Name: "HERA_SEND_LIMIT_RECIPIENT", Default: "3/15m,10/1h", Help: "codes and links Kratos may send to one address: comma-separated count/period limits",
+			set: func(c *Config, v string) (err error) { c.Lockout.Sends.Recipient, err = parseLimits(v); return err }},
+		{Name: "HERA_SEND_LIMIT_IP", Default: "30/1h", Help: "codes and links one client IP (IPv6: its /64) may have sent: count/period limits",
+			set: func(c *Config, v string) (err error) { c.Lockout.Sends.IP, err = parseLimits(v); return err }},
+		{Name: "HERA_DEVICE_COOKIE_SECRET", Secret: true, Help: "HMAC key of device cookies, at least 32 bytes, the same on every replica; empty: a random key per start",
+			set: func(c *Config, v string) error {
+				if len(v) < 32 {
+					return errors.New("at least 32 bytes")
+				}
+				c.DeviceCookieSecret = v
+				return nil
+			}},
+		{Name: "HERA_DEVICE_COOKIE_LIFETIME", Default: "2160h", Help: "how long a device cookie lets its browser past a locked account; 0 switches device cookies off",
+			set: func(c *Config, v string) (err error) {
+				c.DeviceCookieLifetime, err = parseDuration(v)
+				if err == nil && c.DeviceCookieLifetime != 0 && c.DeviceCookieLifetime < time.Hour {
+					err = errors.New("0, or at least 1h")
+				}
+				return err
+			}},
 		{Name: "HERA_DEFAULT_LANGUAGE", Default: "en", Help: "language when neither Hydra's ui_locales, the user's choice nor Accept-Language picks one: en, de, fr or es",
 			set: func(c *Config, v string) error {
 				switch v {
@@ -389,8 +437,12 @@ func (c *Config) crossCheck() []error {
 	case c.LockoutStore == "redis" && c.LockoutRedisURL == "":
 		errs = append(errs, errors.New("HERA_LOCKOUT_REDIS_URL: required with HERA_LOCKOUT_STORE=redis"))
 	}
-	// Second factors follow the account rule.
+	// Second factors and device cookies follow the account rule.
 	c.Lockout.Identity = c.Lockout.Identifier
+	c.Lockout.Device = c.Lockout.Identifier
+	// A reservation outlives any submission that could still settle it:
+	// the wait for a Kratos slot, the captcha, the flow read and the submit.
+	c.Lockout.Hold = max(time.Minute, c.KratosSubmissionWait+2*c.KratosTimeout+c.CaptchaTimeout+30*time.Second)
 	c.Lockout.FailOpen = c.LockoutFailOpen
 	if c.LockoutKeySecret != "" {
 		c.Lockout.KeySecret = []byte(c.LockoutKeySecret)
@@ -399,6 +451,24 @@ func (c *Config) crossCheck() []error {
 		errs = append(errs, fmt.Errorf("HERA_LOCKOUT_*: %w", err))
 	}
 	return errs
+}
+
+// parseLimits reads "3/15m,10/1h": at most 3 per 15 minutes and 10 per hour.
+func parseLimits(v string) ([]lockout.Limit, error) {
+	var out []lockout.Limit
+	for _, f := range splitList(v) {
+		n, per, ok := strings.Cut(f, "/")
+		max, err := strconv.Atoi(strings.TrimSpace(n))
+		d, derr := time.ParseDuration(strings.TrimSpace(per))
+		if !ok || err != nil || derr != nil || max < 1 || d < time.Second {
+			return nil, fmt.Errorf("%q: want count/period, e.g. 3/15m", f)
+		}
+		out = append(out, lockout.Limit{Max: max, Per: d})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("want at least one count/period limit")
+	}
+	return out, nil
 }
 
 func parsePositiveInt(v string) (int, error) {

@@ -116,3 +116,63 @@ func TestDocumented(t *testing.T) {
 		}
 	}
 }
+
+func withMinimal(m map[string]string) map[string]string {
+	for k, v := range minimal {
+		m[k] = v
+	}
+	return m
+}
+
+func TestGuardDefaults(t *testing.T) {
+	c, err := Load(env(withMinimal(map[string]string{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KratosSessionCookie != "ory_kratos_session" || c.KratosMaxSubmissions != 4 || c.KratosSubmissionWait != 5*time.Second {
+		t.Errorf("kratos submission settings: %q %d %v", c.KratosSessionCookie, c.KratosMaxSubmissions, c.KratosSubmissionWait)
+	}
+	if c.DeviceCookieLifetime != 90*24*time.Hour || c.DeviceCookieSecret != "" {
+		t.Errorf("device cookies: %v", c.DeviceCookieLifetime)
+	}
+	s := c.Lockout.Sends
+	if len(s.Recipient) != 2 || s.Recipient[0].Max != 3 || s.Recipient[0].Per != 15*time.Minute ||
+		s.Recipient[1].Max != 10 || s.Recipient[1].Per != time.Hour || len(s.IP) != 1 || s.IP[0].Max != 30 {
+		t.Errorf("send limits: %+v", s)
+	}
+	if c.Lockout.Device != c.Lockout.Identifier || c.Lockout.Identity != c.Lockout.Identifier {
+		t.Error("device and second-factor rules do not follow the account rule")
+	}
+	// A reservation outlives the longest submission that could settle it.
+	if longest := c.KratosSubmissionWait + 2*c.KratosTimeout + c.CaptchaTimeout; c.Lockout.Hold <= longest {
+		t.Errorf("hold %v, a submission may take %v", c.Lockout.Hold, longest)
+	}
+}
+
+func TestGuardSettingsRefused(t *testing.T) {
+	for name, bad := range map[string][]string{
+		"HERA_SEND_LIMIT_RECIPIENT":   {"3", "3/", "x/15m", "0/15m", "3/15", "3/0s", ",", "3/15m,x"},
+		"HERA_SEND_LIMIT_IP":          {"-1/1h", "30/1ms"},
+		"HERA_KRATOS_SESSION_COOKIE":  {"bad name", "a;b", "ü"},
+		"HERA_KRATOS_MAX_SUBMISSIONS": {"0", "-1", "many"},
+		"HERA_DEVICE_COOKIE_SECRET":   {"short"},
+		"HERA_DEVICE_COOKIE_LIFETIME": {"10m", "-1h", "soon"},
+	} {
+		for _, v := range bad {
+			_, err := Load(env(withMinimal(map[string]string{name: v})))
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%q: %v", name, v, err)
+			}
+			if err != nil && name == "HERA_DEVICE_COOKIE_SECRET" && strings.Contains(err.Error(), v) {
+				t.Errorf("the error shows the secret: %v", err)
+			}
+		}
+	}
+	c, err := Load(env(withMinimal(map[string]string{"HERA_SEND_LIMIT_RECIPIENT": " 1/1m , 2/2h ", "HERA_DEVICE_COOKIE_LIFETIME": "0"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Lockout.Sends.Recipient; len(r) != 2 || r[0].Max != 1 || r[1].Per != 2*time.Hour || c.DeviceCookieLifetime != 0 {
+		t.Errorf("got %+v %v", r, c.DeviceCookieLifetime)
+	}
+}

@@ -1,7 +1,24 @@
-// Package guard is what stands between a browser and Kratos on every
-// credential submission: the captcha first, then the brute-force lockout,
-// then (after Kratos answered) the record of the outcome. It implements
-// web.Guard.
+// Package guard is what stands between a client and Kratos on every
+// self-service submission: before Kratos sees it, the captcha, a reserved
+// slot on every failure counter the attempt could add to, and a use of the
+// send quota of every address Kratos could mail because of it; after
+// Kratos answered, the slot is settled as a failure, a success or nothing.
+//
+// What an attempt names is decided by package attempt, which mirrors
+// Kratos's decoders; the guard keys on that:
+//
+//   - a first-factor sign-in (password, sign-in code) counts against the
+//     account it names, or, when the browser holds a valid device cookie
+//     for that account, against that cookie's own counter;
+//   - a second factor (TOTP, backup code, second-factor code) counts
+//     against the identity of the session it arrives on, whichever session
+//     that is: sessions Hera saw Kratos create are linked to their identity;
+//   - every guess also counts against the client IP (not when a device
+//     cookie vouches for the browser: a shared IP cannot lock an owner out);
+//   - recovery, verification and registration codes count against the IP;
+//     per address they are bounded by the send quota (each code Kratos
+//     sends is counted against its address) and Kratos's five attempts per
+//     code.
 package guard
 
 import (
@@ -12,15 +29,68 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/heraproject/hera/internal/attempt"
 	"github.com/heraproject/hera/internal/captcha"
+	"github.com/heraproject/hera/internal/device"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/lockout"
-	"github.com/heraproject/hera/internal/web"
 )
+
+// Attempt is one submission on its way to Kratos.
+type Attempt struct {
+	*attempt.Attempt
+	FlowID   string
+	ClientIP string // after trusted-proxy handling
+	// Session is the session handle Kratos will read (kratos.SessionHandle);
+	// "" if none. Never log it.
+	Session string
+	// Cookies are the client's cookies as net/http parses them.
+	Cookies []*http.Cookie
+	// Fields are the submission's string fields as received: the captcha
+	// token is read from them.
+	Fields url.Values
+}
+
+// Refusal is a "no": the submission does not reach Kratos.
+type Refusal struct {
+	// Notice is the code of the message shown: captcha, unavailable, busy,
+	// locked-<minutes> or codes-<minutes>.
+	Notice string
+	// Status is the HTTP status API clients get.
+	Status int
+	// RetryAfter, when set, is sent as Retry-After.
+	RetryAfter time.Duration
+	// Reason is for the log.
+	Reason string
+}
+
+// Answer is what Kratos answered, as Settle reads it.
+type Answer struct {
+	Outcome    *kratos.Outcome
+	SetCookies []string
+}
+
+// Ticket is an admitted attempt; Settle it exactly once.
+type Ticket struct {
+	a        *Attempt
+	res      *lockout.Reservation
+	keys     []lockout.Key
+	deviceIP lockout.Key // the IP a device-cookie attempt still feeds
+	device   bool
+	subject  string // second factor: the identity (or session) counted
+	settled  bool
+}
+
+// identities is what the guard needs of Kratos's admin API to learn whose
+// session a second factor arrives on.
+type identities interface {
+	SessionIdentity(ctx context.Context, sessionID string) (string, error)
+	IdentityByIdentifier(ctx context.Context, identifier string) (string, error)
+}
 
 // Config configures New.
 type Config struct {
@@ -30,23 +100,29 @@ type Config struct {
 	// CaptchaFlows need a captcha on every submission; other flows need one
 	// only once the lockout escalates (Decision.CaptchaRequired).
 	CaptchaFlows []kratos.Kind
-	// Limiter is the brute-force lockout.
+	// Limiter holds the counters, quotas and session links.
 	Limiter *lockout.Limiter
-	// SessionCookie is the name of Kratos's session cookie; second-factor
-	// attempts are counted per session when Kratos does not tell whose it is.
+	// Devices issues and checks device cookies; nil switches them off.
+	Devices *device.Cookies
+	// Identities resolves whose session Kratos created; nil falls back to
+	// counting second factors on the account the first factor named.
+	Identities identities
+	// SessionCookie is Kratos's session cookie name.
 	SessionCookie string
 	// Observer, if set, counts decisions (metrics).
 	Observer interface{ Decision(flow, outcome string) }
 }
 
-// Guard implements web.Guard.
+// Guard runs the checks.
 type Guard struct {
-	log       *slog.Logger
-	captcha   *captcha.Verifier
-	flows     []kratos.Kind
-	limiter   *lockout.Limiter
-	sessionCk string
-	observer  interface{ Decision(flow, outcome string) }
+	log        *slog.Logger
+	captcha    *captcha.Verifier
+	flows      []kratos.Kind
+	limiter    *lockout.Limiter
+	devices    *device.Cookies
+	identities identities
+	sessionCk  string
+	observer   interface{ Decision(flow, outcome string) }
 }
 
 // New returns a guard.
@@ -54,9 +130,10 @@ func New(c Config) (*Guard, error) {
 	if c.Logger == nil || c.Limiter == nil {
 		return nil, errors.New("guard: logger and limiter are required")
 	}
-	g := &Guard{log: c.Logger, captcha: c.Captcha, flows: c.CaptchaFlows, limiter: c.Limiter, sessionCk: c.SessionCookie, observer: c.Observer}
+	g := &Guard{log: c.Logger, captcha: c.Captcha, flows: c.CaptchaFlows, limiter: c.Limiter,
+		devices: c.Devices, identities: c.Identities, sessionCk: c.SessionCookie, observer: c.Observer}
 	if g.sessionCk == "" {
-		g.sessionCk = "ory_kratos_session"
+		g.sessionCk = kratos.DefaultSessionCookie
 	}
 	return g, nil
 }
@@ -67,128 +144,296 @@ func (g *Guard) CaptchaOn(flow kratos.Kind) bool {
 	return g.captcha != nil && slices.Contains(g.flows, flow)
 }
 
-// secondFactor reports whether a login method is a second factor.
-func secondFactor(method string) bool {
-	switch method {
-	case "totp", "lookup_secret", "webauthn":
-		return true
+// SessionCookie is the Kratos session cookie name the guard reads.
+func (g *Guard) SessionCookie() string { return g.sessionCk }
+
+// Admit runs every check that comes before Kratos. A nil Refusal comes with
+// a Ticket to Settle.
+func (g *Guard) Admit(ctx context.Context, a *Attempt) (*Ticket, *Refusal) {
+	t := &Ticket{a: a}
+	var d lockout.Decision
+	if a.Secret != attempt.NoSecret {
+		t.keys = g.keys(ctx, t)
+		if len(t.keys) > 0 {
+			res, dec, err := g.limiter.Reserve(ctx, t.keys...)
+			d = dec
+			if err != nil {
+				g.log.ErrorContext(ctx, "lockout store", "op", "reserve", "err", err, "fail_open", !dec.Locked)
+			}
+			if ref := g.refusal(ctx, a, t, dec); ref != nil {
+				return nil, ref
+			}
+			t.res = res
+		}
 	}
-	return false
+	if ref := g.checkCaptcha(ctx, a, d); ref != nil {
+		g.release(ctx, t)
+		return nil, ref
+	}
+	if ref := g.takeSends(ctx, t); ref != nil {
+		g.release(ctx, t)
+		return nil, ref
+	}
+	if a.Secret != attempt.NoSecret || len(a.Sends) > 0 || a.SendsToSession {
+		g.decision(ctx, t, "allowed")
+	}
+	return t, nil
 }
 
-// keys returns the lockout keys of an attempt.
-func (g *Guard) keys(a *web.Attempt) (keys []lockout.Key, account bool) {
-	if a.ClientIP != "" {
-		keys = append(keys, g.limiter.IPKey(a.ClientIP))
-	}
+// keys returns the counters an attempt with a secret is reserved on.
+func (g *Guard) keys(ctx context.Context, t *Ticket) []lockout.Key {
+	a := t.a
+	ip := g.limiter.IPKey(a.ClientIP)
 	switch {
-	case a.Flow == kratos.Login && secondFactor(a.Method):
-		// Kratos does not say whose aal1 session this is, so the second
-		// factor is counted per session (and per IP).
-		if s := cookieValue(a.Cookie, g.sessionCk); s != "" {
-			sum := sha256.Sum256([]byte(s))
-			keys = append(keys, g.limiter.IdentityKey("session-"+base64.RawURLEncoding.EncodeToString(sum[:])))
-			account = true
+	case a.SecondFactor:
+		t.subject = g.subject(ctx, a.Session)
+		keys := []lockout.Key{ip}
+		if t.subject != "" {
+			keys = append(keys, g.limiter.IdentityKey(t.subject))
 		}
-	case a.Flow == kratos.Login || a.Flow == kratos.Registration:
-		if strings.TrimSpace(a.Identifier) != "" {
-			keys = append(keys, g.limiter.IdentifierKey(a.Identifier))
-			account = true
-		}
-	}
-	// Recovery and verification: per IP only, so a locked identifier can
-	// always recover its account.
-	return keys, account
-}
-
-// Check implements web.Guard: captcha first (when required), then the
-// lockout. A refused captcha counts against nobody.
-func (g *Guard) Check(ctx context.Context, a *web.Attempt) *web.Refusal {
-	keys, _ := g.keys(a)
-	d, lerr := g.limiter.Check(ctx, keys...)
-	if lerr != nil {
-		g.log.ErrorContext(ctx, "lockout store", "err", lerr, "fail_open", !d.Locked)
-	}
-	if g.captcha != nil {
-		// Second factors are never asked for a captcha: their page has no
-		// widget, and the lockout already bounds them.
-		need := !(a.Flow == kratos.Login && secondFactor(a.Method)) && (slices.Contains(g.flows, a.Flow) || d.CaptchaRequired)
-		if need {
-			if _, err := g.captcha.Verify(ctx, a.Form, a.ClientIP); err != nil {
-				captcha.Strip(a.Form)
-				outcome := "captcha_failed"
-				ref := &web.Refusal{Notice: "captcha", Status: http.StatusForbidden, Reason: "captcha: " + string(captcha.ReasonOf(err))}
-				if errors.Is(err, captcha.ErrUnavailable) {
-					outcome = "captcha_unavailable"
-					ref = &web.Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, Reason: "captcha provider: " + string(captcha.ReasonOf(err))}
-					g.log.ErrorContext(ctx, "captcha provider unavailable", "err", err)
-				}
-				g.decision(ctx, a, keys, outcome)
-				return ref
+		return keys
+	case a.Account != "":
+		if g.devices != nil {
+			if id, ok := g.devices.Verify(a.Account, a.Cookies); ok {
+				// The owner's browser: its own counter, and no IP gate.
+				t.device, t.deviceIP = true, ip
+				return []lockout.Key{g.limiter.DeviceKey(id)}
 			}
 		}
-		captcha.Strip(a.Form)
+		return []lockout.Key{ip, g.limiter.IdentifierKey(a.Account)}
 	}
+	// Codes of recovery, verification and registration.
+	return []lockout.Key{ip}
+}
+
+// subject returns whom a second factor on session handle is counted
+// against: the identity Hera linked the session to when Kratos created it,
+// or, for a session Hera never saw created, the session itself.
+func (g *Guard) subject(ctx context.Context, handle string) string {
+	if handle == "" {
+		return "" // Kratos finds no session and judges nothing
+	}
+	s, err := g.limiter.Resolve(ctx, handle)
+	if err != nil {
+		g.log.ErrorContext(ctx, "lockout store", "op", "resolve", "err", err)
+	}
+	if s != "" {
+		return s
+	}
+	sum := sha256.Sum256([]byte(handle))
+	return "session:" + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func (g *Guard) refusal(ctx context.Context, a *Attempt, t *Ticket, d lockout.Decision) *Refusal {
 	switch {
 	case d.Locked && d.Unavailable:
-		g.decision(ctx, a, keys, "store_unavailable")
-		return &web.Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, Reason: "lockout store unavailable"}
+		g.decision(ctx, t, "store_unavailable")
+		return &Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, Reason: "lockout store unavailable"}
 	case d.Locked:
-		mins := int((d.RetryAfter + time.Minute - 1) / time.Minute)
-		g.decision(ctx, a, keys, "locked")
-		return &web.Refusal{Notice: fmt.Sprintf("locked-%d", max(mins, 1)), Status: http.StatusTooManyRequests, Reason: "locked"}
+		g.decision(ctx, t, "locked")
+		return &Refusal{Notice: fmt.Sprintf("locked-%d", minutes(d.RetryAfter)), Status: http.StatusTooManyRequests,
+			RetryAfter: d.RetryAfter, Reason: "locked"}
+	case d.Busy:
+		// As many attempts in flight as failures remain: the next one
+		// waits for them to be judged.
+		g.decision(ctx, t, "busy")
+		return &Refusal{Notice: "busy", Status: http.StatusServiceUnavailable, RetryAfter: time.Second, Reason: "attempts in flight"}
 	}
-	g.decision(ctx, a, keys, "allowed")
 	return nil
 }
 
-// Record implements web.Guard: a credential failure counts against every
-// key of the attempt; a completed sign-in resets the account's counter.
-func (g *Guard) Record(ctx context.Context, a *web.Attempt, o *kratos.Outcome) {
-	keys, account := g.keys(a)
-	switch {
-	case o.CredentialFailure():
-		for _, k := range keys {
-			st, err := g.limiter.Fail(ctx, k)
-			if err != nil {
-				g.log.ErrorContext(ctx, "lockout store", "op", "fail", "err", err)
-				continue
-			}
-			if st.LockedNow {
-				g.log.WarnContext(ctx, "lockout engaged", "flow", a.Flow, "key", k.String(), "until", st.LockedUntil)
-			}
+// checkCaptcha verifies the captcha where it is needed. Second factors and
+// security keys never need one: their pages have no widget and the
+// lockout bounds them.
+func (g *Guard) checkCaptcha(ctx context.Context, a *Attempt, d lockout.Decision) *Refusal {
+	if g.captcha == nil {
+		return nil
+	}
+	exempt := a.SecondFactor || (a.Kind == kratos.Login && a.Method == "webauthn")
+	need := slices.Contains(g.flows, a.Kind) || d.CaptchaRequired
+	if exempt || !need {
+		return nil
+	}
+	if _, err := g.captcha.Verify(ctx, a.Fields, a.ClientIP); err != nil {
+		t := &Ticket{a: a}
+		if errors.Is(err, captcha.ErrUnavailable) {
+			g.log.ErrorContext(ctx, "captcha provider unavailable", "err", err)
+			g.decision(ctx, t, "captcha_unavailable")
+			return &Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, Reason: "captcha provider: " + string(captcha.ReasonOf(err))}
 		}
-		g.decision(ctx, a, keys, "credential_failure")
-	case o.Kind == kratos.OutcomeSuccess && a.Flow == kratos.Login && account:
-		if err := g.limiter.Succeed(ctx, keys...); err != nil {
-			g.log.ErrorContext(ctx, "lockout store", "op", "succeed", "err", err)
+		g.decision(ctx, t, "captcha_failed")
+		return &Refusal{Notice: "captcha", Status: http.StatusForbidden, Reason: "captcha: " + string(captcha.ReasonOf(err))}
+	}
+	return nil
+}
+
+// takeSends uses the send quota of every address Kratos may send a code to
+// because of this attempt, and of the client IP.
+func (g *Guard) takeSends(ctx context.Context, t *Ticket) *Refusal {
+	a := t.a
+	if len(a.Sends) == 0 && !a.SendsToSession {
+		return nil
+	}
+	recipients := a.Sends
+	if a.SendsToSession {
+		// A second-factor code to every address of the session's identity.
+		if t.subject == "" {
+			t.subject = g.subject(ctx, a.Session)
 		}
-		g.decision(ctx, a, keys, "success")
+		if t.subject != "" {
+			recipients = append(slices.Clone(recipients), "identity-addresses:"+t.subject)
+		}
+	}
+	q, err := g.limiter.TakeSend(ctx, a.ClientIP, recipients...)
+	if err != nil {
+		g.log.ErrorContext(ctx, "lockout store", "op", "take_send", "err", err, "fail_open", q.OK)
+	}
+	if q.OK {
+		return nil
+	}
+	if err != nil {
+		g.decision(ctx, t, "store_unavailable")
+		return &Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, Reason: "lockout store unavailable"}
+	}
+	wait := time.Until(q.RetryAt)
+	g.decision(ctx, t, "send_limited")
+	return &Refusal{Notice: fmt.Sprintf("codes-%d", minutes(wait)), Status: http.StatusTooManyRequests, RetryAfter: wait, Reason: "send quota"}
+}
+
+// release settles an admitted attempt that never reached Kratos.
+func (g *Guard) release(ctx context.Context, t *Ticket) {
+	if t == nil || t.res == nil || t.settled {
+		return
+	}
+	t.settled = true
+	if _, err := g.limiter.Settle(ctx, t.res, lockout.Neutral); err != nil {
+		g.log.ErrorContext(ctx, "lockout store", "op", "release", "err", err)
 	}
 }
 
-// decision logs one authentication decision: never the identifier itself,
-// only its key digest.
-func (g *Guard) decision(ctx context.Context, a *web.Attempt, keys []lockout.Key, outcome string) {
-	attrs := []any{"flow", a.Flow, "method", a.Method, "outcome", outcome, "client_ip", a.ClientIP}
-	for _, k := range keys {
-		if k.Kind != lockout.KindIP {
-			attrs = append(attrs, "account_key", k.Digest[:min(16, len(k.Digest))])
+// Release settles an admitted attempt Kratos never judged (it failed or
+// timed out): nothing is counted.
+func (g *Guard) Release(ctx context.Context, t *Ticket) { g.release(ctx, t) }
+
+// Settle records Kratos's answer: a credential failure counts on every key
+// the attempt reserved; a sign-in that succeeded resets the account (or
+// device) and identity counters, links the session Kratos created to its
+// identity and hands the browser a device cookie. It returns the cookies
+// to set.
+func (g *Guard) Settle(ctx context.Context, t *Ticket, ans Answer) []*http.Cookie {
+	if t == nil || t.settled {
+		return nil
+	}
+	t.settled = true
+	a, o := t.a, ans.Outcome
+	outcome := lockout.Neutral
+	issued := kratos.IssuedSession(ans.SetCookies, g.sessionCk, o)
+	switch {
+	case o == nil:
+	case o.CredentialFailure():
+		outcome = lockout.Failure
+	case a.Kind == kratos.Login && a.Secret != attempt.NoSecret && (o.Kind == kratos.OutcomeSuccess || issued != ""):
+		// A first factor succeeded when Kratos issued a session, even one
+		// that still needs a second factor (its answer is a redirect).
+		outcome = lockout.Success
+	}
+	if t.res != nil {
+		engaged, err := g.limiter.Settle(ctx, t.res, outcome)
+		if err != nil {
+			g.log.ErrorContext(ctx, "lockout store", "op", "settle", "err", err)
 		}
+		for _, k := range engaged {
+			g.log.WarnContext(ctx, "lockout engaged", "flow", a.Kind, "kind", k.Kind, "key", k.Digest[:min(16, len(k.Digest))])
+		}
+	}
+	if outcome == lockout.Failure && t.device {
+		// A device cookie skips the IP gate, not the IP count.
+		if _, err := g.limiter.Fail(ctx, t.deviceIP); err != nil {
+			g.log.ErrorContext(ctx, "lockout store", "op", "fail", "err", err)
+		}
+	}
+	switch outcome {
+	case lockout.Failure:
+		g.decision(ctx, t, "credential_failure")
+	case lockout.Success:
+		g.decision(ctx, t, "success")
+	}
+	var cookies []*http.Cookie
+	if outcome == lockout.Success && a.Kind == kratos.Login && !a.SecondFactor && a.Account != "" && g.devices != nil {
+		if c, err := g.devices.Issue(a.Account); err == nil {
+			cookies = append(cookies, c)
+		} else {
+			g.log.ErrorContext(ctx, "device cookie", "err", err)
+		}
+	}
+	if issued != "" && o != nil {
+		g.link(ctx, t, issued, o)
+	}
+	return cookies
+}
+
+// link remembers whose session Kratos just issued, so second factors on it
+// are counted against that identity. Kratos leaves the identity out of an
+// answer that still needs a second factor; the admin API names it.
+func (g *Guard) link(ctx context.Context, t *Ticket, handle string, o *kratos.Outcome) {
+	subject := ""
+	switch {
+	case t.subject != "" && t.a.SecondFactor:
+		// A session re-issued after a second factor: same identity.
+		subject = t.subject
+	case o.Session != nil && o.Session.Identity != nil && o.Session.Identity.ID != "":
+		subject = "identity:" + o.Session.Identity.ID
+	case g.identities != nil:
+		var id string
+		var err error
+		if o.Session != nil && o.Session.ID != "" {
+			id, err = g.identities.SessionIdentity(ctx, o.Session.ID)
+		} else if t.a.Account != "" {
+			id, err = g.identities.IdentityByIdentifier(ctx, t.a.Account)
+		}
+		if err != nil {
+			g.log.WarnContext(ctx, "cannot name the identity of a new session", "err", err)
+		}
+		if id != "" {
+			subject = "identity:" + id
+		}
+	}
+	if subject == "" && t.a.Account != "" {
+		// Without the admin API's answer: the account the first factor
+		// named stands for the identity.
+		subject = "account:" + g.limiter.IdentifierKey(t.a.Account).Digest
+	}
+	if subject == "" {
+		return
+	}
+	if err := g.limiter.Link(ctx, handle, subject); err != nil {
+		g.log.ErrorContext(ctx, "lockout store", "op", "link", "err", err)
+	}
+}
+
+// decision logs one authentication decision: never the identifier or a
+// handle, only key digests.
+func (g *Guard) decision(ctx context.Context, t *Ticket, outcome string) {
+	a := t.a
+	attrs := []any{"flow", a.Kind, "method", a.Method, "outcome", outcome, "client_ip", a.ClientIP}
+	if a.Secret != attempt.NoSecret {
+		attrs = append(attrs, "secret", a.Secret.String())
+	}
+	for _, k := range t.keys {
+		if k.Kind != lockout.KindIP {
+			attrs = append(attrs, "account_key", string(k.Kind)+":"+k.Digest[:min(16, len(k.Digest))])
+		}
+	}
+	if t.device {
+		attrs = append(attrs, "device_cookie", true)
 	}
 	g.log.InfoContext(ctx, "auth decision", attrs...)
 	if g.observer != nil {
-		g.observer.Decision(string(a.Flow), outcome)
+		g.observer.Decision(string(a.Kind), outcome)
 	}
 }
 
-// cookieValue returns the value of cookie name in a Cookie header.
-func cookieValue(header, name string) string {
-	for _, part := range strings.Split(header, ";") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok && k == name {
-			return v
-		}
-	}
-	return ""
+// minutes rounds a wait up to whole minutes, at least 1.
+func minutes(d time.Duration) int {
+	return max(int((d+time.Minute-1)/time.Minute), 1)
 }

@@ -28,6 +28,8 @@ type Client struct {
 	admin  *url.URL
 	http   *http.Client
 	bodies sync.Pool // *[]byte: buffers for answers that are decoded, then dropped
+
+	addresses addressCache
 }
 
 // NewClient returns a client for Kratos at the given base URLs. Each call is
@@ -72,11 +74,17 @@ type Browser struct {
 	Cookie    string // the Cookie header, verbatim
 	UserAgent string
 	ClientIP  string // after trusted-proxy handling
+	// SessionToken is an API client's X-Session-Token (native apps); Kratos
+	// prefers it to the session cookie.
+	SessionToken string
 }
 
 func (b Browser) apply(h http.Header) {
 	if b.Cookie != "" {
 		h.Set("Cookie", b.Cookie)
+	}
+	if b.SessionToken != "" {
+		h.Set("X-Session-Token", b.SessionToken)
 	}
 	if b.UserAgent != "" {
 		h.Set("User-Agent", b.UserAgent)
@@ -389,6 +397,40 @@ func (c *Client) GetIdentity(ctx context.Context, id string) (*Identity, error) 
 		return nil, err
 	}
 	return &i, nil
+}
+
+// SessionIdentity returns the ID of the identity a session belongs to,
+// through the admin API (Kratos leaves the identity out of a sign-in answer
+// that still needs a second factor).
+func (c *Client) SessionIdentity(ctx context.Context, sessionID string) (string, error) {
+	u := c.admin.JoinPath("/admin/sessions", sessionID)
+	u.RawQuery = url.Values{"expand": {"identity"}}.Encode()
+	var s Session
+	if _, err := c.getJSON(ctx, u, Browser{}, &s); err != nil {
+		return "", err
+	}
+	if s.Identity == nil || s.Identity.ID == "" {
+		return "", fmt.Errorf("%w: session without identity", ErrUnavailable)
+	}
+	return s.Identity.ID, nil
+}
+
+// IdentityByIdentifier returns the ID of the one identity whose password,
+// code or security-key credential has this identifier (Kratos normalizes
+// it as its sign-in does), or "" when there is none or more than one.
+func (c *Client) IdentityByIdentifier(ctx context.Context, identifier string) (string, error) {
+	u := c.admin.JoinPath("/admin/identities")
+	u.RawQuery = url.Values{"credentials_identifier": {identifier}, "page_size": {"2"}}.Encode()
+	var ids []struct {
+		ID string `json:"id"`
+	}
+	if _, err := c.getJSON(ctx, u, Browser{}, &ids); err != nil {
+		return "", err
+	}
+	if len(ids) != 1 {
+		return "", nil
+	}
+	return ids[0].ID, nil
 }
 
 // Ready reports whether both Kratos APIs answer their readiness probes.

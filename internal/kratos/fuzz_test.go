@@ -100,6 +100,10 @@ func FuzzClassify(f *testing.F) {
 			if _, ok := kratos.ParseKind(string(kind)); !ok {
 				t.Fatalf("submit route without a flow kind: %q", p)
 			}
+		case kratos.RouteContinue:
+			if method != http.MethodGet && method != http.MethodHead {
+				t.Fatalf("continue route for %s %q", method, p)
+			}
 		case kratos.RouteForward:
 		default:
 			t.Fatalf("unknown route %d", route)

@@ -30,10 +30,12 @@ const (
 
 // Outcome is a parsed submission answer.
 type Outcome struct {
-	Kind         OutcomeKind
-	Status       int
-	Flow         *Flow    // OutcomeFlow, and settings/verification successes
-	Session      *Session // login or registration success
+	Kind    OutcomeKind
+	Status  int
+	Flow    *Flow    // OutcomeFlow, and settings/verification successes
+	Session *Session // login or registration success
+	// SessionToken is an API flow's new session token (never log it).
+	SessionToken string
 	ContinueWith []ContinueWith
 	RedirectTo   string
 	Err          *APIError
@@ -91,12 +93,14 @@ func ParseOutcome(res *Response) (*Outcome, error) {
 			Session      *Session        `json:"session"`
 			ContinueWith []ContinueWith  `json:"continue_with"`
 			Identity     json.RawMessage `json:"identity"`
+			SessionToken string          `json:"session_token"`
 		}
 		if err := Decode(res.Body, &body); err != nil {
 			return nil, fmt.Errorf("%w: malformed submission answer: %v", ErrUnavailable, err)
 		}
 		o.ContinueWith = body.ContinueWith
 		o.Session = body.Session
+		o.SessionToken = body.SessionToken
 		if body.UI != nil {
 			// A flow: settings and verification answer success with their
 			// flow in state "success"/"passed_challenge"; recovery and

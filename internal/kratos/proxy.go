@@ -27,6 +27,11 @@ const (
 	// RouteSubmit: a self-service submission; it must go through Hera's
 	// pre/post checks, like Hera's own forms.
 	RouteSubmit
+	// RouteContinue: a GET on a flow's submit endpoint, which continues a
+	// flow from a link (verification code links, recovery link tokens,
+	// settings after re-authentication). Kratos reads such a GET's query
+	// as a submission, so only those links' parameters may pass.
+	RouteContinue
 )
 
 // Classify decides what happens to a request for path (the escaped path
@@ -65,7 +70,7 @@ func Classify(method, path string) (Route, Kind) {
 			// GET continues a flow: verification and recovery links from
 			// e-mails, settings after re-authentication.
 			if read {
-				return RouteForward, k
+				return RouteContinue, k
 			}
 		}
 	case 3:
@@ -133,6 +138,9 @@ type ProxyConfig struct {
 	Fail   func(w http.ResponseWriter, r *http.Request, status int)
 	// WrapTransport, if set, wraps the upstream transport (metrics).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// KeepCookie, if set, says which of the client's cookies reach Kratos
+	// (Hera's own stay behind: Kratos refuses API flows that carry any).
+	KeepCookie func(name string) bool
 }
 
 // Proxy forwards the public Kratos routes browsers need, cookies intact in
@@ -178,6 +186,13 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 			for _, h := range drop {
 				pr.Out.Header.Del(h)
 			}
+			if cfg.KeepCookie != nil && pr.In.Header.Get("Cookie") != "" {
+				if c := CanonicalCookie(pr.In.Header, cfg.KeepCookie); c != "" {
+					pr.Out.Header.Set("Cookie", c)
+				} else {
+					pr.Out.Header.Del("Cookie")
+				}
+			}
 			ip := cfg.ClientIP(pr.In)
 			pr.Out.Header.Set("X-Forwarded-For", ip)
 			pr.Out.Header.Set("True-Client-IP", ip)
@@ -212,6 +227,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch route {
 	case RouteSubmit:
 		p.cfg.Submit(w, r, kind)
+	case RouteContinue:
+		if !continueQuery(kind, r.URL.RawQuery) {
+			p.cfg.Logger.InfoContext(r.Context(), "kratos proxy refused a flow link", "path", r.URL.Path)
+			p.cfg.Fail(w, r, http.StatusBadRequest)
+			return
+		}
+		p.rp.ServeHTTP(w, r)
 	case RouteForward:
 		if r.ContentLength > p.cfg.MaxBody {
 			p.cfg.Fail(w, r, http.StatusRequestEntityTooLarge)
@@ -242,6 +264,31 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.cfg.Logger.InfoContext(r.Context(), "kratos proxy refused", "method", r.Method, "path", r.URL.Path)
 		p.cfg.Refuse(w, r)
 	}
+}
+
+// continueQuery reports whether a GET on a flow's submit endpoint carries
+// only what a link from Kratos carries: the flow, and a verification code
+// or a recovery/verification link token, each once. Anything else would
+// make Kratos submit on the GET's behalf past the guard: "email" on a
+// verification flow sends a mail.
+func continueQuery(kind Kind, raw string) bool {
+	q, err := url.ParseQuery(raw)
+	if err != nil || len(q["flow"]) != 1 {
+		return false
+	}
+	for k, vs := range q {
+		if len(vs) != 1 {
+			return false
+		}
+		switch {
+		case k == "flow":
+		case k == "code" && kind == Verification:
+		case k == "token" && (kind == Recovery || kind == Verification):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // bufferPool lends ReverseProxy its copy buffers.

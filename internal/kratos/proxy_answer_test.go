@@ -100,3 +100,59 @@ func TestProxyAnswers(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestFlowLinksCarryOnlyLinkParameters: a GET on a flow's submit endpoint
+// is a submission to Kratos; only what Kratos's own links carry passes.
+func TestFlowLinksCarryOnlyLinkParameters(t *testing.T) {
+	var got []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.RequestURI())
+		w.WriteHeader(http.StatusSeeOther)
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	var failed []int
+	p, err := kratos.NewProxy(kratos.ProxyConfig{
+		Upstream: u, Prefix: "/api/kratos", Timeout: time.Second, MaxBody: 1 << 16,
+		Logger:   slog.New(slog.DiscardHandler),
+		ClientIP: func(*http.Request) string { return "192.0.2.1" },
+		Submit:   func(http.ResponseWriter, *http.Request, kratos.Kind) { t.Error("GET handed to submit") },
+		Refuse:   func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) },
+		Fail: func(w http.ResponseWriter, _ *http.Request, status int) {
+			failed = append(failed, status)
+			w.WriteHeader(status)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "9f425a8d-7efc-4768-8f23-7647a74fdf13"
+	for _, tc := range []struct {
+		target string
+		pass   bool
+	}{
+		{"/self-service/verification?flow=" + id + "&code=123456", true},
+		{"/self-service/recovery?flow=" + id + "&token=abc", true},
+		{"/self-service/settings?flow=" + id, true},
+		{"/self-service/verification?flow=" + id + "&email=victim%40example.com", false},
+		{"/self-service/verification?flow=" + id + "&code=1&code=2", false},
+		{"/self-service/verification?flow=" + id + "&method=code&email=v%40x.io&csrf_token=t", false},
+		{"/self-service/recovery?flow=" + id + "&email=victim%40example.com", false},
+		{"/self-service/recovery?flow=" + id + "&code=123456", false},
+		{"/self-service/login?flow=" + id + "&identifier=v&password=p&method=password", false},
+		{"/self-service/login?flow=" + id + "&code=1", false},
+		{"/self-service/registration?flow=" + id + "&traits.email=v", false},
+		{"/self-service/verification?code=123456", false},
+		{"/self-service/verification?flow=" + id + ";email=x", false},
+	} {
+		got, failed = nil, nil
+		rec := httptest.NewRecorder()
+		p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/kratos"+tc.target, nil))
+		if passed := len(got) == 1; passed != tc.pass {
+			t.Errorf("%s: reached Kratos %v, want %v (status %d)", tc.target, passed, tc.pass, rec.Code)
+		}
+		if !tc.pass && (len(failed) != 1 || failed[0] != http.StatusBadRequest) {
+			t.Errorf("%s: refused with %v, want 400", tc.target, failed)
+		}
+	}
+}

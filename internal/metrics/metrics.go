@@ -42,7 +42,7 @@ func New() *Metrics {
 			Name: "hera_upstream_errors_total", Help: "Calls to Kratos and Hydra that failed without an answer (unreachable, timeout).",
 		}, []string{"upstream"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hera_auth_decisions_total", Help: "Guard decisions on credential submissions: allowed, locked, captcha_failed, captcha_unavailable, store_unavailable, credential_failure, success.",
+			Name: "hera_auth_decisions_total", Help: "Guard decisions on submissions that carry a secret or send a code: allowed, locked, busy, send_limited, captcha_failed, captcha_unavailable, store_unavailable, credential_failure, success.",
 		}, []string{"flow", "outcome"}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.upstream, m.upErrors, m.decisions,

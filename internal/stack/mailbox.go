@@ -84,6 +84,13 @@ func (mb *Mailbox) Wait(ctx context.Context, after int, recipient, kind string) 
 	}
 }
 
+// Since returns the messages received at or after index i.
+func (mb *Mailbox) Since(i int) []Mail {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return append([]Mail(nil), mb.mails[min(i, len(mb.mails)):]...)
+}
+
 // Len is the number of messages received so far.
 func (mb *Mailbox) Len() int {
 	mb.mu.Lock()

@@ -237,12 +237,17 @@ func noticeAlerts(code string, t tr) []Alert {
 		text, typ = t.T("hera.notice.captcha"), "error"
 	case code == "unavailable":
 		text, typ = t.T("hera.notice.unavailable"), "error"
-	case strings.HasPrefix(code, "locked-"):
-		mins, err := strconv.Atoi(strings.TrimPrefix(code, "locked-"))
+	case strings.HasPrefix(code, "locked-"), strings.HasPrefix(code, "codes-"):
+		kind, n, _ := strings.Cut(code, "-")
+		mins, err := strconv.Atoi(n)
 		if err != nil || mins < 1 || mins > 999 {
 			return nil
 		}
-		text, typ = t.T("hera.notice.locked", "count", mins), "error"
+		text, typ = t.T("hera.notice."+kind, "count", mins), "error"
+	case code == "busy":
+		text, typ = t.T("hera.notice.busy"), "error"
+	case code == "no-account", code == "two-accounts", code == "unknown-method":
+		text, typ = t.T("hera.notice."+strings.ReplaceAll(code, "-", "_")), "error"
 	case code == "restarted":
 		text, typ = t.T("hera.notice.restarted"), "info"
 	default:

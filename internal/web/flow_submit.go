@@ -1,14 +1,18 @@
 package web
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/heraproject/hera/internal/attempt"
+	"github.com/heraproject/hera/internal/guard"
 	"github.com/heraproject/hera/internal/kratos"
 )
 
@@ -26,15 +30,18 @@ func handleSubmit(s *server) http.Handler {
 }
 
 // submit is the single path every self-service submission takes, from
-// Hera's forms and through the proxy alike: pre-checks, then Kratos (asked
-// for JSON so the outcome is exact), then the outcome is recorded, then the
-// answer is translated for the browser (or passed on to API clients).
+// Hera's forms and through the proxy alike: the body is read as Kratos
+// would read it and classified (package attempt), the guard admits it
+// (captcha, reserved failure slots, send quotas), Kratos judges the
+// canonical body (asked for JSON so the outcome is exact), the guard
+// settles, and the answer is translated for the browser (or passed on to
+// API clients).
 func (s *server) submit(w http.ResponseWriter, r *http.Request, kind kratos.Kind) {
 	ctx := r.Context()
 	api := wantsJSON(r)
 	id := r.URL.Query().Get("flow")
 	if !validID(id) {
-		s.submitRefused(w, r, kind, "", api, &Refusal{Status: http.StatusBadRequest, Reason: "missing or malformed flow id"})
+		s.submitRefused(w, r, kind, "", api, &guard.Refusal{Status: http.StatusBadRequest, Reason: "missing or malformed flow id"})
 		return
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -48,47 +55,50 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, kind kratos.Kind
 		s.errorPage(w, r, http.StatusBadRequest, nil)
 		return
 	}
-
-	a := &Attempt{Flow: kind, FlowID: id, ClientIP: s.clientIP(r), Cookie: r.Header.Get("Cookie")}
-	var doc map[string]any // JSON submissions, forwarded as JSON
-	switch ct {
-	case "application/x-www-form-urlencoded":
-		a.Form, err = url.ParseQuery(string(body))
-	case "application/json":
-		err = json.Unmarshal(body, &doc)
-		a.Form = flatten(doc)
-	default:
-		http.Error(w, "Unsupported content type.", http.StatusUnsupportedMediaType)
-		return
-	}
+	b := s.submitBrowser(r)
+	at, err := s.classify(ctx, kind, id, ct, body, b)
 	if err != nil {
-		s.submitRefused(w, r, kind, id, api, &Refusal{Status: http.StatusBadRequest, Reason: "unparseable body"})
+		var ae *attempt.Error
+		if errors.As(err, &ae) && ae.Status == http.StatusUnsupportedMediaType {
+			http.Error(w, "Unsupported content type.", http.StatusUnsupportedMediaType)
+			return
+		}
+		s.submitRefused(w, r, kind, id, api, attemptRefusal(err))
 		return
 	}
-	a.Method = a.Form.Get("method")
-	a.Identifier = identifierOf(kind, a.Form)
+	s.judge(w, r, kind, id, at, b, api)
+}
 
-	if ref := s.Guard.Check(ctx, a); ref != nil {
+// judge takes a classified submission through the guard to Kratos and
+// answers the client.
+func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, at *classified, b kratos.Browser, api bool) {
+	ctx := r.Context()
+	handle, _ := kratos.SessionHandle(r.Header, s.Config.KratosSessionCookie)
+	a := &guard.Attempt{Attempt: at.Attempt, FlowID: id, ClientIP: b.ClientIP, Session: handle, Cookies: r.Cookies(), Fields: at.Fields}
+	ticket, ref := s.Guard.Admit(ctx, a)
+	if ref != nil {
 		s.submitRefused(w, r, kind, id, api, ref)
 		return
 	}
-	if doc != nil {
-		body, err = json.Marshal(keepOnly(doc, a.Form))
-	} else {
-		body = []byte(a.Form.Encode())
-	}
-	if err != nil {
-		s.errorPage(w, r, http.StatusBadRequest, nil)
+	// Once admitted, the attempt is judged whether or not the client stays
+	// to hear the answer: a guess whose client hung up still counts.
+	kctx := context.WithoutCancel(ctx)
+	release, ok := s.submits.acquire(ctx)
+	if !ok {
+		s.Guard.Release(kctx, ticket)
+		s.submitRefused(w, r, kind, id, api, &guard.Refusal{Notice: "busy", Status: http.StatusServiceUnavailable,
+			RetryAfter: 2 * time.Second, Reason: "too many submissions waiting on Kratos"})
 		return
 	}
-
-	res, err := s.Kratos.Submit(ctx, kind, id, body, ct, s.browser(r))
+	res, err := s.Kratos.Submit(kctx, kind, id, at.Body(), at.ContentType, b)
+	release()
 	var o *kratos.Outcome
 	if err == nil {
 		o, err = kratos.ParseOutcome(res)
 	}
 	if err != nil {
 		// Kratos failed: nothing is recorded against anyone.
+		s.Guard.Release(kctx, ticket)
 		if api {
 			s.Logger.ErrorContext(ctx, "submit failed", "flow", kind, "err", err)
 			writeAPIError(w, http.StatusBadGateway, "hera_upstream_unavailable", "The service is temporarily unavailable.")
@@ -97,11 +107,14 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, kind kratos.Kind
 		s.kratosFailure(w, r, err)
 		return
 	}
-	s.Guard.Record(ctx, a, o)
-	s.Logger.InfoContext(ctx, "submission", "flow", kind, "method", a.Method, "outcome", outcomeName(o),
-		"status", o.Status, "credential_failure", o.CredentialFailure(), "client_ip", a.ClientIP)
+	setCookies := res.Header.Values("Set-Cookie")
+	for _, c := range s.Guard.Settle(kctx, ticket, guard.Answer{Outcome: o, SetCookies: setCookies}) {
+		http.SetCookie(w, c)
+	}
+	s.Logger.InfoContext(ctx, "submission", "flow", kind, "method", at.Method, "outcome", outcomeName(o),
+		"status", o.Status, "credential_failure", o.CredentialFailure(), "client_ip", b.ClientIP)
 
-	for _, c := range res.Header.Values("Set-Cookie") {
+	for _, c := range setCookies {
 		w.Header().Add("Set-Cookie", c)
 	}
 	if api {
@@ -112,6 +125,63 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, kind kratos.Kind
 		return
 	}
 	s.browserOutcome(w, r, kind, id, o)
+}
+
+// classify reads a submission body and decides what it attempts, reading
+// the flow from Kratos when the fields alone do not tell.
+func (s *server) classify(ctx context.Context, kind kratos.Kind, id, ct string, body []byte, b kratos.Browser) (*classified, error) {
+	pb, err := attempt.Parse(ct, body)
+	if err != nil {
+		return nil, err
+	}
+	var fl attempt.Flow
+	if pb.NeedsFlow(kind) {
+		if f, err := s.Kratos.GetFlow(ctx, kind, id, b); err == nil {
+			fl = attempt.FlowOf(f)
+		} else {
+			// Not knowing the state, the checks assume every case.
+			s.Logger.DebugContext(ctx, "flow state unknown", "flow", kind, "err", err)
+		}
+	}
+	schema := attempt.DefaultSchema
+	if kind == kratos.Registration || kind == kratos.Settings {
+		if paths, err := s.Kratos.AddressTraits(ctx); err == nil && len(paths) > 0 {
+			schema.Addresses = paths
+		} else if err != nil {
+			s.Logger.WarnContext(ctx, "identity schemas unreadable; assuming traits.email", "err", err)
+		}
+	}
+	at, err := attempt.Classify(kind, pb, fl, schema)
+	if err != nil {
+		return nil, err
+	}
+	return &classified{Attempt: at, ContentType: pb.ContentType(), Fields: pb.Values()}, nil
+}
+
+// classified is an attempt with what the submit path needs beside it.
+type classified struct {
+	*attempt.Attempt
+	ContentType string
+	Fields      url.Values
+}
+
+// attemptRefusal turns a classification error into the refusal the client
+// sees.
+func attemptRefusal(err error) *guard.Refusal {
+	var ae *attempt.Error
+	if !errors.As(err, &ae) {
+		return &guard.Refusal{Status: http.StatusBadRequest, Reason: err.Error()}
+	}
+	notice := ""
+	switch ae.Message {
+	case "hera.notice.no_account":
+		notice = "no-account"
+	case "hera.notice.two_accounts":
+		notice = "two-accounts"
+	case "hera.notice.unknown_method":
+		notice = "unknown-method"
+	}
+	return &guard.Refusal{Notice: notice, Status: ae.Status, Reason: ae.Reason}
 }
 
 // browserOutcome turns Kratos's JSON answer into the redirect a browser
@@ -175,11 +245,14 @@ func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kra
 }
 
 // submitRefused answers a submission that never reached Kratos.
-func (s *server) submitRefused(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, api bool, ref *Refusal) {
+func (s *server) submitRefused(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, api bool, ref *guard.Refusal) {
 	s.Logger.InfoContext(r.Context(), "submission refused", "flow", kind, "reason", ref.Reason, "notice", ref.Notice)
 	status := ref.Status
 	if status == 0 {
 		status = http.StatusBadRequest
+	}
+	if ref.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
 	}
 	if api {
 		writeAPIError(w, status, "hera_"+strings.ReplaceAll(noticeID(ref.Notice), "-", "_"), noticeText(ref.Notice, s.tr(r)))
@@ -196,8 +269,8 @@ func (s *server) submitRefused(w http.ResponseWriter, r *http.Request, kind krat
 }
 
 func noticeID(n string) string {
-	if strings.HasPrefix(n, "locked-") {
-		return "locked"
+	if k, _, ok := strings.Cut(n, "-"); ok && (k == "locked" || k == "codes") {
+		return k
 	}
 	if n == "" {
 		return "bad_request"
@@ -221,59 +294,6 @@ func writeAPIError(w http.ResponseWriter, status int, id, msg string) {
 func wantsJSON(r *http.Request) bool {
 	accept := r.Header.Get("Accept")
 	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
-}
-
-// identifierOf returns what the user typed to name their account.
-func identifierOf(kind kratos.Kind, f url.Values) string {
-	switch kind {
-	case kratos.Login:
-		return f.Get("identifier")
-	case kratos.Recovery, kratos.Verification:
-		return f.Get("email")
-	case kratos.Registration:
-		if v := f.Get("traits.email"); v != "" {
-			return v
-		}
-		return f.Get("traits.username")
-	}
-	return ""
-}
-
-// flatten turns a JSON document into dotted form keys (traits.email), as
-// Kratos's own form encoding names them.
-func flatten(doc map[string]any) url.Values {
-	out := url.Values{}
-	var walk func(prefix string, v any)
-	walk = func(prefix string, v any) {
-		switch t := v.(type) {
-		case map[string]any:
-			for k, vv := range t {
-				p := k
-				if prefix != "" {
-					p = prefix + "." + k
-				}
-				walk(p, vv)
-			}
-		case string:
-			out.Add(prefix, t)
-		case bool, float64:
-			b, _ := json.Marshal(t)
-			out.Add(prefix, string(b))
-		}
-	}
-	walk("", doc)
-	return out
-}
-
-// keepOnly drops the top-level string fields of doc that the checks removed
-// from the form (the captcha token).
-func keepOnly(doc map[string]any, f url.Values) map[string]any {
-	for k, v := range doc {
-		if _, isString := v.(string); isString && !f.Has(k) {
-			delete(doc, k)
-		}
-	}
-	return doc
 }
 
 func outcomeName(o *kratos.Outcome) string {

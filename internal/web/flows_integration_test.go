@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/guard"
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/stack/stacktest"
@@ -527,21 +528,24 @@ type recordingGuard struct {
 	ident                 string
 }
 
-func (g *recordingGuard) Check(_ context.Context, a *web.Attempt) *web.Refusal {
+func (g *recordingGuard) Admit(_ context.Context, a *guard.Attempt) (*guard.Ticket, *guard.Refusal) {
 	g.checks.Add(1)
 	g.mu.Lock()
-	g.ident = a.Identifier
+	g.ident = a.Account
 	g.mu.Unlock()
 	if g.refuse {
-		return &web.Refusal{Notice: "captcha", Status: http.StatusForbidden, Reason: "test"}
+		return nil, &guard.Refusal{Notice: "captcha", Status: http.StatusForbidden, Reason: "test"}
 	}
+	return nil, nil
+}
+
+func (g *recordingGuard) Settle(_ context.Context, _ *guard.Ticket, ans guard.Answer) []*http.Cookie {
+	g.records.Add(1)
+	g.lastCredentialFailure.Store(ans.Outcome.CredentialFailure())
 	return nil
 }
 
-func (g *recordingGuard) Record(_ context.Context, a *web.Attempt, o *kratos.Outcome) {
-	g.records.Add(1)
-	g.lastCredentialFailure.Store(o.CredentialFailure())
-}
+func (g *recordingGuard) Release(context.Context, *guard.Ticket) {}
 
 func (g *recordingGuard) lastIdentifier() string {
 	g.mu.Lock()

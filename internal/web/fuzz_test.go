@@ -98,6 +98,10 @@ func (k *fuzzKratos) GetIdentity(context.Context, string) (*kratos.Identity, err
 	return nil, errNotFuzzed
 }
 
+func (k *fuzzKratos) AddressTraits(context.Context) ([]string, error) {
+	return []string{"email"}, nil
+}
+
 func (k *fuzzKratos) Logout(context.Context, kratos.Browser) ([]string, error) {
 	return nil, errNotFuzzed
 }

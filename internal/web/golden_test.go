@@ -625,6 +625,10 @@ func (k *fixtureKratos) GetIdentity(context.Context, string) (*kratos.Identity, 
 	return nil, errNotInFixture
 }
 
+func (k *fixtureKratos) AddressTraits(context.Context) ([]string, error) {
+	return []string{"email"}, nil
+}
+
 func (k *fixtureKratos) Logout(context.Context, kratos.Browser) ([]string, error) {
 	return nil, errNotInFixture
 }

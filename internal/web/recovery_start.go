@@ -3,8 +3,11 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
+	"github.com/heraproject/hera/internal/attempt"
+	"github.com/heraproject/hera/internal/captcha"
 	"github.com/heraproject/hera/internal/kratos"
 )
 
@@ -25,7 +28,7 @@ func handleRecoveryStart(s *server) http.Handler {
 			return
 		}
 		ctx := r.Context()
-		b := s.browser(r)
+		b := s.submitBrowser(r)
 		f, cookies, err := s.Kratos.CreateBrowserFlow(ctx, kratos.Recovery, url.Values{}, b)
 		if err != nil {
 			s.kratosFailure(w, r, err)
@@ -37,31 +40,19 @@ func handleRecoveryStart(s *server) http.Handler {
 		b.Cookie = mergeCookies(b.Cookie, cookies)
 
 		form := url.Values{"csrf_token": {csrfToken(f)}, "method": {"code"}, "email": {email}}
-		a := &Attempt{Flow: kratos.Recovery, FlowID: f.ID, Method: "code", Identifier: email, ClientIP: b.ClientIP, Cookie: b.Cookie, Form: form}
-		// The captcha token of the login form, if any, vouches for this step.
+		// The captcha token of the login form, if any, vouches for this
+		// step; every other field of the login form is left behind.
 		for k, v := range r.PostForm {
-			if !form.Has(k) && k != "password" && k != "identifier" {
+			if slices.Contains(captcha.FormFields(), k) {
 				form[k] = v
 			}
 		}
-		if ref := s.Guard.Check(ctx, a); ref != nil {
-			s.submitRefused(w, r, kratos.Recovery, f.ID, false, ref)
-			return
-		}
-		res, err := s.Kratos.Submit(ctx, kratos.Recovery, f.ID, []byte(a.Form.Encode()), "application/x-www-form-urlencoded", b)
-		var o *kratos.Outcome
-		if err == nil {
-			o, err = kratos.ParseOutcome(res)
-		}
+		at, err := s.classify(ctx, kratos.Recovery, f.ID, attempt.FormType, []byte(form.Encode()), b)
 		if err != nil {
-			s.kratosFailure(w, r, err)
+			s.submitRefused(w, r, kratos.Recovery, f.ID, false, attemptRefusal(err))
 			return
 		}
-		s.Guard.Record(ctx, a, o)
-		for _, c := range res.Header.Values("Set-Cookie") {
-			w.Header().Add("Set-Cookie", c)
-		}
-		s.browserOutcome(w, r, kratos.Recovery, f.ID, o)
+		s.judge(w, r, kratos.Recovery, f.ID, at, b, false)
 	})
 }
 
@@ -76,33 +67,36 @@ func csrfToken(f *kratos.Flow) string {
 }
 
 // mergeCookies adds the cookies Kratos just set to a Cookie header, so a
-// follow-up server-side call carries them as the browser will.
+// follow-up server-side call carries them as the browser will. Both sides
+// are parsed by net/http.
 func mergeCookies(header string, setCookies []string) string {
-	jar := map[string]string{}
-	var order []string
-	for _, c := range strings.Split(header, ";") {
-		name, val, ok := strings.Cut(strings.TrimSpace(c), "=")
-		if !ok || name == "" {
-			continue
+	r := http.Request{Header: http.Header{"Cookie": {header}}}
+	var jar []*http.Cookie
+	index := map[string]int{}
+	for _, c := range r.Cookies() {
+		if _, seen := index[c.Name]; !seen {
+			index[c.Name] = len(jar)
+			jar = append(jar, &http.Cookie{Name: c.Name, Value: c.Value, Quoted: c.Quoted})
 		}
-		if _, seen := jar[name]; !seen {
-			order = append(order, name)
-		}
-		jar[name] = val
 	}
 	for _, sc := range setCookies {
 		c, err := http.ParseSetCookie(sc)
 		if err != nil {
 			continue
 		}
-		if _, seen := jar[c.Name]; !seen {
-			order = append(order, c.Name)
+		nc := &http.Cookie{Name: c.Name, Value: c.Value, Quoted: c.Quoted}
+		if i, seen := index[c.Name]; seen {
+			jar[i] = nc
+			continue
 		}
-		jar[c.Name] = c.Value
+		index[c.Name] = len(jar)
+		jar = append(jar, nc)
 	}
-	parts := make([]string, 0, len(order))
-	for _, n := range order {
-		parts = append(parts, n+"="+jar[n])
+	parts := make([]string, 0, len(jar))
+	for _, c := range jar {
+		if s := c.String(); s != "" {
+			parts = append(parts, s)
+		}
 	}
 	return strings.Join(parts, "; ")
 }

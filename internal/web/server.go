@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/device"
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/redirect"
@@ -52,6 +54,7 @@ type kratosAPI interface {
 	GetError(ctx context.Context, id string) (*kratos.ErrorFlow, error)
 	GetIdentity(ctx context.Context, id string) (*kratos.Identity, error)
 	Logout(ctx context.Context, b kratos.Browser) ([]string, error)
+	AddressTraits(ctx context.Context) ([]string, error)
 }
 
 // Deps is what the server needs. Hydra nil switches OAuth2 off; Guard nil
@@ -83,6 +86,8 @@ type server struct {
 	catalog   *i18n.Catalog
 	proxy     http.Handler
 	redirects *redirect.Allowlist
+	// submits bounds the submissions waiting on Kratos at once.
+	submits *slots
 	// kratosPrefix is the browser-facing URL of the Kratos proxy, e.g.
 	// http://localhost:4455/api/kratos
 	kratosPrefix string
@@ -115,7 +120,8 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	rd.cat = cat
-	s := &server{Deps: d, render: rd, catalog: cat, redirects: allow, kratosPrefix: d.Config.PublicURL.String() + apiPrefix}
+	s := &server{Deps: d, render: rd, catalog: cat, redirects: allow, kratosPrefix: d.Config.PublicURL.String() + apiPrefix,
+		submits: newSlots(d.Config.KratosMaxSubmissions, d.Config.KratosSubmissionWait)}
 	proxy, err := kratos.NewProxy(kratos.ProxyConfig{
 		Upstream: d.Config.KratosPublicURL,
 		Prefix:   apiPrefix,
@@ -130,6 +136,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		Fail: func(w http.ResponseWriter, r *http.Request, status int) {
 			s.errorPage(w, r, status, nil)
 		},
+		KeepCookie: kratosCookie,
 		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
 			if d.Metrics == nil {
 				return rt
@@ -163,6 +170,24 @@ const apiPrefix = "/api/kratos"
 // browser is what Hera passes on to Kratos from a browser's request.
 func (s *server) browser(r *http.Request) kratos.Browser {
 	return kratos.Browser{Cookie: r.Header.Get("Cookie"), UserAgent: r.UserAgent(), ClientIP: s.clientIP(r)}
+}
+
+// submitBrowser is browser for submissions: the Cookie header as net/http
+// parses it (each cookie once, the first of its name) and the session
+// credential Kratos will read, so that Kratos judges the session and
+// cookies the guard keyed on, whatever odd syntax the client sent.
+func (s *server) submitBrowser(r *http.Request) kratos.Browser {
+	b := kratos.Browser{Cookie: kratos.CanonicalCookie(r.Header, kratosCookie), UserAgent: r.UserAgent(), ClientIP: s.clientIP(r)}
+	if handle, token := kratos.SessionHandle(r.Header, s.Config.KratosSessionCookie); token {
+		b.SessionToken = handle
+	}
+	return b
+}
+
+// kratosCookie reports whether a cookie is forwarded to Kratos: Hera's own
+// (the language, the restart guard, device cookies) stay with Hera.
+func kratosCookie(name string) bool {
+	return name != langCookie && name != restartCookie && !strings.HasPrefix(name, device.NamePrefix)
 }
 
 func (s *server) clientIP(r *http.Request) string {

@@ -1,0 +1,80 @@
+package kratos
+
+import (
+	"net/http"
+	"strings"
+)
+
+// DefaultSessionCookie is the name of Kratos's session cookie unless its
+// session.cookie.name says otherwise.
+const DefaultSessionCookie = "ory_kratos_session"
+
+// SessionHandle returns the session credential Kratos will read from a
+// request, in Kratos v1.3.1's order (session/manager_http.go, extractToken):
+// a non-empty X-Session-Token header; else the session cookie, the first
+// of its name as net/http parses the Cookie header (Kratos reads it with
+// r.Cookie); else an "Authorization: Bearer" token. token reports that the
+// handle is a token, to be forwarded as X-Session-Token.
+func SessionHandle(h http.Header, cookieName string) (handle string, token bool) {
+	if t := h.Get("X-Session-Token"); t != "" {
+		return t, true
+	}
+	r := http.Request{Header: h}
+	if c, err := r.Cookie(cookieName); err == nil {
+		return c.Value, false
+	}
+	parts := strings.Split(h.Get("Authorization"), " ")
+	if len(parts) == 2 && strings.ToLower(parts[0]) == "bearer" && parts[1] != "" {
+		return parts[1], true
+	}
+	return "", false
+}
+
+// CanonicalCookie rewrites a Cookie header as net/http parses it: each
+// cookie name once (the first, which is the one r.Cookie returns), with
+// the pairs net/http cannot parse left out, and only the cookies keep
+// accepts (nil keeps all). Forwarded instead of the browser's header, it
+// makes Kratos read the very cookies Hera's checks read, whatever the odd
+// but legal syntax the browser sent.
+func CanonicalCookie(h http.Header, keep func(name string) bool) string {
+	r := http.Request{Header: h}
+	seen := map[string]bool{}
+	var b strings.Builder
+	for _, c := range r.Cookies() {
+		if seen[c.Name] || (keep != nil && !keep(c.Name)) {
+			continue
+		}
+		seen[c.Name] = true
+		s := (&http.Cookie{Name: c.Name, Value: c.Value, Quoted: c.Quoted}).String()
+		if s == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// IssuedSession returns the session handle an answer hands the client: the
+// value of a session cookie it sets (not one it clears), or the session
+// token of an API flow's answer. "" when it issues none.
+func IssuedSession(setCookies []string, cookieName string, o *Outcome) string {
+	for _, sc := range setCookies {
+		if !strings.HasPrefix(strings.TrimLeft(sc, " \t"), cookieName) {
+			continue // cannot name the session cookie: not worth parsing
+		}
+		c, err := http.ParseSetCookie(sc)
+		if err != nil || c.Name != cookieName {
+			continue
+		}
+		if c.Value != "" && c.MaxAge >= 0 {
+			return c.Value
+		}
+	}
+	if o != nil {
+		return o.SessionToken
+	}
+	return ""
+}
