@@ -16,6 +16,7 @@ type env struct {
 	heraOrigin string // Hera's public origin, http://localhost:<port>
 	email      string
 	password   string
+	signIns    []string    // the accounts the sign-in scenario uses in turn
 	session    string      // "ory_kratos_session=…"
 	viewFlows  []loginFlow // flows the page-view scenario fetches again and again
 }
@@ -28,6 +29,17 @@ type scenario struct {
 	pooled bool // each request spends one fresh flow
 	direct func(e *env, pool []loginFlow) target
 	hera   func(e *env, pool []loginFlow) target
+}
+
+// signInAccounts is how many accounts the sign-in scenario cycles through:
+// more than connections, so no account has two sign-ins in flight.
+const signInAccounts = 256
+
+// clientIP is the client address of the i-th sign-in: one per account, so
+// no client address has more than one sign-in in flight either.
+func clientIP(i int) string {
+	n := i % signInAccounts
+	return fmt.Sprintf("10.0.%d.%d", n/256, n%256)
 }
 
 func scenarios() []scenario {
@@ -143,7 +155,7 @@ func scenarios() []scenario {
 					req: func(i int) (*http.Request, error) {
 						f := pool[i]
 						return e.kratosReq(http.MethodPost, "/self-service/login?flow="+url.QueryEscape(f.id), f.cookie,
-							"application/x-www-form-urlencoded", strings.NewReader(loginForm(f, e.email, e.password)))
+							"application/x-www-form-urlencoded", strings.NewReader(loginForm(f, e.signIns[i%len(e.signIns)], e.password)))
 					},
 					check: expect(http.StatusOK, `"session"`),
 				}
@@ -154,8 +166,12 @@ func scenarios() []scenario {
 					limit: len(pool),
 					req: func(i int) (*http.Request, error) {
 						f := pool[i]
-						return e.heraReq(http.MethodPost, "/api/kratos/login/submit?flow="+url.QueryEscape(f.id), f.cookie,
-							"application/x-www-form-urlencoded", strings.NewReader(loginForm(f, e.email, e.password)))
+						r, err := e.heraReq(http.MethodPost, "/api/kratos/login/submit?flow="+url.QueryEscape(f.id), f.cookie,
+							"application/x-www-form-urlencoded", strings.NewReader(loginForm(f, e.signIns[i%len(e.signIns)], e.password)))
+						if err == nil {
+							r.Header.Set("X-Forwarded-For", clientIP(i))
+						}
+						return r, err
 					},
 					// Signed in: Post/Redirect/Get to where Kratos sends the
 					// browser, never back to the flow page.
