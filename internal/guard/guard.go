@@ -15,10 +15,10 @@
 //     that is: sessions Hera saw Kratos create are linked to their identity;
 //   - every guess also counts against the client IP (not when a device
 //     cookie vouches for the browser: a shared IP cannot lock an owner out);
-//   - recovery, verification and registration codes count against the IP;
-//     per address they are bounded by the send quota (each code Kratos
-//     sends is counted against its address) and Kratos's five attempts per
-//     code.
+//   - recovery, verification and registration codes count against the IP
+//     but are not refused by its lock (recovery stays open); per address
+//     they are bounded by the send quota (each code Kratos sends is counted
+//     against its address) and Kratos's five attempts per code.
 package guard
 
 import (
@@ -76,13 +76,16 @@ type Answer struct {
 
 // Ticket is an admitted attempt; Settle it exactly once.
 type Ticket struct {
-	a        *Attempt
-	res      *lockout.Reservation
-	keys     []lockout.Key
-	deviceIP lockout.Key // the IP a device-cookie attempt still feeds
-	device   bool
-	subject  string // second factor: the identity (or session) counted
-	settled  bool
+	a    *Attempt
+	res  *lockout.Reservation
+	keys []lockout.Key
+	// countIP: a failure counts on this IP key, which was not reserved
+	// (device-cookie attempts; recovery, verification and registration
+	// codes, which an IP's lock must not block).
+	countIP lockout.Key
+	device  bool
+	subject string // second factor: the identity (or session) counted
+	settled bool
 }
 
 // identities is what the guard needs of Kratos's admin API to learn whose
@@ -196,14 +199,19 @@ func (g *Guard) keys(ctx context.Context, t *Ticket) []lockout.Key {
 		if g.devices != nil {
 			if id, ok := g.devices.Verify(a.Account, a.Cookies); ok {
 				// The owner's browser: its own counter, and no IP gate.
-				t.device, t.deviceIP = true, ip
+				t.device, t.countIP = true, ip
 				return []lockout.Key{g.limiter.DeviceKey(id)}
 			}
 		}
 		return []lockout.Key{ip, g.limiter.IdentifierKey(a.Account)}
 	}
-	// Codes of recovery, verification and registration.
-	return []lockout.Key{ip}
+	// Codes of recovery, verification and registration: Kratos allows five
+	// attempts per code (checked atomically in its database) and every code
+	// was counted against its address when it was sent. Their failures
+	// count on the IP, but a locked IP does not block them: recovery must
+	// stay open to an owner behind an attacked address.
+	t.countIP = ip
+	return nil
 }
 
 // subject returns whom a second factor on session handle is counted
@@ -346,9 +354,9 @@ func (g *Guard) Settle(ctx context.Context, t *Ticket, ans Answer) []*http.Cooki
 			g.log.WarnContext(ctx, "lockout engaged", "flow", a.Kind, "kind", k.Kind, "key", k.Digest[:min(16, len(k.Digest))])
 		}
 	}
-	if outcome == lockout.Failure && t.device {
-		// A device cookie skips the IP gate, not the IP count.
-		if _, err := g.limiter.Fail(ctx, t.deviceIP); err != nil {
+	if outcome == lockout.Failure && t.countIP.Digest != "" {
+		// Skipping the IP gate is not skipping the IP count.
+		if _, err := g.limiter.Fail(ctx, t.countIP); err != nil {
 			g.log.ErrorContext(ctx, "lockout store", "op", "fail", "err", err)
 		}
 	}
