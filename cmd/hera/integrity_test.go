@@ -541,6 +541,31 @@ func TestCodeSendLimits(t *testing.T) {
 		t.Fatalf("%d mails, %d refused; want 3 and 9", mails, refused)
 	}
 
+	// The same in parallel: 12 requests for another address at once.
+	parallelVictim := "mailbomb-parallel@example.com"
+	createIdentity(t, e.Kratos.AdminURL, parallelVictim)
+	cp := from("203.0.113.5")
+	flows := make([]string, 12)
+	for i := range flows {
+		flows[i] = cp.apiFlow("recovery")
+	}
+	before = e.Mail.Len()
+	var wg sync.WaitGroup
+	var limited atomic.Int64
+	for _, fl := range flows {
+		wg.Go(func() {
+			a := cp.do("POST", "/api/kratos/self-service/recovery?flow="+fl, "application/json",
+				fmt.Sprintf(`{"method":"code","email":%q}`, parallelVictim), nil)
+			if a.heraError() == "hera_codes" {
+				limited.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if got := countMails(e, before, parallelVictim); got != 3 || limited.Load() != 9 {
+		t.Fatalf("12 parallel recovery requests: %d mails, %d refused; want 3 and 9", got, limited.Load())
+	}
+
 	// An unknown address is counted like a known one.
 	c2 := from("203.0.113.2")
 	ghost := "nobody-here@example.com"
@@ -655,7 +680,12 @@ func TestOwnerNotLockedOut(t *testing.T) {
 	forger := webtest.New(t, e.HeraURL)
 	for _, c := range owner.Jar.Cookies(u) {
 		if strings.HasPrefix(c.Name, "hera_device_") {
-			forger.Jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value[:len(c.Value)-2] + "AA"}})
+			// Another last character: a different MAC, never the same value.
+			last := "A"
+			if strings.HasSuffix(c.Value, "A") {
+				last = "B"
+			}
+			forger.Jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value[:len(c.Value)-1] + last}})
 		}
 	}
 	if p := tryLogin(t, forger, "", email, rightPassword, nil); !p.Contains(lockedText) {

@@ -18,6 +18,7 @@
 package attempt
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -62,13 +63,19 @@ type Attempt struct {
 	// SendsToSession: Kratos may send a code to the addresses of the
 	// session's identity (a second-factor code without an address).
 	SendsToSession bool
+	// Fields are the submission's string fields as received, for Hera's
+	// own (the captcha token); they never reach Kratos.
+	Fields url.Values
 
-	body []byte
+	body        []byte
+	contentType string
 }
 
-// Body is the canonical body to forward; its content type is the one the
-// submission came with.
+// Body is the canonical body to forward.
 func (a *Attempt) Body() []byte { return a.body }
+
+// ContentType is the forwarded body's: the one the submission came with.
+func (a *Attempt) ContentType() string { return a.contentType }
 
 // Flow is what Hera knows of the flow a submission goes to, when NeedsFlow
 // says the fields alone do not tell.
@@ -172,15 +179,22 @@ func (b *Body) Method(kind kratos.Kind) (string, error) {
 				continue
 			}
 			if m != "" {
-				return "", badRequest("fields of two methods and no method", msgNoMethod)
+				return "", badRequest("fields of two methods and no method", "unknown-method")
 			}
 			m = inf.method
 		}
 	}
 	if _, ok := fields[kind][m]; !ok {
-		return "", badRequest("unknown method "+quote(m), msgNoMethod)
+		return "", badRequest("unknown method "+quote(m), "unknown-method")
 	}
 	return m, nil
+}
+
+// NeedsSchema reports whether Classify needs the identity schemas'
+// address traits: a registration by code sends to them, a settings profile
+// update may change them.
+func (b *Body) NeedsSchema(kind kratos.Kind) bool {
+	return kind != kratos.Login && b.NeedsFlow(kind)
 }
 
 // NeedsFlow reports whether Classify needs the flow's state: for the code
@@ -221,13 +235,13 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 	if b.json {
 		for _, name := range []string{"traits", "upstream_parameters", "transient_payload"} {
 			if v, ok := b.doc[name]; ok && v.Kind() != '{' && v.Kind() != 'n' {
-				return nil, badRequest(name+" must be an object", msgBadRequest)
+				return nil, badRequest(name+" must be an object", "")
 			}
 		}
 	} else if b.form.Has("traits") || b.form.Has("upstream_parameters") {
 		// Kratos would read a bare traits field as raw JSON beside the
 		// dotted ones, in an order of its choosing.
-		return nil, badRequest("bare traits field in a form", msgBadRequest)
+		return nil, badRequest("bare traits field in a form", "")
 	}
 	a := &Attempt{Kind: kind, Method: m}
 	set := map[string]string{"method": m}
@@ -304,10 +318,10 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 		if a.Secret != NoSecret && !a.SecondFactor && a.Account == "" {
 			// Kratos would fail too; refusing here means such a guess is
 			// never counted against the IP alone.
-			return nil, badRequest("secret without an account", msgNoAccount)
+			return nil, badRequest("secret without an account", "no-account")
 		}
 		if len(a.Sends) > 0 && a.Sends[0] == "" {
-			return nil, badRequest("code requested without an address", msgNoAccount)
+			return nil, badRequest("code requested without an address", "no-account")
 		}
 
 	case kratos.Registration:
@@ -320,7 +334,7 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 					return nil, err
 				}
 				if len(addrs) == 0 {
-					return nil, badRequest("code requested without an address", msgNoAccount)
+					return nil, badRequest("code requested without an address", "no-account")
 				}
 				a.Sends = addrs
 			}
@@ -358,9 +372,11 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 	if err != nil {
 		return nil, err
 	}
-	if a.body, err = b.encode(accepted, set); err != nil {
-		return nil, badRequest("cannot encode body", msgBadRequest)
+	body, err := b.encode(accepted, set)
+	if err != nil {
+		return nil, badRequest("cannot encode body", "")
 	}
+	a.body, a.contentType, a.Fields = body, b.contentType(), b.form
 	return a, nil
 }
 
@@ -369,7 +385,7 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 // are compared as the lockout counts them.
 func oneAccount(first, second string) (string, error) {
 	if first != "" && second != "" && lockout.NormalizeIdentifier(first) != lockout.NormalizeIdentifier(second) {
-		return "", badRequest("two different accounts named", msgTwoAccounts)
+		return "", badRequest("two different accounts named", "two-accounts")
 	}
 	if first != "" {
 		return first, nil

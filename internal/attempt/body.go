@@ -40,7 +40,7 @@ func Parse(contentType string, body []byte) (*Body, error) {
 	case FormType:
 		vals, err := url.ParseQuery(string(body))
 		if err != nil {
-			return nil, badRequest("unparseable form body", msgBadRequest)
+			return nil, badRequest("unparseable form body", "")
 		}
 		for k, vs := range vals {
 			if repeatable(k) {
@@ -51,7 +51,7 @@ func Parse(contentType string, body []byte) (*Body, error) {
 			// ambiguous.
 			for _, v := range vs[1:] {
 				if v != vs[0] {
-					return nil, badRequest("field "+quote(k)+" given twice with different values", msgBadRequest)
+					return nil, badRequest("field "+quote(k)+" given twice with different values", "")
 				}
 			}
 			vals[k] = vs[:1]
@@ -61,22 +61,22 @@ func Parse(contentType string, body []byte) (*Body, error) {
 		var doc map[string]jsontext.Value
 		// The defaults refuse duplicate names, invalid UTF-8 and trailing data.
 		if err := json.Unmarshal(body, &doc); err != nil {
-			return nil, badRequest("unparseable JSON body", msgBadRequest)
+			return nil, badRequest("unparseable JSON body", "")
 		}
 		if doc == nil {
-			return nil, badRequest("JSON body is not an object", msgBadRequest)
+			return nil, badRequest("JSON body is not an object", "")
 		}
 		b := &Body{json: true, doc: doc, form: url.Values{}}
 		names := make([]string, 0, len(doc))
 		for k, v := range doc {
 			names = append(names, k)
 			if strings.Contains(k, ".") {
-				return nil, badRequest("dotted JSON member "+quote(k), msgBadRequest)
+				return nil, badRequest("dotted JSON member "+quote(k), "")
 			}
 			if v.Kind() == '"' {
 				var s string
 				if err := json.Unmarshal(v, &s); err != nil {
-					return nil, badRequest("bad JSON string", msgBadRequest)
+					return nil, badRequest("bad JSON string", "")
 				}
 				b.form.Set(k, s)
 			}
@@ -85,30 +85,22 @@ func Parse(contentType string, body []byte) (*Body, error) {
 		for i := 1; i < len(names); i++ {
 			for j := 0; j < i; j++ {
 				if strings.EqualFold(names[i], names[j]) {
-					return nil, badRequest("JSON members "+quote(names[j])+" and "+quote(names[i])+" differ only in case", msgBadRequest)
+					return nil, badRequest("JSON members "+quote(names[j])+" and "+quote(names[i])+" differ only in case", "")
 				}
 			}
 		}
 		return b, nil
 	}
-	return nil, &Error{Status: 415, Reason: "unsupported content type", Message: msgContentType}
+	return nil, &Error{Status: 415, Reason: "unsupported content type"}
 }
 
-// IsJSON reports whether the body came as JSON (and is forwarded as JSON).
-func (b *Body) IsJSON() bool { return b.json }
-
-// ContentType is the content type Encode writes.
-func (b *Body) ContentType() string {
+// contentType is the content type encode writes: the one received.
+func (b *Body) contentType() string {
 	if b.json {
 		return JSONType
 	}
 	return FormType
 }
-
-// Values returns the string fields as received, for Hera's own fields (the
-// captcha token). Callers may delete from it; that changes nothing Kratos
-// receives.
-func (b *Body) Values() url.Values { return b.form }
 
 // str returns field name as a string: "" when absent or empty (Kratos's
 // form decoder skips empty strings, and every field Hera reads treats ""
@@ -122,7 +114,7 @@ func (b *Body) str(name string) (string, error) {
 		return "", nil
 	}
 	if v.Kind() != '"' {
-		return "", badRequest("field "+quote(name)+" must be a string", msgBadRequest)
+		return "", badRequest("field "+quote(name)+" must be a string", "")
 	}
 	return b.form.Get(name), nil
 }
@@ -146,7 +138,7 @@ func (b *Body) checkNames(accepted []string) error {
 	for k := range b.doc {
 		for _, a := range accepted {
 			if k != a && strings.EqualFold(k, a) {
-				return badRequest("JSON member "+quote(k)+" is not "+quote(a), msgBadRequest)
+				return badRequest("JSON member "+quote(k)+" is not "+quote(a), "")
 			}
 		}
 	}
@@ -234,7 +226,7 @@ func valuesAt(raw jsontext.Value, path string) ([]string, error) {
 		}
 		var obj map[string]jsontext.Value
 		if err := json.Unmarshal(v, &obj); err != nil {
-			return nil, badRequest("unparseable traits", msgBadRequest)
+			return nil, badRequest("unparseable traits", "")
 		}
 		var ok bool
 		if v, ok = obj[seg]; !ok {
@@ -245,7 +237,7 @@ func valuesAt(raw jsontext.Value, path string) ([]string, error) {
 	case '"':
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
-			return nil, badRequest("unparseable traits", msgBadRequest)
+			return nil, badRequest("unparseable traits", "")
 		}
 		if s == "" {
 			return nil, nil
@@ -254,7 +246,7 @@ func valuesAt(raw jsontext.Value, path string) ([]string, error) {
 	case '[':
 		var arr []jsontext.Value
 		if err := json.Unmarshal(v, &arr); err != nil {
-			return nil, badRequest("unparseable traits", msgBadRequest)
+			return nil, badRequest("unparseable traits", "")
 		}
 		var out []string
 		for _, e := range arr {

@@ -7,21 +7,13 @@ type Error struct {
 	Status int
 	// Reason is for the log: which rule refused it (never a field's value).
 	Reason string
-	// Message is the key of the text the user sees (see the i18n catalog).
-	Message string
+	// Notice is the code of the message the user sees: no-account,
+	// two-accounts, unknown-method, or "" for the generic one.
+	Notice string
 }
 
 func (e *Error) Error() string { return "attempt: " + e.Reason }
 
-// Message keys (internal/i18n/locales).
-const (
-	msgBadRequest  = "hera.notice.bad_request"
-	msgContentType = "hera.notice.bad_request"
-	msgNoAccount   = "hera.notice.no_account"
-	msgTwoAccounts = "hera.notice.two_accounts"
-	msgNoMethod    = "hera.notice.unknown_method"
-)
-
-func badRequest(reason, msg string) *Error {
-	return &Error{Status: 400, Reason: reason, Message: msg}
+func badRequest(reason, notice string) *Error {
+	return &Error{Status: 400, Reason: reason, Notice: notice}
 }

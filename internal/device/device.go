@@ -132,7 +132,9 @@ func (c *Cookies) Verify(account string, cookies []*http.Cookie) (id string, ok 
 		if ck.Name != name {
 			continue
 		}
-		v, err := base64.RawURLEncoding.DecodeString(ck.Value)
+		// Strict: one spelling per cookie (the last character's unused
+		// bits must be zero).
+		v, err := base64.RawURLEncoding.Strict().DecodeString(ck.Value)
 		if err != nil || len(v) != valueLen || v[0] != version {
 			return "", false
 		}

@@ -65,6 +65,15 @@ func TestTampering(t *testing.T) {
 			t.Fatalf("flipping byte %d still verifies", i)
 		}
 	}
+	// The unused low bits of the last character: another spelling of the
+	// same bytes is not a cookie Hera issued.
+	last := ck.Value[len(ck.Value)-1]
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, last)
+	other := ck.Value[:len(ck.Value)-1] + string(alphabet[i|1])
+	if _, ok := c.Verify("ada@example.com", []*http.Cookie{{Name: ck.Name, Value: other}}); ok {
+		t.Fatal("a non-canonical spelling of the cookie verifies")
+	}
 	// Two issues give two IDs (two counters).
 	ck2, _ := c.Issue("ada@example.com")
 	id1, _ := c.Verify("ada@example.com", []*http.Cookie{ck})

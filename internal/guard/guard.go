@@ -29,7 +29,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
@@ -43,16 +42,12 @@ import (
 // Attempt is one submission on its way to Kratos.
 type Attempt struct {
 	*attempt.Attempt
-	FlowID   string
 	ClientIP string // after trusted-proxy handling
 	// Session is the session handle Kratos will read (kratos.SessionHandle);
 	// "" if none. Never log it.
 	Session string
 	// Cookies are the client's cookies as net/http parses them.
 	Cookies []*http.Cookie
-	// Fields are the submission's string fields as received: the captcha
-	// token is read from them.
-	Fields url.Values
 }
 
 // Refusal is a "no": the submission does not reach Kratos.
@@ -147,9 +142,6 @@ func (g *Guard) CaptchaOn(flow kratos.Kind) bool {
 	return g.captcha != nil && slices.Contains(g.flows, flow)
 }
 
-// SessionCookie is the Kratos session cookie name the guard reads.
-func (g *Guard) SessionCookie() string { return g.sessionCk }
-
 // Admit runs every check that comes before Kratos. A nil Refusal comes with
 // a Ticket to Settle.
 func (g *Guard) Admit(ctx context.Context, a *Attempt) (*Ticket, *Refusal) {
@@ -169,7 +161,7 @@ func (g *Guard) Admit(ctx context.Context, a *Attempt) (*Ticket, *Refusal) {
 			t.res = res
 		}
 	}
-	if ref := g.checkCaptcha(ctx, a, d); ref != nil {
+	if ref := g.checkCaptcha(ctx, t, d); ref != nil {
 		g.release(ctx, t)
 		return nil, ref
 	}
@@ -253,7 +245,8 @@ func (g *Guard) refusal(ctx context.Context, a *Attempt, t *Ticket, d lockout.De
 // checkCaptcha verifies the captcha where it is needed. Second factors and
 // security keys never need one: their pages have no widget and the
 // lockout bounds them.
-func (g *Guard) checkCaptcha(ctx context.Context, a *Attempt, d lockout.Decision) *Refusal {
+func (g *Guard) checkCaptcha(ctx context.Context, t *Ticket, d lockout.Decision) *Refusal {
+	a := t.a
 	if g.captcha == nil {
 		return nil
 	}
@@ -263,7 +256,6 @@ func (g *Guard) checkCaptcha(ctx context.Context, a *Attempt, d lockout.Decision
 		return nil
 	}
 	if _, err := g.captcha.Verify(ctx, a.Fields, a.ClientIP); err != nil {
-		t := &Ticket{a: a}
 		if errors.Is(err, captcha.ErrUnavailable) {
 			g.log.ErrorContext(ctx, "captcha provider unavailable", "err", err)
 			g.decision(ctx, t, "captcha_unavailable")

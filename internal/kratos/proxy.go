@@ -187,7 +187,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 				pr.Out.Header.Del(h)
 			}
 			if cfg.KeepCookie != nil && pr.In.Header.Get("Cookie") != "" {
-				if c := CanonicalCookie(pr.In.Header, cfg.KeepCookie); c != "" {
+				if c := CanonicalCookie(pr.In.Cookies(), cfg.KeepCookie); c != "" {
 					pr.Out.Header.Set("Cookie", c)
 				} else {
 					pr.Out.Header.Del("Cookie")

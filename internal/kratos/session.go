@@ -12,16 +12,17 @@ const DefaultSessionCookie = "ory_kratos_session"
 // SessionHandle returns the session credential Kratos will read from a
 // request, in Kratos v1.3.1's order (session/manager_http.go, extractToken):
 // a non-empty X-Session-Token header; else the session cookie, the first
-// of its name as net/http parses the Cookie header (Kratos reads it with
-// r.Cookie); else an "Authorization: Bearer" token. token reports that the
-// handle is a token, to be forwarded as X-Session-Token.
-func SessionHandle(h http.Header, cookieName string) (handle string, token bool) {
+// of its name among cookies as net/http parses the Cookie header (Kratos
+// reads it with r.Cookie); else an "Authorization: Bearer" token. token
+// reports that the handle is a token, to be forwarded as X-Session-Token.
+func SessionHandle(h http.Header, cookies []*http.Cookie, cookieName string) (handle string, token bool) {
 	if t := h.Get("X-Session-Token"); t != "" {
 		return t, true
 	}
-	r := http.Request{Header: h}
-	if c, err := r.Cookie(cookieName); err == nil {
-		return c.Value, false
+	for _, c := range cookies {
+		if c.Name == cookieName {
+			return c.Value, false
+		}
 	}
 	parts := strings.Split(h.Get("Authorization"), " ")
 	if len(parts) == 2 && strings.ToLower(parts[0]) == "bearer" && parts[1] != "" {
@@ -30,17 +31,16 @@ func SessionHandle(h http.Header, cookieName string) (handle string, token bool)
 	return "", false
 }
 
-// CanonicalCookie rewrites a Cookie header as net/http parses it: each
-// cookie name once (the first, which is the one r.Cookie returns), with
-// the pairs net/http cannot parse left out, and only the cookies keep
-// accepts (nil keeps all). Forwarded instead of the browser's header, it
-// makes Kratos read the very cookies Hera's checks read, whatever the odd
-// but legal syntax the browser sent.
-func CanonicalCookie(h http.Header, keep func(name string) bool) string {
-	r := http.Request{Header: h}
+// CanonicalCookie writes the Cookie header of cookies as net/http parsed
+// them (r.Cookies(): the pairs it cannot parse are already left out): each
+// name once (the first, which is the one r.Cookie returns), and only the
+// cookies keep accepts (nil keeps all). Forwarded instead of the browser's
+// header, it makes Kratos read the very cookies Hera's checks read,
+// whatever the odd but legal syntax the browser sent.
+func CanonicalCookie(cookies []*http.Cookie, keep func(name string) bool) string {
 	seen := map[string]bool{}
 	var b strings.Builder
-	for _, c := range r.Cookies() {
+	for _, c := range cookies {
 		if seen[c.Name] || (keep != nil && !keep(c.Name)) {
 			continue
 		}

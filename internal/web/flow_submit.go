@@ -55,8 +55,8 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, kind kratos.Kind
 		s.errorPage(w, r, http.StatusBadRequest, nil)
 		return
 	}
-	b := s.submitBrowser(r)
-	at, err := s.classify(ctx, kind, id, ct, body, b)
+	sub := s.submitter(r)
+	at, err := s.classify(ctx, kind, id, ct, body, sub.browser)
 	if err != nil {
 		var ae *attempt.Error
 		if errors.As(err, &ae) && ae.Status == http.StatusUnsupportedMediaType {
@@ -66,15 +66,15 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, kind kratos.Kind
 		s.submitRefused(w, r, kind, id, api, attemptRefusal(err))
 		return
 	}
-	s.judge(w, r, kind, id, at, b, api)
+	s.judge(w, r, kind, id, at, sub, api)
 }
 
 // judge takes a classified submission through the guard to Kratos and
 // answers the client.
-func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, at *classified, b kratos.Browser, api bool) {
+func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, at *attempt.Attempt, sub submitter, api bool) {
 	ctx := r.Context()
-	handle, _ := kratos.SessionHandle(r.Header, s.Config.KratosSessionCookie)
-	a := &guard.Attempt{Attempt: at.Attempt, FlowID: id, ClientIP: b.ClientIP, Session: handle, Cookies: r.Cookies(), Fields: at.Fields}
+	b := sub.browser
+	a := &guard.Attempt{Attempt: at, ClientIP: b.ClientIP, Session: sub.session, Cookies: sub.cookies}
 	ticket, ref := s.Guard.Admit(ctx, a)
 	if ref != nil {
 		s.submitRefused(w, r, kind, id, api, ref)
@@ -90,7 +90,7 @@ func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind,
 			RetryAfter: 2 * time.Second, Reason: "too many submissions waiting on Kratos"})
 		return
 	}
-	res, err := s.Kratos.Submit(kctx, kind, id, at.Body(), at.ContentType, b)
+	res, err := s.Kratos.Submit(kctx, kind, id, at.Body(), at.ContentType(), b)
 	release()
 	var o *kratos.Outcome
 	if err == nil {
@@ -129,7 +129,7 @@ func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind,
 
 // classify reads a submission body and decides what it attempts, reading
 // the flow from Kratos when the fields alone do not tell.
-func (s *server) classify(ctx context.Context, kind kratos.Kind, id, ct string, body []byte, b kratos.Browser) (*classified, error) {
+func (s *server) classify(ctx context.Context, kind kratos.Kind, id, ct string, body []byte, b kratos.Browser) (*attempt.Attempt, error) {
 	pb, err := attempt.Parse(ct, body)
 	if err != nil {
 		return nil, err
@@ -144,25 +144,14 @@ func (s *server) classify(ctx context.Context, kind kratos.Kind, id, ct string, 
 		}
 	}
 	schema := attempt.DefaultSchema
-	if kind == kratos.Registration || kind == kratos.Settings {
+	if pb.NeedsSchema(kind) {
 		if paths, err := s.Kratos.AddressTraits(ctx); err == nil && len(paths) > 0 {
 			schema.Addresses = paths
 		} else if err != nil {
 			s.Logger.WarnContext(ctx, "identity schemas unreadable; assuming traits.email", "err", err)
 		}
 	}
-	at, err := attempt.Classify(kind, pb, fl, schema)
-	if err != nil {
-		return nil, err
-	}
-	return &classified{Attempt: at, ContentType: pb.ContentType(), Fields: pb.Values()}, nil
-}
-
-// classified is an attempt with what the submit path needs beside it.
-type classified struct {
-	*attempt.Attempt
-	ContentType string
-	Fields      url.Values
+	return attempt.Classify(kind, pb, fl, schema)
 }
 
 // attemptRefusal turns a classification error into the refusal the client
@@ -172,16 +161,7 @@ func attemptRefusal(err error) *guard.Refusal {
 	if !errors.As(err, &ae) {
 		return &guard.Refusal{Status: http.StatusBadRequest, Reason: err.Error()}
 	}
-	notice := ""
-	switch ae.Message {
-	case "hera.notice.no_account":
-		notice = "no-account"
-	case "hera.notice.two_accounts":
-		notice = "two-accounts"
-	case "hera.notice.unknown_method":
-		notice = "unknown-method"
-	}
-	return &guard.Refusal{Notice: notice, Status: ae.Status, Reason: ae.Reason}
+	return &guard.Refusal{Notice: ae.Notice, Status: ae.Status, Reason: ae.Reason}
 }
 
 // browserOutcome turns Kratos's JSON answer into the redirect a browser

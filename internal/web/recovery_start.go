@@ -28,8 +28,8 @@ func handleRecoveryStart(s *server) http.Handler {
 			return
 		}
 		ctx := r.Context()
-		b := s.submitBrowser(r)
-		f, cookies, err := s.Kratos.CreateBrowserFlow(ctx, kratos.Recovery, url.Values{}, b)
+		sub := s.submitter(r)
+		f, cookies, err := s.Kratos.CreateBrowserFlow(ctx, kratos.Recovery, url.Values{}, sub.browser)
 		if err != nil {
 			s.kratosFailure(w, r, err)
 			return
@@ -37,7 +37,7 @@ func handleRecoveryStart(s *server) http.Handler {
 		for _, c := range cookies {
 			w.Header().Add("Set-Cookie", c)
 		}
-		b.Cookie = mergeCookies(b.Cookie, cookies)
+		sub.browser.Cookie = mergeCookies(sub.browser.Cookie, cookies)
 
 		form := url.Values{"csrf_token": {csrfToken(f)}, "method": {"code"}, "email": {email}}
 		// The captcha token of the login form, if any, vouches for this
@@ -47,12 +47,12 @@ func handleRecoveryStart(s *server) http.Handler {
 				form[k] = v
 			}
 		}
-		at, err := s.classify(ctx, kratos.Recovery, f.ID, attempt.FormType, []byte(form.Encode()), b)
+		at, err := s.classify(ctx, kratos.Recovery, f.ID, attempt.FormType, []byte(form.Encode()), sub.browser)
 		if err != nil {
 			s.submitRefused(w, r, kratos.Recovery, f.ID, false, attemptRefusal(err))
 			return
 		}
-		s.judge(w, r, kratos.Recovery, f.ID, at, b, false)
+		s.judge(w, r, kratos.Recovery, f.ID, at, sub, false)
 	})
 }
 

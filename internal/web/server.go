@@ -172,16 +172,27 @@ func (s *server) browser(r *http.Request) kratos.Browser {
 	return kratos.Browser{Cookie: r.Header.Get("Cookie"), UserAgent: r.UserAgent(), ClientIP: s.clientIP(r)}
 }
 
-// submitBrowser is browser for submissions: the Cookie header as net/http
-// parses it (each cookie once, the first of its name) and the session
-// credential Kratos will read, so that Kratos judges the session and
-// cookies the guard keyed on, whatever odd syntax the client sent.
-func (s *server) submitBrowser(r *http.Request) kratos.Browser {
-	b := kratos.Browser{Cookie: kratos.CanonicalCookie(r.Header, kratosCookie), UserAgent: r.UserAgent(), ClientIP: s.clientIP(r)}
-	if handle, token := kratos.SessionHandle(r.Header, s.Config.KratosSessionCookie); token {
+// submitter is what a submission carries besides its body, read once.
+type submitter struct {
+	// browser is what Kratos gets: the Cookie header as net/http parses it
+	// (each cookie once, the first of its name, Hera's own left out) and
+	// the session token, if Kratos will read one, so that Kratos judges the
+	// session and cookies the guard keyed on, whatever odd syntax the
+	// client sent.
+	browser kratos.Browser
+	// session is the session handle Kratos will read ("" if none).
+	session string
+	cookies []*http.Cookie
+}
+
+func (s *server) submitter(r *http.Request) submitter {
+	cookies := r.Cookies()
+	handle, token := kratos.SessionHandle(r.Header, cookies, s.Config.KratosSessionCookie)
+	b := kratos.Browser{Cookie: kratos.CanonicalCookie(cookies, kratosCookie), UserAgent: r.UserAgent(), ClientIP: s.clientIP(r)}
+	if token {
 		b.SessionToken = handle
 	}
-	return b
+	return submitter{browser: b, session: handle, cookies: cookies}
 }
 
 // kratosCookie reports whether a cookie is forwarded to Kratos: Hera's own

@@ -150,57 +150,48 @@ func (s *Store) updateLocked(id string, st lockout.State, exists bool, nowMS int
 	s.m[id] = st
 }
 
-// Fail implements [lockout.Store].
-func (s *Store) Fail(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule) (lockout.State, error) {
-	if err := ctxErr(ctx); err != nil {
-		return lockout.State{}, err
-	}
-	if err := rule.Validate(); err != nil {
-		return lockout.State{}, invalid(err)
-	}
-	id := key.String()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	prev, ok := s.m[id]
-	st := rule.Apply(prev, now)
-	s.updateLocked(id, st, ok, now.UnixMilli())
-	return st, nil
-}
-
-// Reserve implements [lockout.Store].
-func (s *Store) Reserve(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
+// modify applies fn to key's counter under the lock and stores what it
+// returns when it says so: the frame of Fail, Reserve and Settle. valid is
+// the caller's check of its arguments.
+func (s *Store) modify(ctx context.Context, key lockout.Key, now time.Time, valid error, fn func(prev lockout.State) (next lockout.State, write bool)) (lockout.State, bool, error) {
 	if err := ctxErr(ctx); err != nil {
 		return lockout.State{}, false, err
 	}
-	if err := errors.Join(rule.Validate(), lockout.ValidateHold(hold)); err != nil {
-		return lockout.State{}, false, invalid(err)
+	if valid != nil {
+		return lockout.State{}, false, invalid(valid)
 	}
 	id := key.String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prev, ok := s.m[id]
-	st, admitted := rule.Reserve(prev, now, hold)
-	if admitted {
+	st, write := fn(prev)
+	if write {
 		s.updateLocked(id, st, ok, now.UnixMilli())
 	}
-	return st, admitted, nil
+	return st, write, nil
+}
+
+// Fail implements [lockout.Store].
+func (s *Store) Fail(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule) (lockout.State, error) {
+	st, _, err := s.modify(ctx, key, now, rule.Validate(), func(prev lockout.State) (lockout.State, bool) {
+		return rule.Apply(prev, now), true
+	})
+	return st, err
+}
+
+// Reserve implements [lockout.Store]. A refusal writes nothing.
+func (s *Store) Reserve(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
+	return s.modify(ctx, key, now, errors.Join(rule.Validate(), lockout.ValidateHold(hold)), func(prev lockout.State) (lockout.State, bool) {
+		return rule.Reserve(prev, now, hold)
+	})
 }
 
 // Settle implements [lockout.Store].
 func (s *Store) Settle(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, failed bool) (lockout.State, error) {
-	if err := ctxErr(ctx); err != nil {
-		return lockout.State{}, err
-	}
-	if err := rule.Validate(); err != nil {
-		return lockout.State{}, invalid(err)
-	}
-	id := key.String()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	prev, ok := s.m[id]
-	st := rule.Settle(prev, now, failed)
-	s.updateLocked(id, st, ok, now.UnixMilli())
-	return st, nil
+	st, _, err := s.modify(ctx, key, now, rule.Validate(), func(prev lockout.State) (lockout.State, bool) {
+		return rule.Settle(prev, now, failed), true
+	})
+	return st, err
 }
 
 // candidate is an entry that may be evicted.
