@@ -103,7 +103,7 @@ func TestAccessibility(t *testing.T) {
 		s.createUser(t, email, password)
 		b.login(email, password)
 		b.mustBeAt("/")
-		for _, path := range []string{"/", "/settings", "/sessions", "/logout"} {
+		for _, path := range []string{"/", "/settings", "/sessions", "/apps", "/settings/delete", "/logout"} {
 			b.open(path)
 			if stops := b.tabThrough(); len(stops) < 3 {
 				t.Errorf("%s: only %d focus stops: %q", path, len(stops), names(stops))

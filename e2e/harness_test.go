@@ -82,12 +82,14 @@ func start(t *testing.T) *suite {
 // startStack starts real Kratos and Hydra and serves Hera in process in
 // front of them, as internal/web's integration tests do.
 func (s *suite) startStack(t *testing.T) {
-	e := stacktest.Start(t, stacktest.Options{Hydra: true})
+	e := stacktest.Start(t, stacktest.Options{Hydra: true, TokenHook: true})
 	env := map[string]string{
 		"HERA_PUBLIC_URL":   e.HeraURL,
 		"KRATOS_PUBLIC_URL": e.Kratos.PublicURL,
 		"KRATOS_ADMIN_URL":  e.Kratos.AdminURL,
 		"HYDRA_ADMIN_URL":   e.Hydra.AdminURL,
+
+		"HERA_OAUTH2_TOKEN_HOOK_SECRET": e.TokenHookSecret,
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,8 @@ var requiredStates = []string{
 	"settings", "settings-saved", "settings-backup-codes", "settings-passkey-added",
 	"sessions",
 	"login-oauth2", "consent", "logout-oauth2", "oauth2-error",
+	"apps", "apps-removed", "delete-account", "delete-account-error", "goodbye",
+	"logout-other-account",
 	"error", "not-found",
 }
 
@@ -315,6 +318,95 @@ func TestJourneys(t *testing.T) {
 		b.mustBeAt("/oauth2/error")
 		b.mustSee("The application is not registered correctly")
 		b.check("oauth2-error")
+	})
+
+	t.Run("single sign-out, connected apps and deleting the account, without JavaScript", func(t *testing.T) {
+		b := s.newTab(t)
+		email := newEmail("account")
+		s.createUser(t, email, password)
+		app := s.newClient(t, "e2e-account-app")
+		// authorize runs the app's authorization request in the tab and
+		// returns the callback's query.
+		authorize := func(extra ...oauth2.AuthCodeOption) url.Values {
+			b.open(app.cfg.AuthCodeURL("state-1234567890", extra...))
+			if strings.HasSuffix(b.path(), "/consent") {
+				b.click(`button[name=decision][value=allow]`)
+			}
+			at := b.url()
+			if !strings.HasPrefix(at, app.callback+"/callback?") {
+				b.fatalf("not at the client's callback")
+			}
+			return query(t, at)
+		}
+		b.disableScripts() // every one of these pages works without it
+		b.login(email, password)
+		b.mustBeAt("/")
+		if q := authorize(); q.Get("code") == "" {
+			t.Fatalf("first authorization: %v", q)
+		}
+		if q := authorize(oauth2.SetAuthURLParam("prompt", "none")); q.Get("code") == "" {
+			t.Fatalf("silent authorization while signed in: %v", q)
+		}
+
+		// Signing out of Hera signs out of the app's single sign-on.
+		b.logout(false)
+		if q := authorize(oauth2.SetAuthURLParam("prompt", "none")); q.Get("error") != "login_required" {
+			t.Errorf("silent authorization after signing out: %v", q)
+		}
+
+		// Another account's logout challenge changes nothing here.
+		b.login(email, password)
+		b.mustBeAt("/")
+		other := newEmail("other")
+		s.createUser(t, other, password)
+		ob := s.newTab(t)
+		ob.login(other, password)
+		ob.open(app.cfg.AuthCodeURL("state-1234567890"))
+		ob.click(`button[name=decision][value=allow]`)
+		q := query(t, ob.url())
+		tok, err := app.cfg.Exchange(context.Background(), q.Get("code"))
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		idToken, _ := tok.Extra("id_token").(string)
+		ob.open(s.Hydra.PublicURL + "/oauth2/sessions/logout?id_token_hint=" + idToken)
+		ob.mustBeAt("/logout")
+		b.open(ob.url())
+		b.mustSee("This sign-out request is for another account", "Nothing was changed")
+		b.check("logout-other-account")
+		b.open("/")
+		b.mustSee("signed in as " + email)
+
+		// Connected apps: listed, then removed.
+		authorize()
+		b.open("/")
+		b.click(`a[href="/apps"]`)
+		b.mustBeAt("/apps")
+		b.mustSee("Example App", "See your e-mail address", "Remove access")
+		b.check("apps")
+		b.click(`form[action="/apps/remove"] button`)
+		b.mustBeAt("/apps")
+		b.mustSee("The app's access was removed", "No app has access to your account")
+		b.check("apps-removed")
+
+		// Deleting the account: a wrong word deletes nothing, the right one
+		// everything.
+		b.open("/settings")
+		b.click(`a[href="/settings/delete"]`)
+		b.mustBeAt("/settings/delete")
+		b.mustSee("Delete your account", email, "This cannot be undone")
+		b.check("delete-account")
+		b.fill("#delete-confirm", "nope")
+		b.click(`form[action="/settings/delete"] button[type=submit]`)
+		b.mustSee("Nothing was deleted")
+		b.check("delete-account-error")
+		b.fill("#delete-confirm", "delete")
+		b.click(`form[action="/settings/delete"] button[type=submit]`)
+		b.mustBeAt("/goodbye")
+		b.mustSee("Your account was deleted")
+		b.check("goodbye")
+		b.login(email, password)
+		b.mustSee("credentials are invalid")
 	})
 
 	t.Run("error pages", func(t *testing.T) {

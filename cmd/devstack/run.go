@@ -92,10 +92,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer k.Stop()
 
+	// Hydra asks Hera before issuing tokens (deleted or deactivated
+	// identities get none); both sides share this secret.
+	hookSecret := getenv("HERA_OAUTH2_TOKEN_HOOK_SECRET")
+	if hookSecret == "" {
+		hookSecret = stack.RandomSecret()
+	}
 	fmt.Fprintln(stderr, "starting Hydra ...")
 	h, err := stack.StartHydra(ctx, stack.HydraConfig{
 		Bin: filepath.Join(*bin, "hydra"), Dir: filepath.Join(*state, "hydra"), HeraURL: heraURL,
 		PublicPort: hydraPublicPort, AdminPort: hydraAdminPort, LogLevel: "info", Secret: secret, Output: hydraLog,
+		TokenHookSecret: hookSecret,
 	})
 	if err != nil {
 		return fmt.Errorf("%w (log: %s)", err, hydraLog.Name())
@@ -112,6 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{"KRATOS_PUBLIC_URL", k.PublicURL},
 		{"KRATOS_ADMIN_URL", k.AdminURL},
 		{"HYDRA_ADMIN_URL", h.AdminURL},
+		{"HERA_OAUTH2_TOKEN_HOOK_SECRET", hookSecret},
 		{"HERA_METRICS_LISTEN", "127.0.0.1:4456"},
 	} {
 		if getenv(kv[0]) == "" {

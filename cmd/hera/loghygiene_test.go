@@ -246,7 +246,7 @@ func (j *journey) logout() {
 // line Hera logged for every secret that went by.
 func TestLogHygiene(t *testing.T) {
 	sv := captchatest.New(t, captchatest.Options{Secret: "captcha-secret-" + randomHex(12)})
-	e := stacktest.Start(t, stacktest.Options{Hydra: true})
+	e := stacktest.Start(t, stacktest.Options{Hydra: true, TokenHook: true})
 	addr := e.HeraListener.Addr().String()
 	e.HeraListener.Close()
 	var logs syncBuffer
@@ -256,18 +256,20 @@ func TestLogHygiene(t *testing.T) {
 		}
 	})
 	startHeraOut(t, map[string]string{
-		"HERA_LISTEN":             addr,
-		"HERA_PUBLIC_URL":         e.HeraURL,
-		"KRATOS_PUBLIC_URL":       e.Kratos.PublicURL,
-		"KRATOS_ADMIN_URL":        e.Kratos.AdminURL,
-		"HYDRA_ADMIN_URL":         e.Hydra.AdminURL,
-		"HERA_LOG_LEVEL":          "debug",
-		"HERA_CAPTCHA_PROVIDER":   "turnstile",
-		"HERA_CAPTCHA_SITE_KEY":   captchatest.TestSiteKey,
-		"HERA_CAPTCHA_SECRET":     sv.Secret(),
-		"HERA_CAPTCHA_VERIFY_URL": sv.URL,
-		"HERA_CAPTCHA_TIMEOUT":    "2s",
-		"HERA_LOCKOUT_REALM":      "hygiene-" + randomHex(4),
+		"HERA_LISTEN":       addr,
+		"HERA_PUBLIC_URL":   e.HeraURL,
+		"KRATOS_PUBLIC_URL": e.Kratos.PublicURL,
+		"KRATOS_ADMIN_URL":  e.Kratos.AdminURL,
+		"HYDRA_ADMIN_URL":   e.Hydra.AdminURL,
+
+		"HERA_OAUTH2_TOKEN_HOOK_SECRET": e.TokenHookSecret,
+		"HERA_LOG_LEVEL":                "debug",
+		"HERA_CAPTCHA_PROVIDER":         "turnstile",
+		"HERA_CAPTCHA_SITE_KEY":         captchatest.TestSiteKey,
+		"HERA_CAPTCHA_SECRET":           sv.Secret(),
+		"HERA_CAPTCHA_VERIFY_URL":       sv.URL,
+		"HERA_CAPTCHA_TIMEOUT":          "2s",
+		"HERA_LOCKOUT_REALM":            "hygiene-" + randomHex(4),
 	}, &logs)
 
 	s := newSecretSet()

@@ -13,6 +13,7 @@ import (
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/lockout"
 	"github.com/heraproject/hera/internal/logbuf"
 	"github.com/heraproject/hera/internal/metrics"
 	"github.com/heraproject/hera/internal/requestid"
@@ -65,11 +66,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer closeStore()
-	g, widget, err := newGuard(cfg, log, store, kc, m)
+	limiter, err := lockout.New(store, cfg.Lockout)
 	if err != nil {
 		return err
 	}
-	deps := web.Deps{Logger: log, Config: cfg, Kratos: kc, Guard: g, Captcha: widget}
+	g, widget, err := newGuard(cfg, log, limiter, kc, m)
+	if err != nil {
+		return err
+	}
+	// The lockout store also holds which Hydra login session each Kratos
+	// session signed in to apps (single sign-out).
+	deps := web.Deps{Logger: log, Config: cfg, Kratos: kc, Guard: g, Captcha: widget, Links: limiter}
 	if cfg.LockoutStore != "memory" {
 		deps.Lockout = storeReadiness{store, cfg.Lockout.Realm}
 	}

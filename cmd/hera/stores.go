@@ -60,11 +60,7 @@ func openLockoutStore(ctx context.Context, cfg *config.Config) (store lockout.St
 
 // newGuard builds the captcha and lockout checks of every submission, and
 // the captcha widget the pages show.
-func newGuard(cfg *config.Config, log *slog.Logger, store lockout.Store, kc *kratos.Client, m *metrics.Metrics) (*guard.Guard, *web.Captcha, error) {
-	limiter, err := lockout.New(store, cfg.Lockout)
-	if err != nil {
-		return nil, nil, err
-	}
+func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc *kratos.Client, m *metrics.Metrics) (*guard.Guard, *web.Captcha, error) {
 	devices, err := newDevices(cfg, log)
 	if err != nil {
 		return nil, nil, err

@@ -80,7 +80,12 @@ func (a *Attempt) ContentType() string { return a.contentType }
 // Flow is what Hera knows of the flow a submission goes to, when NeedsFlow
 // says the fields alone do not tell.
 type Flow struct {
-	Known        bool
+	Known bool
+	// Refused: Kratos would not show this client the flow (no or another
+	// session, expired, unknown), so it will refuse the submission too and
+	// send nothing. Only settings flows use it: without it, anyone could
+	// spend an address's send quota with submissions Kratos turns away.
+	Refused      bool
 	State        string // choose_method, sent_email, passed_challenge
 	RequestedAAL string // aal1, aal2
 	// Traits are the identity's current traits (settings flows).
@@ -361,7 +366,7 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 		}
 
 	case kratos.Settings:
-		if m == "profile" {
+		if m == "profile" && !f.Refused {
 			sends, err := changedAddresses(b, f, schema)
 			if err != nil {
 				return nil, err

@@ -312,6 +312,12 @@ func TestSettingsAddressChange(t *testing.T) {
 	if !slices.Equal(a.Sends, []string{"new@x.io"}) {
 		t.Fatalf("unknown current traits: %v", a.Sends)
 	}
+	// A flow Kratos refuses to show (no session) is refused on submit too:
+	// it must not spend the address's send quota.
+	a = mustClassify(t, kratos.Settings, FormType, "method=profile&traits.email=new%40x.io", Flow{Refused: true})
+	if len(a.Sends) != 0 {
+		t.Fatalf("refused flow counted a send: %v", a.Sends)
+	}
 }
 
 func TestNeedsFlow(t *testing.T) {

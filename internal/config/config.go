@@ -51,6 +51,15 @@ type Config struct {
 	Claims             map[string]map[string]string // scope → claim → source
 	SkipLogoutConfirm  bool
 	ReauthWindow       time.Duration
+	// TokenHookSecret authenticates Hydra's token hook calls; "" switches
+	// the hook endpoint off.
+	TokenHookSecret string
+
+	// Account self-service.
+	AccountDeletion bool
+	// PrivilegedSessionMaxAge is Kratos's privileged_session_max_age: how
+	// recent a sign-in must be for deleting the account.
+	PrivilegedSessionMaxAge time.Duration
 
 	// Captcha; Provider "" switches it off.
 	CaptchaProvider  string
@@ -176,6 +185,21 @@ func Vars() []Var {
 			set: func(c *Config, v string) (err error) { c.SkipLogoutConfirm, err = strconv.ParseBool(v); return err }},
 		{Name: "HERA_OAUTH2_REAUTH_WINDOW", Default: "2m", Help: "after prompt=login or max_age sent the user to sign in again, how recent that sign-in must be",
 			set: func(c *Config, v string) (err error) { c.ReauthWindow, err = parsePositiveDuration(v); return err }},
+		{Name: "HERA_OAUTH2_TOKEN_HOOK_SECRET", Secret: true, Help: "bearer token Hydra's oauth2.token_hook sends to Hera's /oauth2/token-hook (at least 32 bytes), which refuses tokens to deleted or deactivated identities; empty: no hook endpoint",
+			set: func(c *Config, v string) error {
+				if len(v) < 32 {
+					return errors.New("at least 32 bytes")
+				}
+				c.TokenHookSecret = v
+				return nil
+			}},
+		{Name: "HERA_ACCOUNT_DELETION", Default: "true", Help: "let users delete their own account from the settings page (after a recent sign-in and a typed confirmation)",
+			set: func(c *Config, v string) (err error) { c.AccountDeletion, err = strconv.ParseBool(v); return err }},
+		{Name: "HERA_PRIVILEGED_SESSION_MAX_AGE", Default: "1h", Help: "how recent a sign-in must be to delete the account; set it to Kratos's selfservice.flows.settings.privileged_session_max_age",
+			set: func(c *Config, v string) (err error) {
+				c.PrivilegedSessionMaxAge, err = parsePositiveDuration(v)
+				return err
+			}},
 		{Name: "HERA_CAPTCHA_PROVIDER", Help: "turnstile, hcaptcha or recaptcha; empty: no captcha",
 			set: func(c *Config, v string) error {
 				switch v {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -285,6 +286,25 @@ func (c *Client) RevokeConsentSessions(ctx context.Context, subject, clientID st
 	}
 	_, err := c.call(ctx, http.MethodDelete, "/admin/oauth2/auth/sessions/consent", q, nil, nil)
 	return err
+}
+
+// maxConsentSessions is how many consent sessions ListConsentSessions reads
+// (Hydra's largest page).
+const maxConsentSessions = 1000
+
+// ListConsentSessions returns the consents subject granted and Hydra still
+// holds (remembered or not, not yet expired), newest first: the clients
+// that may hold tokens for the subject. It reads one page of at most 1000;
+// more is reported by truncated.
+func (c *Client) ListConsentSessions(ctx context.Context, subject string) (sessions []GrantedConsent, truncated bool, err error) {
+	if subject == "" {
+		return nil, false, fmt.Errorf("hydra: ListConsentSessions: subject is required")
+	}
+	q := url.Values{"subject": {subject}, "page_size": {strconv.Itoa(maxConsentSessions)}}
+	if _, err := c.call(ctx, http.MethodGet, "/admin/oauth2/auth/sessions/consent", q, nil, &sessions); err != nil {
+		return nil, false, err
+	}
+	return sessions, len(sessions) >= maxConsentSessions, nil
 }
 
 // GetClient fetches an OAuth 2.0 client by id (without its secret).

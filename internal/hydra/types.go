@@ -114,6 +114,26 @@ type LogoutRequest struct {
 	RequestedAt *time.Time    `json:"requested_at"`
 }
 
+// GrantedConsent is Hydra's oAuth2ConsentSession: one consent a subject
+// granted a client.
+type GrantedConsent struct {
+	GrantScope    []string `json:"grant_scope"`
+	GrantAudience []string `json:"grant_access_token_audience"`
+	Remember      bool     `json:"remember"`
+	RememberFor   int64    `json:"remember_for"`
+	// HandledAt is when the consent was given; nil if Hydra has no date.
+	HandledAt      *time.Time      `json:"handled_at"`
+	ConsentRequest *ConsentRequest `json:"consent_request"`
+}
+
+// Client is the consented client, or nil.
+func (s *GrantedConsent) Client() *OAuth2Client {
+	if s.ConsentRequest == nil {
+		return nil
+	}
+	return s.ConsentRequest.Client
+}
+
 // AuthParams are the query parameters of the original authorization request
 // (request_url). Hydra copies the browser's query verbatim and offers no
 // fields for prompt, max_age, acr_values as asked, and so on; for an

@@ -399,6 +399,16 @@ func (c *Client) GetIdentity(ctx context.Context, id string) (*Identity, error) 
 	return &i, nil
 }
 
+// DeleteIdentity deletes an identity through the admin API, with its
+// credentials and sessions. An identity already gone is an APIError with
+// status 404.
+func (c *Client) DeleteIdentity(ctx context.Context, id string) error {
+	if id == "" {
+		return fmt.Errorf("kratos: DeleteIdentity: id is required")
+	}
+	return c.deleteNoContent(ctx, c.admin.JoinPath("/admin/identities", id), Browser{})
+}
+
 // SessionIdentity returns the ID of the identity a session belongs to,
 // through the admin API (Kratos leaves the identity out of a sign-in answer
 // that still needs a second factor).

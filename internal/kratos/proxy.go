@@ -141,6 +141,12 @@ type ProxyConfig struct {
 	// KeepCookie, if set, says which of the client's cookies reach Kratos
 	// (Hera's own stay behind: Kratos refuses API flows that carry any).
 	KeepCookie func(name string) bool
+	// CheckRedirect, if set, says whether a browser may be sent to target:
+	// Kratos checks return_to by raw prefix only, so Hera checks it too.
+	CheckRedirect func(target string) bool
+	// RedirectRefused is where the browser goes instead of a Location from
+	// Kratos that CheckRedirect refuses (absolute, on Hera; required with it).
+	RedirectRefused string
 }
 
 // Proxy forwards the public Kratos routes browsers need, cookies intact in
@@ -158,6 +164,9 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	}
 	if cfg.Timeout <= 0 || cfg.MaxBody <= 0 {
 		return nil, errors.New("kratos: proxy timeout and body limit must be positive")
+	}
+	if cfg.CheckRedirect != nil && cfg.RedirectRefused == "" {
+		return nil, errors.New("kratos: proxy redirect check needs RedirectRefused")
 	}
 	up := cfg.Upstream
 	p := &Proxy{cfg: cfg}
@@ -198,7 +207,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 			pr.Out.Header.Set("True-Client-IP", ip)
 		},
 		Transport:      transport,
-		ModifyResponse: p.sizeBody,
+		ModifyResponse: p.modifyResponse,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			status := http.StatusBadGateway
 			var ne net.Error
@@ -235,6 +244,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		p.rp.ServeHTTP(w, r)
 	case RouteForward:
+		if p.cfg.CheckRedirect != nil && !p.returnToAllowed(rest, r.URL.RawQuery) {
+			p.cfg.Logger.InfoContext(r.Context(), "kratos proxy refused a return_to", "path", r.URL.Path)
+			p.cfg.Fail(w, r, http.StatusBadRequest)
+			return
+		}
 		if r.ContentLength > p.cfg.MaxBody {
 			p.cfg.Fail(w, r, http.StatusRequestEntityTooLarge)
 			return

@@ -458,13 +458,25 @@ func proxyAttacks(upstreamHost func() string) []attack {
 
 		// Kratos redirecting into its admin API: passed to the client,
 		// never followed.
-		{name: "upstream 307 to absolute /admin", forwarded: true, raw: rawReq("GET", "/api/kratos/self-service/registration/browser"),
+		{name: "upstream 307 to absolute /admin", forwarded: true, onlyBare: true, raw: rawReq("GET", "/api/kratos/self-service/registration/browser"),
 			check: func(res []rawResponse, got []seenRequest) error {
 				if len(got) != 1 {
 					return fmt.Errorf("upstream saw %d requests, want exactly 1 (redirect followed?)", len(got))
 				}
 				if res[0].Status != http.StatusTemporaryRedirect || !strings.HasSuffix(res[0].Location, "/admin/identities") {
 					return fmt.Errorf("client got %d Location %q, want Kratos's 307", res[0].Status, res[0].Location)
+				}
+				return nil
+			}},
+		// Hera checks the Location against its allowlist: Kratos's host is
+		// not on it, so the browser goes to Hera's error page instead.
+		{name: "upstream 307 to absolute /admin, Location refused", forwarded: true, onlyHera: true, raw: rawReq("GET", "/api/kratos/self-service/registration/browser"),
+			check: func(res []rawResponse, got []seenRequest) error {
+				if len(got) != 1 {
+					return fmt.Errorf("upstream saw %d requests, want exactly 1 (redirect followed?)", len(got))
+				}
+				if res[0].Status != http.StatusTemporaryRedirect || res[0].Location != "http://localhost:4455/error?reason=redirect" {
+					return fmt.Errorf("client got %d Location %q, want Hera's error page", res[0].Status, res[0].Location)
 				}
 				return nil
 			}},

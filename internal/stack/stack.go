@@ -157,7 +157,10 @@ type HydraConfig struct {
 	AdminPort  int
 	LogLevel   string
 	Secret     string // system secret, at least 32 characters
-	Output     io.Writer
+	// TokenHookSecret, when set, makes Hydra call Hera's token hook
+	// (HERA_OAUTH2_TOKEN_HOOK_SECRET must be the same).
+	TokenHookSecret string
+	Output          io.Writer
 }
 
 // Hydra is a running Hydra.
@@ -189,6 +192,7 @@ func StartHydra(ctx context.Context, c HydraConfig) (*Hydra, error) {
 		"HeraURL":      c.HeraURL,
 		"LogLevel":     c.LogLevel,
 		"SystemSecret": c.Secret,
+		"TokenHook":    c.TokenHookSecret,
 	})
 	if err != nil {
 		return nil, err

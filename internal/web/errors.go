@@ -59,7 +59,14 @@ func handleNotFound(s *server) http.Handler {
 // handleErrorPage renders a Kratos error flow (selfservice.flows.error.ui_url).
 func handleErrorPage(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.URL.Query().Get("id")
+		q := r.URL.Query()
+		id := q.Get("id")
+		if id == "" && q.Get("reason") == "redirect" {
+			// The Kratos proxy sends browsers here instead of a redirect
+			// the allowlist refused.
+			s.redirectRefused(w, r)
+			return
+		}
 		if !validID(id) {
 			s.errorPage(w, r, http.StatusNotFound, nil)
 			return
@@ -103,6 +110,19 @@ func handleErrorPage(s *server) http.Handler {
 		}
 		s.render.render(w, r, status, "error", page{Title: v.Title, Data: v})
 	})
+}
+
+// redirectRefused explains a redirect the allowlist refused, as
+// redirectChecked does.
+func (s *server) redirectRefused(w http.ResponseWriter, r *http.Request) {
+	t := s.tr(r)
+	v := ErrorView{
+		Title:   t.T("hera.error.redirect.title"),
+		Message: t.T("hera.error.redirect.message"),
+		Hint:    t.T("hera.error.redirect.hint"),
+		Links:   []Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
+	}
+	s.render.render(w, r, http.StatusBadRequest, "error", page{Title: v.Title, Data: v})
 }
 
 // validID accepts Kratos's UUID flow and error IDs only.

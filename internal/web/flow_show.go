@@ -152,6 +152,9 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 	notice := r.URL.Query().Get("notice")
 	p.Messages = append(p.Messages, noticeAlerts(notice, t)...)
 	p.Links, p.ForgotPassword = flowLinks(kind, f, t)
+	if kind == kratos.Settings {
+		p.Links = s.accountLinks(p.Links, t)
+	}
 	switch {
 	case kind == kratos.Login && f.OAuth2LoginRequest != nil:
 		prefillLoginHint(p, f.OAuth2LoginRequest.OIDCContext.LoginHint)

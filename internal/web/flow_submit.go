@@ -138,6 +138,10 @@ func (s *server) classify(ctx context.Context, kind kratos.Kind, id, ct string, 
 	if pb.NeedsFlow(kind) {
 		if f, err := s.Kratos.GetFlow(ctx, kind, id, b); err == nil {
 			fl = attempt.FlowOf(f)
+		} else if _, refused := kratos.IsAPIError(err, 0); refused && kind == kratos.Settings {
+			// A settings flow Kratos will not show this client (no session,
+			// another identity's, expired) cannot be submitted either.
+			fl = attempt.Flow{Refused: true}
 		} else {
 			// Not knowing the state, the checks assume every case.
 			s.Logger.DebugContext(ctx, "flow state unknown", "flow", kind, "err", err)

@@ -18,6 +18,8 @@ import (
 	"github.com/heraproject/hera/internal/guard"
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/lockout"
+	"github.com/heraproject/hera/internal/lockout/memory"
 	"github.com/heraproject/hera/internal/stack/stacktest"
 	"github.com/heraproject/hera/internal/web"
 	"github.com/heraproject/hera/internal/webtest"
@@ -37,6 +39,7 @@ type heraEnv struct {
 // process in front of it.
 func startHera(t *testing.T, o stacktest.Options, guard web.Guard, extraEnv ...string) *heraEnv {
 	t.Helper()
+	o.TokenHook = o.Hydra // Hera serves it
 	e := stacktest.Start(t, o)
 	env := map[string]string{
 		"HERA_PUBLIC_URL":   e.HeraURL,
@@ -45,6 +48,7 @@ func startHera(t *testing.T, o stacktest.Options, guard web.Guard, extraEnv ...s
 	}
 	if e.Hydra != nil {
 		env["HYDRA_ADMIN_URL"] = e.Hydra.AdminURL
+		env["HERA_OAUTH2_TOKEN_HOOK_SECRET"] = e.TokenHookSecret
 	}
 	for _, kv := range extraEnv {
 		k, v, _ := strings.Cut(kv, "=")
@@ -59,11 +63,23 @@ func startHera(t *testing.T, o stacktest.Options, guard web.Guard, extraEnv ...s
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
+	// The links single sign-out reads live where run() keeps them: in the
+	// lockout store.
+	store, err := memory.New(memory.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	links, err := lockout.New(store, cfg.Lockout)
+	if err != nil {
+		t.Fatal(err)
+	}
 	deps := web.Deps{
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Config: cfg,
 		Kratos: kc,
 		Guard:  guard,
+		Links:  links,
 	}
 	if cfg.HydraAdminURL != nil {
 		hc, err := hydra.NewClient(cfg.HydraAdminURL, cfg.HydraTimeout)

@@ -467,3 +467,5 @@ func TestFlowPageNodeWithoutGroup(t *testing.T) {
 		t.Errorf("the node is not on the page")
 	}
 }
+
+func (k *fuzzKratos) DeleteIdentity(context.Context, string) error { return errNotFuzzed }

@@ -388,7 +388,11 @@ func checkPage(page string, kind kratos.Kind, flowID string) []string {
 				add("self-closing non-void element <%s/>", tok.Data)
 			}
 		case html.EndTagToken:
-			i := slices.Index(open, tok.Data)
+			// The innermost open element of that name (lists nest).
+			i := len(open) - 1
+			for i >= 0 && open[i] != tok.Data {
+				i--
+			}
 			switch {
 			case i < 0:
 				add("end tag </%s> without its start tag (open: %v)", tok.Data, open)
@@ -631,4 +635,8 @@ func (k *fixtureKratos) AddressTraits(context.Context) ([]string, error) {
 
 func (k *fixtureKratos) Logout(context.Context, kratos.Browser) ([]string, error) {
 	return nil, errNotInFixture
+}
+
+func (k *fixtureKratos) DeleteIdentity(context.Context, string) error {
+	return errNotInFixture
 }

@@ -44,14 +44,16 @@ func handleLogout(s *server) http.Handler {
 			return
 		}
 		if ch := r.PostForm.Get("logout_challenge"); ch != "" && s.Hydra != nil {
-			if r.PostForm.Get("confirm") == "yes" {
-				s.oauth2Logout(w, r, ch)
-			} else {
-				s.oauth2LogoutRefused(w, r, ch)
-			}
+			s.oauth2LogoutDecision(w, r, ch, r.PostForm.Get("confirm") == "yes")
 			return
 		}
-		u, err := s.Kratos.LogoutURL(r.Context(), "", s.browser(r))
+		b := s.browser(r)
+		sess, err := s.Kratos.Whoami(r.Context(), b)
+		if err == nil {
+			// Signing out here ends the apps' single sign-on too.
+			s.endSignOn(r.Context(), sess.ID)
+		}
+		u, err := s.Kratos.LogoutURL(r.Context(), "", b)
 		if err != nil {
 			if ae, ok := kratos.IsAPIError(err, 0); ok && ae.Status == http.StatusUnauthorized {
 				http.Redirect(w, r, "/", http.StatusSeeOther)

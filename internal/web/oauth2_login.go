@@ -22,6 +22,10 @@ type hydraAPI interface {
 	GetLogoutRequest(ctx context.Context, challenge string) (*hydra.LogoutRequest, error)
 	AcceptLogout(ctx context.Context, challenge string) (string, error)
 	RejectLogout(ctx context.Context, challenge string) error
+	RevokeLoginSession(ctx context.Context, sid string) error
+	RevokeLoginSessions(ctx context.Context, subject string) error
+	RevokeConsentSessions(ctx context.Context, subject, clientID string) error
+	ListConsentSessions(ctx context.Context, subject string) ([]hydra.GrantedConsent, bool, error)
 }
 
 // returnMarker in a return_to says the browser comes back from the Kratos
@@ -48,9 +52,7 @@ func (s *server) oauth2Login(w http.ResponseWriter, r *http.Request, challenge s
 		return
 	}
 	if lr.Skip {
-		// Hydra remembers this browser's login: confirm its subject.
-		s.acceptLogin(w, r, challenge, hydra.AcceptLogin{Subject: lr.Subject, Remember: true,
-			RememberFor: int64(s.Config.LoginRememberFor / time.Second)})
+		s.skipLogin(w, r, challenge, lr)
 		return
 	}
 	returning := r.URL.Query().Get(returnMarker) == "1"
@@ -80,6 +82,7 @@ func (s *server) oauth2Login(w http.ResponseWriter, r *http.Request, challenge s
 		usable = false
 	}
 	if usable {
+		s.rememberSignOn(ctx, sess.ID, lr.SessionID)
 		s.acceptLogin(w, r, challenge, hydra.AcceptLogin{
 			Subject:                   sess.Identity.ID,
 			Remember:                  s.Config.LoginRemember,
@@ -91,13 +94,7 @@ func (s *server) oauth2Login(w http.ResponseWriter, r *http.Request, challenge s
 		return
 	}
 	if lr.HasPrompt("none") {
-		to, err := s.Hydra.RejectLogin(ctx, challenge, hydra.Reject{Error: "login_required",
-			ErrorDescription: "The user is not signed in, and the request asked not to prompt (prompt=none)."})
-		if err != nil {
-			s.hydraFailure(w, r, err)
-			return
-		}
-		http.Redirect(w, r, to, http.StatusSeeOther)
+		s.rejectLogin(w, r, challenge, "login_required", "The user is not signed in, and the request asked not to prompt (prompt=none).")
 		return
 	}
 	q := url.Values{"return_to": {s.challengeReturnTo(challenge)}}

@@ -66,7 +66,7 @@ type renderer struct {
 // partials.html; the flow page and the frame around every page are written
 // by code (writeFlow, writeLayout).
 func templatePages() []string {
-	return []string{"error", "welcome", "sessions", "logout", "consent"}
+	return []string{"error", "welcome", "sessions", "logout", "consent", "apps", "delete_account"}
 }
 
 func newRenderer(log *slog.Logger) (*renderer, error) {

@@ -26,6 +26,11 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("GET /sessions", handleSessions(s))
 	mux.Handle("POST /sessions/revoke-others", sameOrigin(handleRevokeOthers(s)))
 	mux.Handle("POST /sessions/{id}/revoke", sameOrigin(handleRevokeSession(s)))
+	if s.Config.AccountDeletion {
+		mux.Handle("GET /settings/delete", handleDeleteAccountPage(s))
+		mux.Handle("POST /settings/delete", sameOrigin(handleDeleteAccount(s)))
+		mux.Handle("GET /goodbye", handleGoodbye(s))
+	}
 	mux.Handle("GET /logout", handleLogoutPage(s))
 	mux.Handle("POST /logout", sameOrigin(handleLogout(s)))
 
@@ -33,6 +38,14 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("GET /consent", handleConsent(s))
 	mux.Handle("POST /consent", sameOrigin(handleConsentDecision(s)))
 	mux.Handle("GET /oauth2/error", handleOAuth2Error(s))
+	if s.Hydra != nil {
+		mux.Handle("GET /apps", handleApps(s))
+		mux.Handle("POST /apps/remove", sameOrigin(handleRemoveApp(s)))
+	}
+	if s.Hydra != nil && s.Config.TokenHookSecret != "" {
+		// Called by Hydra, server to server: authenticated by its secret.
+		mux.Handle("POST /oauth2/token-hook", handleTokenHook(s))
+	}
 
 	// Kratos API: Hera's submit endpoint, the flow JSON, and the proxy.
 	mux.Handle("POST "+apiPrefix+"/{flow}/submit", sameOrigin(handleSubmit(s)))

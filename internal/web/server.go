@@ -55,6 +55,7 @@ type kratosAPI interface {
 	GetIdentity(ctx context.Context, id string) (*kratos.Identity, error)
 	Logout(ctx context.Context, b kratos.Browser) ([]string, error)
 	AddressTraits(ctx context.Context) ([]string, error)
+	DeleteIdentity(ctx context.Context, id string) error
 }
 
 // Deps is what the server needs. Hydra nil switches OAuth2 off; Guard nil
@@ -71,6 +72,9 @@ type Deps struct {
 	Lockout readier
 	// Metrics, when set, observes every request and upstream call.
 	Metrics metricsObserver
+	// Links, when set, records which Hydra login session each Kratos
+	// session signed in to apps with, so that signing out ends it.
+	Links sessionLinks
 }
 
 // metricsObserver is what the server needs of the metrics.
@@ -137,6 +141,11 @@ func NewServer(d Deps) (http.Handler, error) {
 			s.errorPage(w, r, status, nil)
 		},
 		KeepCookie: kratosCookie,
+		CheckRedirect: func(t string) bool {
+			_, ok := s.redirects.Allowed(t)
+			return ok
+		},
+		RedirectRefused: strings.TrimSuffix(d.Config.PublicURL.String(), "/") + "/error?reason=redirect",
 		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
 			if d.Metrics == nil {
 				return rt

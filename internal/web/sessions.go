@@ -101,6 +101,10 @@ func handleRevokeSession(s *server) http.Handler {
 			if s.needSignIn(w, r, err, "/sessions") {
 				return
 			}
+		} else {
+			// Kratos ended one of this user's own sessions: its single
+			// sign-on to apps ends with it.
+			s.endSignOn(r.Context(), id)
 		}
 		http.Redirect(w, r, "/sessions?done=one", http.StatusSeeOther)
 	})
@@ -108,10 +112,25 @@ func handleRevokeSession(s *server) http.Handler {
 
 func handleRevokeOthers(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.Kratos.RevokeOtherSessions(r.Context(), s.browser(r)); err != nil {
+		b := s.browser(r)
+		// Which sessions end is read first, so their single sign-on can
+		// end with them.
+		var others []string
+		if cur, err := s.Kratos.Whoami(r.Context(), b); err == nil {
+			if all, err := s.Kratos.ListSessions(r.Context(), b); err == nil {
+				for _, o := range all {
+					if o.ID != cur.ID {
+						others = append(others, o.ID)
+					}
+				}
+			}
+		}
+		if err := s.Kratos.RevokeOtherSessions(r.Context(), b); err != nil {
 			if s.needSignIn(w, r, err, "/sessions") {
 				return
 			}
+		} else {
+			s.endSignOn(r.Context(), others...)
 		}
 		http.Redirect(w, r, "/sessions?done=others", http.StatusSeeOther)
 	})

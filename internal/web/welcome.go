@@ -19,6 +19,7 @@ type WelcomeView struct {
 	AuthenticatedAtText string
 	AAL                 string
 	Methods             string
+	Apps                bool // OAuth2 is on: link the connected apps
 }
 
 // handleWelcome shows who is signed in (server-side whoami).
@@ -29,6 +30,7 @@ func handleWelcome(s *server) http.Handler {
 		switch ae, isAPI := kratos.IsAPIError(err, 0); {
 		case err == nil:
 			v = welcomeView(sess, s.tr(r), s)
+			v.Apps = s.Hydra != nil
 		case isAPI && ae.Status == http.StatusForbidden:
 			v.NeedsSecondFactor = true
 		case isAPI && ae.Status == http.StatusUnauthorized:

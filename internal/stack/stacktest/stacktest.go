@@ -24,6 +24,9 @@ import (
 // Options selects what to start.
 type Options struct {
 	Hydra bool // also start Hydra
+	// TokenHook makes Hydra call the token hook of the Hera the test
+	// serves (Env.TokenHookSecret); without a Hera, Hydra would wait on it.
+	TokenHook bool
 	// KratosEnv overrides Kratos configuration keys, e.g.
 	// "SELFSERVICE_FLOWS_LOGIN_LIFESPAN=2s".
 	KratosEnv []string
@@ -38,6 +41,10 @@ type Env struct {
 	Mail         *stack.Mailbox
 	HeraURL      string // http://localhost:<port>
 	HeraListener net.Listener
+	// TokenHookSecret is what Hydra sends to Hera's token hook: Hera must be
+	// configured with it (HERA_OAUTH2_TOKEN_HOOK_SECRET) or Hydra issues
+	// no tokens.
+	TokenHookSecret string
 
 	logs *syncBuffer
 }
@@ -93,6 +100,9 @@ func Start(t testing.TB, o Options) *Env {
 	t.Cleanup(func() { _ = k.Stop() })
 
 	if o.Hydra {
+		if o.TokenHook {
+			e.TokenHookSecret = stack.RandomSecret()
+		}
 		h, err := stack.StartHydra(ctx, stack.HydraConfig{
 			Bin:        filepath.Join(root, "bin", "hydra"),
 			Dir:        filepath.Join(dir, "hydra"),
@@ -101,6 +111,8 @@ func Start(t testing.TB, o Options) *Env {
 			AdminPort:  ports[3],
 			Secret:     stack.RandomSecret(),
 			Output:     e.logs,
+
+			TokenHookSecret: e.TokenHookSecret,
 		})
 		if err != nil {
 			t.Fatalf("start hydra: %v\n%s", err, e.logs.Tail(8<<10))

@@ -1,0 +1,144 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/heraproject/hera/internal/kratos"
+)
+
+// DeleteAccountView is the model of the delete-my-account page.
+type DeleteAccountView struct {
+	Messages   []Alert
+	Identifier string
+	Word       string // what the user types to confirm
+	Apps       bool   // OAuth2 is on: apps lose their access too
+}
+
+// accountLinks adds the account pages to the settings page's links, before
+// its last ("Back").
+func (s *server) accountLinks(links []Link, t tr) []Link {
+	var extra []Link
+	if s.Hydra != nil {
+		extra = append(extra, Link{Text: t.T("hera.link.connected_apps"), Href: "/apps"})
+	}
+	if s.Config.AccountDeletion {
+		extra = append(extra, Link{Text: t.T("hera.link.delete_account"), Href: "/settings/delete"})
+	}
+	if len(extra) == 0 || len(links) == 0 {
+		return append(links, extra...)
+	}
+	last := links[len(links)-1]
+	return append(append(links[:len(links)-1:len(links)-1], extra...), last)
+}
+
+// privileged reports whether the session's sign-in is recent enough for
+// deleting the account (Kratos's privileged-session age).
+func (s *server) privileged(sess *kratos.Session) bool {
+	return time.Since(sess.AuthenticatedAt) <= s.Config.PrivilegedSessionMaxAge
+}
+
+// refreshFor sends the browser to sign in again, then back to path.
+func (s *server) refreshFor(w http.ResponseWriter, r *http.Request, path string) {
+	q := url.Values{"refresh": {"true"}, "return_to": {s.Config.PublicURL.String() + path}}
+	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+}
+
+// handleDeleteAccountPage asks for a typed confirmation, after a recent
+// sign-in.
+func handleDeleteAccountPage(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := s.Kratos.Whoami(r.Context(), s.browser(r))
+		if s.needSignIn(w, r, err, "/settings/delete") {
+			return
+		}
+		if !s.privileged(sess) {
+			s.refreshFor(w, r, "/settings/delete")
+			return
+		}
+		s.deleteAccountPage(w, r, sess, http.StatusOK, nil)
+	})
+}
+
+func (s *server) deleteAccountPage(w http.ResponseWriter, r *http.Request, sess *kratos.Session, status int, msgs []Alert) {
+	t := s.tr(r)
+	v := DeleteAccountView{Messages: msgs, Word: t.T("hera.delete.word"), Apps: s.Hydra != nil}
+	if sess.Identity != nil {
+		_, v.Identifier = traitsNames(sess.Identity.Traits)
+	}
+	s.render.render(w, r, status, "delete_account", page{Title: t.T("hera.delete.title"), Data: v, Lang: t.lang})
+}
+
+// handleDeleteAccount deletes the signed-in identity: Hydra first (every
+// app's consent and tokens, every remembered login), so that a failure
+// leaves an account the user can still sign in to and try again; then the
+// identity with its credentials and sessions.
+func handleDeleteAccount(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes)
+		if err := r.ParseForm(); err != nil {
+			s.errorPage(w, r, http.StatusBadRequest, nil)
+			return
+		}
+		sess, err := s.Kratos.Whoami(ctx, s.browser(r))
+		if err != nil {
+			if _, ok := kratos.IsAPIError(err, 0); !ok {
+				s.kratosFailure(w, r, err)
+				return
+			}
+			// Signed out, or the account is already gone: say so plainly
+			// instead of sending a deletion to the sign-in page.
+			t := s.tr(r)
+			v := ErrorView{Title: t.T("hera.delete.no_session.title"), Message: t.T("hera.delete.no_session.message"),
+				Links: []Link{{Text: t.T("hera.link.start_page"), Href: "/"}}}
+			s.render.render(w, r, http.StatusUnauthorized, "error", page{Title: v.Title, Data: v})
+			return
+		}
+		if !s.privileged(sess) {
+			s.refreshFor(w, r, "/settings/delete")
+			return
+		}
+		t := s.tr(r)
+		typed := strings.TrimSpace(r.PostForm.Get("confirm"))
+		if !strings.EqualFold(typed, t.T("hera.delete.word")) {
+			s.deleteAccountPage(w, r, sess, http.StatusBadRequest,
+				[]Alert{{ID: "delete-confirm-error", Type: "error", Text: t.T("hera.delete.mismatch", "word", t.T("hera.delete.word"))}})
+			return
+		}
+		id := sess.Identity.ID
+		if s.Hydra != nil {
+			if err := s.Hydra.RevokeConsentSessions(ctx, id, ""); err != nil {
+				s.hydraFailure(w, r, err)
+				return
+			}
+			if err := s.Hydra.RevokeLoginSessions(ctx, id); err != nil {
+				s.hydraFailure(w, r, err)
+				return
+			}
+		}
+		if err := s.Kratos.DeleteIdentity(ctx, id); err != nil {
+			if ae, ok := kratos.IsAPIError(err, 0); !ok || ae.Status != http.StatusNotFound {
+				s.kratosFailure(w, r, err)
+				return
+			}
+			// Deleted meanwhile (another tab): the outcome the user asked for.
+		}
+		// The audit line carries the request id (from the context), never
+		// who was deleted.
+		s.Logger.InfoContext(ctx, "account deleted", "audit", "account_deleted")
+		http.Redirect(w, r, "/goodbye", http.StatusSeeOther)
+	})
+}
+
+// handleGoodbye is the page after a deletion.
+func handleGoodbye(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := s.tr(r)
+		v := ErrorView{Title: t.T("hera.goodbye.title"), Message: t.T("hera.goodbye.message"),
+			Links: []Link{{Text: t.T("hera.link.start_page"), Href: "/"}}}
+		s.render.render(w, r, http.StatusOK, "error", page{Title: v.Title, Data: v})
+	})
+}

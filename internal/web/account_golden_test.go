@@ -1,0 +1,180 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/hydra"
+	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web"
+)
+
+// accountKratos is a Kratos with one signed-in user.
+type accountKratos struct{ fixtureKratos }
+
+const goldenSubject = "8a3c7b8e-3f0e-4b53-9f6b-2f8a3c7b8e3f"
+
+func (k *accountKratos) Whoami(context.Context, kratos.Browser) (*kratos.Session, error) {
+	return &kratos.Session{ID: "5f1d0c9e-7a0b-4e0e-8f3a-0c9e7a0b4e0e", Active: true, AuthenticatedAt: time.Now(),
+		AuthenticatorAssuranceLevel: "aal1",
+		Identity:                    &kratos.Identity{ID: goldenSubject, Traits: json.RawMessage(`{"email":"ada@example.com","name":{"first":"Ada","last":"Lovelace"}}`)}}, nil
+}
+
+// accountHydra holds two granted apps and a logout request for someone
+// else.
+type accountHydra struct{ grants []hydra.GrantedConsent }
+
+var errNotInGolden = errors.New("golden test: not part of the fixture")
+
+func (h *accountHydra) Ready(context.Context) error { return nil }
+func (h *accountHydra) GetLoginRequest(context.Context, string) (*hydra.LoginRequest, error) {
+	return nil, errNotInGolden
+}
+func (h *accountHydra) AcceptLogin(context.Context, string, hydra.AcceptLogin) (string, error) {
+	return "", errNotInGolden
+}
+func (h *accountHydra) RejectLogin(context.Context, string, hydra.Reject) (string, error) {
+	return "", errNotInGolden
+}
+func (h *accountHydra) GetConsentRequest(context.Context, string) (*hydra.ConsentRequest, error) {
+	return nil, errNotInGolden
+}
+func (h *accountHydra) AcceptConsent(context.Context, string, hydra.AcceptConsent) (string, error) {
+	return "", errNotInGolden
+}
+func (h *accountHydra) RejectConsent(context.Context, string, hydra.Reject) (string, error) {
+	return "", errNotInGolden
+}
+func (h *accountHydra) GetLogoutRequest(_ context.Context, challenge string) (*hydra.LogoutRequest, error) {
+	return &hydra.LogoutRequest{Challenge: challenge, Subject: "0b7e2c1d-0000-4000-8000-000000000001", SessionID: "s1",
+		Client: &hydra.OAuth2Client{ClientID: "app", ClientName: "Example App", ClientURI: "https://app.example.com/"}}, nil
+}
+func (h *accountHydra) AcceptLogout(context.Context, string) (string, error) {
+	return "", errNotInGolden
+}
+func (h *accountHydra) RejectLogout(context.Context, string) error        { return errNotInGolden }
+func (h *accountHydra) RevokeLoginSession(context.Context, string) error  { return errNotInGolden }
+func (h *accountHydra) RevokeLoginSessions(context.Context, string) error { return errNotInGolden }
+func (h *accountHydra) RevokeConsentSessions(context.Context, string, string) error {
+	return errNotInGolden
+}
+func (h *accountHydra) ListConsentSessions(context.Context, string) ([]hydra.GrantedConsent, bool, error) {
+	return h.grants, false, nil
+}
+
+func goldenGrants() []hydra.GrantedConsent {
+	at := func(s string) *time.Time { t, _ := time.Parse(time.RFC3339, s); return &t }
+	return []hydra.GrantedConsent{
+		{GrantScope: []string{"openid", "email"}, HandledAt: at("2026-03-01T10:00:00Z"),
+			ConsentRequest: &hydra.ConsentRequest{Client: &hydra.OAuth2Client{ClientID: "notes", ClientName: "Notes",
+				ClientURI: "https://notes.example.com/", LogoURI: "https://notes.example.com/logo.png"}}},
+		{GrantScope: []string{"openid", "profile", "offline_access"}, HandledAt: at("2026-05-02T09:30:00Z"),
+			ConsentRequest: &hydra.ConsentRequest{Client: &hydra.OAuth2Client{ClientID: "calendar", ClientName: "Calendar"}}},
+		// The same client again, later, with more: one entry.
+		{GrantScope: []string{"openid", "email", "profile"}, HandledAt: at("2026-06-03T08:15:00Z"),
+			ConsentRequest: &hydra.ConsentRequest{Client: &hydra.OAuth2Client{ClientID: "notes", ClientName: "Notes",
+				ClientURI: "https://notes.example.com/", LogoURI: "https://notes.example.com/logo.png"}}},
+	}
+}
+
+// TestGoldenAccountPages renders the pages of the account's own controls
+// (connected apps, delete my account, goodbye, a logout request for
+// another account) in every language, runs the page checks on them and
+// compares with testdata/golden/account/<lang>/<name>.html (-update
+// rewrites them).
+func TestGoldenAccountPages(t *testing.T) {
+	env := map[string]string{
+		"HERA_PUBLIC_URL":   goldenPublicURL,
+		"KRATOS_PUBLIC_URL": goldenKratosURL,
+		"KRATOS_ADMIN_URL":  goldenAdminURL,
+		"HYDRA_ADMIN_URL":   "http://127.0.0.1:4445",
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	hy := &accountHydra{grants: goldenGrants()}
+	h, err := web.NewServer(web.Deps{Logger: slog.New(slog.DiscardHandler), Config: cfg, Kratos: &accountKratos{}, Hydra: hy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := []struct {
+		name, path string
+		status     int
+		empty      bool
+	}{
+		{"apps", "/apps", http.StatusOK, false},
+		{"apps_none_removed", "/apps?done=removed", http.StatusOK, true},
+		{"delete_account", "/settings/delete", http.StatusOK, false},
+		{"goodbye", "/goodbye", http.StatusOK, false},
+		{"logout_other_account", "/logout?logout_challenge=abc", http.StatusConflict, false},
+	}
+	for _, lang := range []string{"en", "de", "fr", "es"} {
+		dir := filepath.Join("testdata", "golden", "account", lang)
+		if *update {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, pg := range pages {
+			t.Run(lang+"/"+pg.name, func(t *testing.T) {
+				hy.grants = goldenGrants()
+				if pg.empty {
+					hy.grants = nil
+				}
+				req := httptest.NewRequest(http.MethodGet, pg.path, nil)
+				req.Header.Set("Accept", "text/html")
+				req.Header.Set("Accept-Language", lang)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				res := rec.Result()
+				b, _ := io.ReadAll(res.Body)
+				if res.StatusCode != pg.status {
+					t.Fatalf("status %d, want %d: %s", res.StatusCode, pg.status, b)
+				}
+				nonce := cspNonce(res.Header.Get("Content-Security-Policy"))
+				if nonce == "" {
+					t.Fatal("no CSP nonce")
+				}
+				got := strings.NewReplacer(nonce, noncePlaceholder, strings.ReplaceAll(nonce, "+", "&#43;"), noncePlaceholder,
+					res.Header.Get("X-Request-Id"), requestIDPlaceholder).Replace(string(b))
+				if !strings.Contains(got, `<html lang="`+lang+`"`) {
+					t.Errorf("page not in %s", lang)
+				}
+				for _, p := range checkPage(got, "", "") {
+					// The flow checks expect a flow's form; these pages post
+					// to Hera's own handlers.
+					if strings.HasPrefix(p, "form action") || p == "no form" {
+						continue
+					}
+					t.Error(p)
+				}
+				path := filepath.Join(dir, pg.name+".html")
+				if *update {
+					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				golden, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./internal/web -run GoldenAccount -update)", err)
+				}
+				if string(golden) != got {
+					t.Errorf("%s differs (-update rewrites it):\n%s", path, firstDiff(string(golden), got))
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/heraproject/hera/internal/hydra"
+)
+
+// AppsView is the model of the connected-apps page.
+type AppsView struct {
+	Messages  []Alert
+	Apps      []AppView
+	Truncated bool
+}
+
+// AppView is one OAuth2 client the user granted access to.
+type AppView struct {
+	ClientID    string
+	Name        string
+	LogoURI     string
+	URI         string
+	Scopes      []string // in plain words
+	GrantedAt   string   // RFC 3339, "" if unknown
+	GrantedText string
+}
+
+// handleApps lists the OAuth2 clients the signed-in user has granted
+// access to (Hydra's consent sessions), one entry per client.
+func handleApps(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		sess, err := s.Kratos.Whoami(ctx, s.browser(r))
+		if s.needSignIn(w, r, err, "/apps") {
+			return
+		}
+		grants, truncated, err := s.Hydra.ListConsentSessions(ctx, sess.Identity.ID)
+		if err != nil {
+			s.hydraFailure(w, r, err)
+			return
+		}
+		t := s.tr(r)
+		v := AppsView{Apps: s.appViews(grants, t), Truncated: truncated}
+		if r.URL.Query().Get("done") == "removed" {
+			v.Messages = []Alert{{ID: "done", Type: "success", Text: t.T("hera.apps.removed")}}
+		}
+		s.render.render(w, r, http.StatusOK, "apps", page{Title: t.T("hera.apps.title"), Data: v, Lang: t.lang})
+	})
+}
+
+// appViews merges the consents of each client (a client asked several
+// times has several): the scopes granted in any of them and the latest
+// date. Newest first.
+func (s *server) appViews(grants []hydra.GrantedConsent, t tr) []AppView {
+	type app struct {
+		client *hydra.OAuth2Client
+		scopes []string
+		at     time.Time
+	}
+	byID := map[string]*app{}
+	for i := range grants {
+		c := grants[i].Client()
+		if c == nil || c.ClientID == "" {
+			continue
+		}
+		a := byID[c.ClientID]
+		if a == nil {
+			a = &app{client: c}
+			byID[c.ClientID] = a
+		}
+		for _, sc := range grants[i].GrantScope {
+			if !slices.Contains(a.scopes, sc) {
+				a.scopes = append(a.scopes, sc)
+			}
+		}
+		if at := grants[i].HandledAt; at != nil && at.After(a.at) {
+			a.at = *at
+		}
+	}
+	apps := make([]*app, 0, len(byID))
+	for _, a := range byID {
+		apps = append(apps, a)
+	}
+	sort.Slice(apps, func(i, j int) bool {
+		if !apps[i].at.Equal(apps[j].at) {
+			return apps[i].at.After(apps[j].at)
+		}
+		return apps[i].client.ClientID < apps[j].client.ClientID
+	})
+	out := make([]AppView, 0, len(apps))
+	for _, a := range apps {
+		v := AppView{ClientID: a.client.ClientID, Name: a.client.DisplayName(),
+			LogoURI: safeHTTPURL(a.client.LogoURI), URI: safeHTTPURL(a.client.ClientURI)}
+		for _, sc := range a.scopes {
+			v.Scopes = append(v.Scopes, scopeText(sc, t))
+		}
+		if !a.at.IsZero() {
+			v.GrantedAt = a.at.UTC().Format(time.RFC3339)
+			v.GrantedText = s.catalog.FormatTime(t.lang, a.at, "datetime")
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// handleRemoveApp revokes one client's access: Hydra forgets the consents
+// and revokes the access and refresh tokens issued under them.
+func handleRemoveApp(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes)
+		if err := r.ParseForm(); err != nil {
+			s.errorPage(w, r, http.StatusBadRequest, nil)
+			return
+		}
+		client := r.PostForm.Get("client_id")
+		if client == "" || len(client) > 255 {
+			s.errorPage(w, r, http.StatusBadRequest, nil)
+			return
+		}
+		sess, err := s.Kratos.Whoami(ctx, s.browser(r))
+		if s.needSignIn(w, r, err, "/apps") {
+			return
+		}
+		if err := s.Hydra.RevokeConsentSessions(ctx, sess.Identity.ID, client); err != nil {
+			s.hydraFailure(w, r, err)
+			return
+		}
+		s.Logger.InfoContext(ctx, "oauth2 app access removed", "client_id", client)
+		http.Redirect(w, r, "/apps?done=removed", http.StatusSeeOther)
+	})
+}
