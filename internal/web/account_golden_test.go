@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,11 +121,6 @@ func TestGoldenAccountPages(t *testing.T) {
 	}
 	for _, lang := range []string{"en", "de", "fr", "es"} {
 		dir := filepath.Join("testdata", "golden", "account", lang)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
 		for _, pg := range pages {
 			t.Run(lang+"/"+pg.name, func(t *testing.T) {
 				hy.grants = goldenGrants()
@@ -160,20 +154,7 @@ func TestGoldenAccountPages(t *testing.T) {
 					}
 					t.Error(p)
 				}
-				path := filepath.Join(dir, pg.name+".html")
-				if *update {
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				golden, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test ./internal/web -run GoldenAccount -update)", err)
-				}
-				if string(golden) != got {
-					t.Errorf("%s differs (-update rewrites it):\n%s", path, firstDiff(string(golden), got))
-				}
+				matchGolden(t, filepath.Join(dir, pg.name+".html"), got)
 			})
 		}
 	}

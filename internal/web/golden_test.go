@@ -185,20 +185,7 @@ func TestGoldenFlows(t *testing.T) {
 			if again := renderFixture(t, f); again != got {
 				t.Fatalf("rendering is not stable:\n%s", firstDiff(got, again))
 			}
-			path := filepath.Join("testdata", "golden", f.name+".html")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			golden, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/web -run Golden -update)", err)
-			}
-			if string(golden) != got {
-				t.Errorf("%s differs from the rendering (go test ./internal/web -run Golden -update rewrites it):\n%s", path, firstDiff(string(golden), got))
-			}
+			matchGolden(t, filepath.Join("testdata", "golden", f.name+".html"), got)
 		})
 	}
 	// A golden file without its fixture is stale.
@@ -211,6 +198,28 @@ func TestGoldenFlows(t *testing.T) {
 			}
 			t.Errorf("%s has no fixture in testdata/flows", g)
 		}
+	}
+}
+
+// matchGolden compares a rendering with its golden file, or rewrites the
+// file with -update.
+func matchGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	golden, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/web -run Golden -update)", err)
+	}
+	if string(golden) != got {
+		t.Errorf("%s differs from the rendering (go test ./internal/web -run Golden -update rewrites it):\n%s", path, firstDiff(string(golden), got))
 	}
 }
 

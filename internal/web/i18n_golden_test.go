@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,11 +12,6 @@ import (
 func TestGoldenLanguages(t *testing.T) {
 	for _, lang := range []string{"de", "fr", "es"} {
 		dir := filepath.Join("testdata", "golden", lang)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
 		for _, f := range loadFixtures(t) {
 			t.Run(lang+"/"+f.name, func(t *testing.T) {
 				got := renderFixtureWith(t, f, nil, map[string]string{"Accept-Language": lang + ";q=0.9, en;q=0.5"})
@@ -31,20 +25,7 @@ func TestGoldenLanguages(t *testing.T) {
 				for _, p := range checkPage(got, f.kind, f.id) {
 					t.Error(p)
 				}
-				path := filepath.Join(dir, f.name+".html")
-				if *update {
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				golden, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test ./internal/web -run Golden -update)", err)
-				}
-				if string(golden) != got {
-					t.Errorf("%s differs (-update rewrites it):\n%s", path, firstDiff(string(golden), got))
-				}
+				matchGolden(t, filepath.Join(dir, f.name+".html"), got)
 			})
 		}
 	}
