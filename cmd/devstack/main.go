@@ -1,6 +1,6 @@
 // Command devstack runs Hera's development stack: real Kratos and Hydra on
 // SQLite, a console mailbox for the codes Kratos sends, a demo OAuth2 client,
-// and Hera itself with the caller's environment. `make dev` runs it.
+// and Hera itself with the caller's environment. scripts/dev.sh runs it.
 package main
 
 import (

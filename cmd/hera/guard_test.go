@@ -314,7 +314,7 @@ func TestSecondFactorLockout(t *testing.T) {
 	flow := p.URL.String()
 	for range 5 {
 		p = b.Get(flow)
-		p = b.Submit(p.Form("method", "totp"), "method", "totp", map[string]string{"totp_code": "000000"})
+		b.Submit(p.Form("method", "totp"), "method", "totp", map[string]string{"totp_code": "000000"})
 	}
 	code, _ := webtest.TOTP(secret, time.Now())
 	p = b.Get(flow)

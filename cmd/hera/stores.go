@@ -95,15 +95,7 @@ func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc
 			return nil, nil, fmt.Errorf("captcha: %w", err)
 		}
 		gc.Captcha = v
-		wd, csp := v.Widget(), v.CSP()
-		widget = &web.Captcha{
-			Widget:     web.CaptchaView{ScriptURL: wd.ScriptURL, Class: wd.Class, SiteKey: wd.SiteKey, Action: wd.Action},
-			Flows:      flows,
-			ScriptSrc:  csp.ScriptSrc,
-			FrameSrc:   csp.FrameSrc,
-			StyleSrc:   csp.StyleSrc,
-			ConnectSrc: csp.ConnectSrc,
-		}
+		widget = &web.Captcha{Widget: v.Widget(), CSP: v.CSP(), Flows: flows}
 	}
 	g, err := guard.New(gc)
 	return g, widget, err

@@ -9,7 +9,7 @@ import (
 // html/template: reflection-driven template execution was most of a page
 // view's cost (docs/benchmarks.md). Each function below writes exactly what
 // html/template writes for a string in the same context, so both render the
-// same bytes; escape_test.go checks every function against html/template
+// same bytes; FuzzEscapers (render_oracle_test.go) checks every function against html/template
 // itself, and the differential test renders pages both ways.
 
 // escHTML writes s for HTML text, a <title>, or a double-quoted attribute

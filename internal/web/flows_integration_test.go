@@ -530,7 +530,7 @@ func TestProxySubmissionsGoThroughTheChecks(t *testing.T) {
 	// Allowed: the submission reaches Kratos and its outcome is recorded.
 	g.refuse = false
 	p = b.Get("/login")
-	p = b.Submit(p.Form("method", "password"), "method", "password", map[string]string{"identifier": "nobody@example.com", "password": "guess"})
+	b.Submit(p.Form("method", "password"), "method", "password", map[string]string{"identifier": "nobody@example.com", "password": "guess"})
 	if g.records.Load() != 1 || !g.lastCredentialFailure.Load() {
 		t.Errorf("records %d, credential failure %v", g.records.Load(), g.lastCredentialFailure.Load())
 	}

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/heraproject/hera/internal/captcha"
 	"html/template"
 	"net/url"
 	"slices"
@@ -58,13 +59,8 @@ type Script struct {
 	Src, Integrity, CrossOrigin, ReferrerPolicy string
 }
 
-// CaptchaView renders a captcha widget.
-type CaptchaView struct {
-	ScriptURL string
-	Class     string
-	SiteKey   string
-	Action    string
-}
+// CaptchaView renders a captcha widget: the captcha package's own.
+type CaptchaView = captcha.Widget
 
 // Form is one HTML form of a flow page.
 type Form struct {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/heraproject/hera/internal/captcha"
 	"io"
 	"log/slog"
 	"net/http"
@@ -153,10 +154,9 @@ func newFlowRenderer(tb testing.TB) *flowRenderer {
 		tb.Fatal(err)
 	}
 	fr.captcha, err = web.NewServer(web.Deps{Logger: log, Config: cfg, Kratos: fr.k, Captcha: &web.Captcha{
-		Widget:    web.CaptchaView{ScriptURL: fuzzCaptchaJS, Class: "cf-turnstile", SiteKey: "1x00000000000000000000AA"},
-		Flows:     fuzzKinds,
-		ScriptSrc: []string{fuzzCaptchaOrg},
-		FrameSrc:  []string{fuzzCaptchaOrg},
+		Widget: captcha.Widget{ScriptURL: fuzzCaptchaJS, Class: "cf-turnstile", SiteKey: "1x00000000000000000000AA"},
+		CSP:    captcha.CSP{ScriptSrc: []string{fuzzCaptchaOrg}, FrameSrc: []string{fuzzCaptchaOrg}},
+		Flows:  fuzzKinds,
 	}})
 	if err != nil {
 		tb.Fatal(err)

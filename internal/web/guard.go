@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"github.com/heraproject/hera/internal/captcha"
 	"net/http"
 
 	"github.com/heraproject/hera/internal/guard"
@@ -11,14 +12,12 @@ import (
 // Captcha is the widget Hera's pages render, and the origins the page's
 // CSP must then allow. Nil in Deps: no captcha.
 type Captcha struct {
-	Widget CaptchaView
+	Widget captcha.Widget
+	// CSP is what pages showing the widget must allow.
+	CSP captcha.CSP
 	// Flows show the widget from the start; the others only after a
 	// submission was refused for want of a captcha (lockout escalation).
-	Flows      []kratos.Kind
-	ScriptSrc  []string
-	FrameSrc   []string
-	StyleSrc   []string
-	ConnectSrc []string
+	Flows []kratos.Kind
 }
 
 // Guard runs before every self-service submission reaches Kratos (Admit)

@@ -28,7 +28,7 @@ func csp(nonce string, c *Captcha) string {
 	}
 	var script, frame, style, connect []string
 	if c != nil {
-		script, frame, style, connect = c.ScriptSrc, c.FrameSrc, c.StyleSrc, c.ConnectSrc
+		script, frame, style, connect = c.CSP.ScriptSrc, c.CSP.FrameSrc, c.CSP.StyleSrc, c.CSP.ConnectSrc
 	}
 	return strings.Join([]string{
 		"default-src 'self'",

@@ -56,7 +56,7 @@ func Start(t testing.TB, o Options) *Env {
 	root := RepoRoot(t)
 	for _, b := range []string{"kratos", "hydra"} {
 		if _, err := os.Stat(filepath.Join(root, "bin", b)); err != nil {
-			t.Fatalf("bin/%s is missing: run scripts/build-ory.sh (make test does): %v", b, err)
+			t.Fatalf("bin/%s is missing: run scripts/build-ory.sh (scripts/test.sh does): %v", b, err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
