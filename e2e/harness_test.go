@@ -541,22 +541,6 @@ func newEmail(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d@example.com", prefix, time.Now().UnixNano()%1e9, emailSeq.Add(1))
 }
 
-// waitCode waits for the code Kratos mails to `to` (kind: verification,
-// recovery, login_code) after the mailbox held `after` messages.
-func (s *suite) waitCode(t *testing.T, after int, to, kind string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	m, err := s.Mail.Wait(ctx, after, to, kind)
-	if err != nil {
-		t.Fatalf("no %s mail to %s: %v", kind, to, err)
-	}
-	if m.Code() == "" {
-		t.Fatalf("mail without code: %+v", m)
-	}
-	return m.Code()
-}
-
 type lockedBuffer struct {
 	mu  sync.Mutex
 	buf []byte

@@ -61,7 +61,7 @@ func TestJourneys(t *testing.T) {
 		// Kratos's show_verification_ui: the code is on its way.
 		b.mustBeAt("/verification")
 		b.check("verification-code-sent")
-		code := s.waitCode(t, mails, email, "verification")
+		code := s.WaitCode(t, mails, email, "verification")
 		b.fill("#form-verification-code", code)
 		b.click(`#form-verification button[name=method][value=code]`)
 		b.mustSee("You successfully verified your email address")
@@ -118,7 +118,7 @@ func TestJourneys(t *testing.T) {
 		b.click(`#form-login button[formaction="/recovery/start"]`)
 		b.mustBeAt("/recovery")
 		b.check("recovery-code-sent")
-		code := s.waitCode(t, mails, email, "recovery")
+		code := s.WaitCode(t, mails, email, "recovery")
 
 		b.fill("#form-recovery-code", "00000000")
 		b.click(`#form-recovery button[name=method][value=code]`)

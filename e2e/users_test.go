@@ -65,28 +65,7 @@ func (s *suite) newClient(t *testing.T, id string) *client {
 	}))
 	t.Cleanup(srv.Close)
 	c.callback = srv.URL
-	body, _ := json.Marshal(map[string]any{
-		"client_id":                  id,
-		"client_secret":              "secret-" + id,
-		"client_name":                "Example App",
-		"client_uri":                 "https://app.example.com/",
-		"policy_uri":                 "https://app.example.com/privacy",
-		"tos_uri":                    "https://app.example.com/terms",
-		"grant_types":                []string{"authorization_code", "refresh_token"},
-		"response_types":             []string{"code"},
-		"scope":                      "openid offline_access email profile",
-		"redirect_uris":              []string{srv.URL + "/callback"},
-		"post_logout_redirect_uris":  []string{srv.URL + "/logged-out"},
-		"token_endpoint_auth_method": "client_secret_post",
-	})
-	res, err := http.Post(s.Hydra.AdminURL+"/admin/clients", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create client: %d", res.StatusCode)
-	}
+	s.CreateClient(t, id, srv.URL+"/callback", map[string]any{"client_name": "Example App"})
 	c.cfg = oauth2.Config{
 		ClientID: id, ClientSecret: "secret-" + id,
 		Endpoint: oauth2.Endpoint{AuthURL: s.Hydra.PublicURL + "/oauth2/auth", TokenURL: s.Hydra.PublicURL + "/oauth2/token",

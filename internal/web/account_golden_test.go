@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,7 +19,7 @@ import (
 )
 
 // accountKratos is a Kratos with one signed-in user.
-type accountKratos struct{ fixtureKratos }
+type accountKratos struct{ stubKratos }
 
 const goldenSubject = "8a3c7b8e-3f0e-4b53-9f6b-2f8a3c7b8e3f"
 
@@ -34,39 +33,37 @@ func (k *accountKratos) Whoami(context.Context, kratos.Browser) (*kratos.Session
 // else.
 type accountHydra struct{ grants []hydra.GrantedConsent }
 
-var errNotInGolden = errors.New("golden test: not part of the fixture")
-
 func (h *accountHydra) Ready(context.Context) error { return nil }
 func (h *accountHydra) GetLoginRequest(context.Context, string) (*hydra.LoginRequest, error) {
-	return nil, errNotInGolden
+	return nil, errNotStubbed
 }
 func (h *accountHydra) AcceptLogin(context.Context, string, hydra.AcceptLogin) (string, error) {
-	return "", errNotInGolden
+	return "", errNotStubbed
 }
 func (h *accountHydra) RejectLogin(context.Context, string, hydra.Reject) (string, error) {
-	return "", errNotInGolden
+	return "", errNotStubbed
 }
 func (h *accountHydra) GetConsentRequest(context.Context, string) (*hydra.ConsentRequest, error) {
-	return nil, errNotInGolden
+	return nil, errNotStubbed
 }
 func (h *accountHydra) AcceptConsent(context.Context, string, hydra.AcceptConsent) (string, error) {
-	return "", errNotInGolden
+	return "", errNotStubbed
 }
 func (h *accountHydra) RejectConsent(context.Context, string, hydra.Reject) (string, error) {
-	return "", errNotInGolden
+	return "", errNotStubbed
 }
 func (h *accountHydra) GetLogoutRequest(_ context.Context, challenge string) (*hydra.LogoutRequest, error) {
 	return &hydra.LogoutRequest{Challenge: challenge, Subject: "0b7e2c1d-0000-4000-8000-000000000001", SessionID: "s1",
 		Client: &hydra.OAuth2Client{ClientID: "app", ClientName: "Example App", ClientURI: "https://app.example.com/"}}, nil
 }
 func (h *accountHydra) AcceptLogout(context.Context, string) (string, error) {
-	return "", errNotInGolden
+	return "", errNotStubbed
 }
-func (h *accountHydra) RejectLogout(context.Context, string) error        { return errNotInGolden }
-func (h *accountHydra) RevokeLoginSession(context.Context, string) error  { return errNotInGolden }
-func (h *accountHydra) RevokeLoginSessions(context.Context, string) error { return errNotInGolden }
+func (h *accountHydra) RejectLogout(context.Context, string) error        { return errNotStubbed }
+func (h *accountHydra) RevokeLoginSession(context.Context, string) error  { return errNotStubbed }
+func (h *accountHydra) RevokeLoginSessions(context.Context, string) error { return errNotStubbed }
 func (h *accountHydra) RevokeConsentSessions(context.Context, string, string) error {
-	return errNotInGolden
+	return errNotStubbed
 }
 func (h *accountHydra) ListConsentSessions(context.Context, string) ([]hydra.GrantedConsent, bool, error) {
 	return h.grants, false, nil

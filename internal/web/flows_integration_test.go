@@ -141,20 +141,6 @@ func logout(t *testing.T, b *webtest.Browser) *webtest.Page {
 	return b.Submit(p.Form("confirm", "yes"), "confirm", "yes", nil)
 }
 
-func waitCode(t *testing.T, e *heraEnv, after int, to, kind string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	m, err := e.Mail.Wait(ctx, after, to, kind)
-	if err != nil {
-		t.Fatalf("no %s mail to %s: %v", kind, to, err)
-	}
-	if m.Code() == "" {
-		t.Fatalf("mail without code: %+v", m)
-	}
-	return m.Code()
-}
-
 func TestFlows(t *testing.T) {
 	e := startHera(t, stacktest.Options{
 		KratosEnv: []string{"SELFSERVICE_FLOWS_SETTINGS_PRIVILEGED_SESSION_MAX_AGE=4s"},
@@ -167,7 +153,7 @@ func TestFlows(t *testing.T) {
 		p := register(t, b, email, password)
 		// Kratos's show_verification_ui comes first: the code was sent.
 		mustPath(t, p, "/verification")
-		code := waitCode(t, e, mails, email, "verification")
+		code := e.WaitCode(t, mails, email, "verification")
 		p = b.Submit(p.Form("method", "code"), "method", "code", map[string]string{"code": code})
 		mustPath(t, p, "/verification")
 		if !p.Contains("You successfully verified your email address") {
@@ -219,7 +205,7 @@ func TestFlows(t *testing.T) {
 		mails := e.Mail.Len()
 		p = b.Submit(p.Form("method", "code"), "method", "code", map[string]string{"identifier": email})
 		mustPath(t, p, "/login")
-		code := waitCode(t, e, mails, email, "login_code")
+		code := e.WaitCode(t, mails, email, "login_code")
 		p = b.Submit(p.Form("method", "code"), "method", "code", map[string]string{"code": code})
 		mustPath(t, p, "/")
 		if !p.Contains("signed in as " + email) {
@@ -241,7 +227,7 @@ func TestFlows(t *testing.T) {
 		}
 		p = b.SubmitAt(f, "/recovery/start", map[string]string{"identifier": email})
 		mustPath(t, p, "/recovery")
-		code := waitCode(t, e, mails, email, "recovery")
+		code := e.WaitCode(t, mails, email, "recovery")
 		p = b.Submit(p.Form("method", "code"), "method", "code", map[string]string{"code": code})
 		// Recovery ends in the settings flow with a privileged session.
 		mustPath(t, p, "/settings")

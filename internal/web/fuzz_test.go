@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"github.com/heraproject/hera/internal/captcha"
 	"io"
@@ -12,8 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -37,19 +34,16 @@ var fuzzKinds = []kratos.Kind{kratos.Login, kratos.Registration, kratos.Recovery
 // fuzzKratos is a Kratos that answers every flow fetch with the current
 // fuzz input, checked the way kratos.Client checks a real answer.
 type fuzzKratos struct {
+	stubKratos
 	mu  sync.Mutex
 	raw []byte
 }
-
-var errNotFuzzed = errors.New("fuzz test: not part of the input")
 
 func (k *fuzzKratos) set(raw []byte) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.raw = raw
 }
-
-func (k *fuzzKratos) Ready(context.Context) error { return nil }
 
 func (k *fuzzKratos) GetFlow(context.Context, kratos.Kind, string, kratos.Browser) (*kratos.Flow, error) {
 	k.mu.Lock()
@@ -63,48 +57,6 @@ func (k *fuzzKratos) GetFlow(context.Context, kratos.Kind, string, kratos.Browse
 		return nil, fmt.Errorf("%w: flow without id or ui", kratos.ErrUnavailable)
 	}
 	return &f, nil
-}
-
-func (k *fuzzKratos) CreateBrowserFlow(context.Context, kratos.Kind, url.Values, kratos.Browser) (*kratos.Flow, []string, error) {
-	return nil, nil, errNotFuzzed
-}
-
-func (k *fuzzKratos) Submit(context.Context, kratos.Kind, string, []byte, string, kratos.Browser) (*kratos.Response, error) {
-	return nil, errNotFuzzed
-}
-
-func (k *fuzzKratos) Whoami(context.Context, kratos.Browser) (*kratos.Session, error) {
-	return nil, errNotFuzzed
-}
-
-func (k *fuzzKratos) ListSessions(context.Context, kratos.Browser) ([]kratos.Session, error) {
-	return nil, errNotFuzzed
-}
-
-func (k *fuzzKratos) RevokeSession(context.Context, string, kratos.Browser) error {
-	return errNotFuzzed
-}
-
-func (k *fuzzKratos) RevokeOtherSessions(context.Context, kratos.Browser) error { return errNotFuzzed }
-
-func (k *fuzzKratos) LogoutURL(context.Context, string, kratos.Browser) (string, error) {
-	return "", errNotFuzzed
-}
-
-func (k *fuzzKratos) GetError(context.Context, string) (*kratos.ErrorFlow, error) {
-	return nil, errNotFuzzed
-}
-
-func (k *fuzzKratos) GetIdentity(context.Context, string) (*kratos.Identity, error) {
-	return nil, errNotFuzzed
-}
-
-func (k *fuzzKratos) AddressTraits(context.Context) ([]string, error) {
-	return []string{"email"}, nil
-}
-
-func (k *fuzzKratos) Logout(context.Context, kratos.Browser) ([]string, error) {
-	return nil, errNotFuzzed
 }
 
 // flowRenderer serves fuzzed flows through the real Hera server, with and
@@ -378,17 +330,11 @@ func hostileFlows() [][]byte {
 // FuzzFlowPage renders fuzzed Kratos flow JSON through the real Hera server
 // (each flow kind; with and without a captcha widget) and checks the page.
 func FuzzFlowPage(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "flows", "*.json"))
-	for _, file := range files {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		base := filepath.Base(file)
+	for _, fx := range loadFixtures(f) {
 		for i, k := range fuzzKinds {
-			if strings.HasPrefix(base, string(k)) || (strings.HasPrefix(base, "synthetic") && k == kratos.Settings) {
-				f.Add(uint8(i), raw)
-				f.Add(uint8(i+len(fuzzKinds)), raw)
+			if fx.kind == k || (strings.HasPrefix(fx.name, "synthetic") && k == kratos.Settings) {
+				f.Add(uint8(i), fx.raw)
+				f.Add(uint8(i+len(fuzzKinds)), fx.raw)
 			}
 		}
 	}
@@ -467,5 +413,3 @@ func TestFlowPageNodeWithoutGroup(t *testing.T) {
 		t.Errorf("the node is not on the page")
 	}
 }
-
-func (k *fuzzKratos) DeleteIdentity(context.Context, string) error { return errNotFuzzed }

@@ -2,9 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,74 +30,6 @@ const (
 	noncePlaceholder     = "NONCE-PLACEHOLDER"
 	requestIDPlaceholder = "REQUEST-ID-PLACEHOLDER"
 )
-
-// fixture is one flow of testdata/flows: raw Kratos JSON, recorded by
-// TestRecordFlows or hand-written (synthetic_*.json).
-type fixture struct {
-	name string
-	kind kratos.Kind
-	id   string
-	raw  []byte
-}
-
-func loadFixtures(t *testing.T) []fixture {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "flows", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no fixtures in testdata/flows: run go test ./internal/web -run RecordFlows -record")
-	}
-	slices.Sort(files)
-	var out []fixture
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var head struct {
-			ID         string `json:"id"`
-			RequestURL string `json:"request_url"`
-			UI         struct {
-				Action string `json:"action"`
-			} `json:"ui"`
-		}
-		if err := json.Unmarshal(raw, &head); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		kind, err := kindOfURL(head.UI.Action)
-		if err != nil {
-			// A passed verification flow posts to its return URL: its
-			// kind is in the URL that started it, …/self-service/<kind>/browser.
-			var err2 error
-			if kind, err2 = kindOfURL(head.RequestURL); err2 != nil {
-				t.Fatalf("%s: %v; %v", f, err, err2)
-			}
-		}
-		out = append(out, fixture{name: strings.TrimSuffix(filepath.Base(f), ".json"), kind: kind, id: head.ID, raw: raw})
-	}
-	return out
-}
-
-// kindOfURL derives the flow kind from a self-service URL: ui.action,
-// …/self-service/<kind>?flow=<id>, or request_url, …/self-service/<kind>/browser.
-func kindOfURL(s string) (kratos.Kind, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", err
-	}
-	_, rest, ok := strings.Cut(u.Path, "/self-service/")
-	if !ok {
-		return "", fmt.Errorf("%q is not a self-service URL", s)
-	}
-	rest = strings.TrimSuffix(rest, "/browser")
-	kind, ok := kratos.ParseKind(rest)
-	if !ok {
-		return "", fmt.Errorf("%q: unknown flow kind %q", s, rest)
-	}
-	return kind, nil
-}
 
 // renderFixture serves f through the real Hera server with a fake Kratos
 // that knows only f, and returns the page with nonce and request ID
@@ -221,24 +150,6 @@ func matchGolden(t *testing.T, path, got string) {
 	if string(golden) != got {
 		t.Errorf("%s differs from the rendering (go test ./internal/web -run Golden -update rewrites it):\n%s", path, firstDiff(string(golden), got))
 	}
-}
-
-// firstDiff shows the first line where a and b differ.
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < len(al) || i < len(bl); i++ {
-		var x, y string
-		if i < len(al) {
-			x = al[i]
-		}
-		if i < len(bl) {
-			y = bl[i]
-		}
-		if x != y {
-			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, x, y)
-		}
-	}
-	return "(no line differs)"
 }
 
 // TestGoldenPagesChecks checks every rendered flow page for what a diff
@@ -582,70 +493,4 @@ func textIn(n *html.Node) string {
 	}
 	walk(n)
 	return b.String()
-}
-
-// fixtureKratos is the Kratos a golden page sees: it knows one flow.
-type fixtureKratos struct{ f fixture }
-
-var errNotInFixture = errors.New("golden test: not part of the fixture")
-
-func (k *fixtureKratos) Ready(context.Context) error { return nil }
-
-func (k *fixtureKratos) GetFlow(_ context.Context, kind kratos.Kind, id string, _ kratos.Browser) (*kratos.Flow, error) {
-	if kind != k.f.kind || id != k.f.id {
-		return nil, &kratos.APIError{Status: http.StatusNotFound, ID: "self_service_flow_not_found"}
-	}
-	var f kratos.Flow
-	if err := kratos.Decode(k.f.raw, &f); err != nil {
-		return nil, err
-	}
-	return &f, nil
-}
-
-func (k *fixtureKratos) CreateBrowserFlow(context.Context, kratos.Kind, url.Values, kratos.Browser) (*kratos.Flow, []string, error) {
-	return nil, nil, errNotInFixture
-}
-
-func (k *fixtureKratos) Submit(context.Context, kratos.Kind, string, []byte, string, kratos.Browser) (*kratos.Response, error) {
-	return nil, errNotInFixture
-}
-
-func (k *fixtureKratos) Whoami(context.Context, kratos.Browser) (*kratos.Session, error) {
-	return nil, errNotInFixture
-}
-
-func (k *fixtureKratos) ListSessions(context.Context, kratos.Browser) ([]kratos.Session, error) {
-	return nil, errNotInFixture
-}
-
-func (k *fixtureKratos) RevokeSession(context.Context, string, kratos.Browser) error {
-	return errNotInFixture
-}
-
-func (k *fixtureKratos) RevokeOtherSessions(context.Context, kratos.Browser) error {
-	return errNotInFixture
-}
-
-func (k *fixtureKratos) LogoutURL(context.Context, string, kratos.Browser) (string, error) {
-	return "", errNotInFixture
-}
-
-func (k *fixtureKratos) GetError(context.Context, string) (*kratos.ErrorFlow, error) {
-	return nil, errNotInFixture
-}
-
-func (k *fixtureKratos) GetIdentity(context.Context, string) (*kratos.Identity, error) {
-	return nil, errNotInFixture
-}
-
-func (k *fixtureKratos) AddressTraits(context.Context) ([]string, error) {
-	return []string{"email"}, nil
-}
-
-func (k *fixtureKratos) Logout(context.Context, kratos.Browser) ([]string, error) {
-	return nil, errNotInFixture
-}
-
-func (k *fixtureKratos) DeleteIdentity(context.Context, string) error {
-	return errNotInFixture
 }

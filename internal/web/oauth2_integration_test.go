@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -40,32 +39,7 @@ func newRP(t *testing.T, e *heraEnv, id string, extra map[string]any) *rp {
 		_, _ = w.Write([]byte("callback " + r.URL.Path))
 	}))
 	t.Cleanup(c.server.Close)
-	body := map[string]any{
-		"client_id":                  id,
-		"client_secret":              "secret-" + id,
-		"client_name":                "App " + id,
-		"client_uri":                 "https://app.example.com/",
-		"policy_uri":                 "https://app.example.com/privacy",
-		"tos_uri":                    "https://app.example.com/terms",
-		"grant_types":                []string{"authorization_code", "refresh_token"},
-		"response_types":             []string{"code"},
-		"scope":                      "openid offline_access email profile",
-		"redirect_uris":              []string{c.server.URL + "/callback"},
-		"post_logout_redirect_uris":  []string{c.server.URL + "/logged-out"},
-		"token_endpoint_auth_method": "client_secret_post",
-	}
-	for k, v := range extra {
-		body[k] = v
-	}
-	b, _ := json.Marshal(body)
-	res, err := http.Post(e.Hydra.AdminURL+"/admin/clients", "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create client: %d", res.StatusCode)
-	}
+	e.CreateClient(t, id, c.server.URL+"/callback", extra)
 	c.cfg = oauth2.Config{
 		ClientID: id, ClientSecret: "secret-" + id,
 		Endpoint: oauth2.Endpoint{AuthURL: c.hydra + "/oauth2/auth", TokenURL: c.hydra + "/oauth2/token",
@@ -303,7 +277,7 @@ func TestOAuth2(t *testing.T) {
 		p = nb.Submit(p.Form("method", "password"), "method", "password", map[string]string{"password": password})
 		// Kratos shows verification first; its Continue leads back.
 		mustPath(t, p, "/verification")
-		code := waitCode(t, e, 0, newcomer, "verification")
+		code := e.WaitCode(t, 0, newcomer, "verification")
 		p = nb.Submit(p.Form("method", "code"), "method", "code", map[string]string{"code": code})
 		var cont string
 		for _, a := range p.Find(func(n *htmlNode) bool { return n.Data == "a" }) {

@@ -1,16 +1,11 @@
 package web_test
 
 import (
-	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,81 +22,6 @@ import (
 // (go run ./bench) measures the same against a real Kratos.
 //
 //	go test ./internal/web -run '^$' -bench . -benchmem
-
-// benchFlow is one recorded flow of testdata/flows.
-type benchFlow struct {
-	name string
-	kind kratos.Kind
-	id   string
-	raw  []byte
-}
-
-func benchFlows(b *testing.B) []benchFlow {
-	b.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "flows", "*.json"))
-	if err != nil || len(files) == 0 {
-		b.Fatalf("no fixtures in testdata/flows (%v)", err)
-	}
-	slices.Sort(files)
-	var out []benchFlow
-	for _, file := range files {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var head struct {
-			ID         string `json:"id"`
-			RequestURL string `json:"request_url"`
-			UI         struct {
-				Action string `json:"action"`
-			} `json:"ui"`
-		}
-		if err := json.Unmarshal(raw, &head); err != nil {
-			b.Fatalf("%s: %v", file, err)
-		}
-		// The kind is in ui.action (…/self-service/<kind>?flow=) or, for a
-		// passed verification flow, in request_url (…/<kind>/browser).
-		kind, ok := benchKindOf(head.UI.Action)
-		if !ok {
-			if kind, ok = benchKindOf(head.RequestURL); !ok {
-				b.Fatalf("%s: no flow kind in ui.action or request_url", file)
-			}
-		}
-		out = append(out, benchFlow{name: strings.TrimSuffix(filepath.Base(file), ".json"), kind: kind, id: head.ID, raw: raw})
-	}
-	return out
-}
-
-func benchKindOf(s string) (kratos.Kind, bool) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", false
-	}
-	_, rest, ok := strings.Cut(u.Path, "/self-service/")
-	if !ok {
-		return "", false
-	}
-	return kratos.ParseKind(strings.TrimSuffix(rest, "/browser"))
-}
-
-// memoryKratos hands out one recorded flow, decoded afresh on every call as
-// the real client decodes Kratos's answer. Every other call goes to the
-// embedded client, which points nowhere and is never reached here.
-type memoryKratos struct {
-	*kratos.Client
-	f benchFlow
-}
-
-func (k *memoryKratos) GetFlow(_ context.Context, kind kratos.Kind, id string, _ kratos.Browser) (*kratos.Flow, error) {
-	if kind != k.f.kind || id != k.f.id {
-		return nil, &kratos.APIError{Status: http.StatusNotFound, ID: "self_service_flow_not_found"}
-	}
-	var f kratos.Flow
-	if err := kratos.Decode(k.f.raw, &f); err != nil {
-		return nil, err
-	}
-	return &f, nil
-}
 
 // benchLogger is Hera's logger as cmd/hera builds it (JSON, request IDs),
 // writing nowhere.
@@ -122,7 +42,7 @@ func benchServer(b *testing.B, log *slog.Logger, k any, kratosURL string) http.H
 	}
 	d := web.Deps{Logger: log, Config: cfg}
 	switch k := k.(type) {
-	case *memoryKratos:
+	case *fixtureKratos:
 		d.Kratos = k
 	case *kratos.Client:
 		d.Kratos = k
@@ -136,19 +56,9 @@ func benchServer(b *testing.B, log *slog.Logger, k any, kratosURL string) http.H
 	return h
 }
 
-func nowhereClient(b *testing.B) *kratos.Client {
-	b.Helper()
-	u, _ := url.Parse("http://127.0.0.1:9")
-	c, err := kratos.NewClient(u, u, time.Second)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return c
-}
-
 // pageRequest is a browser's request for the flow page; the handler never
 // changes it, so one serves every iteration.
-func pageRequest(f benchFlow) *http.Request {
+func pageRequest(f fixture) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "http://localhost:4455/"+string(f.kind)+"?flow="+url.QueryEscape(f.id), nil)
 	r.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
 	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
@@ -193,9 +103,9 @@ func servePage(b *testing.B, h http.Handler, r *http.Request, w *discardWriter) 
 // decode Kratos's JSON, build the view, execute the templates, through the
 // middleware and the info-level request log line, as shipped.
 func BenchmarkRender(b *testing.B) {
-	for _, f := range benchFlows(b) {
+	for _, f := range loadFixtures(b) {
 		b.Run(f.name, func(b *testing.B) {
-			h := benchServer(b, benchLogger(slog.LevelInfo), &memoryKratos{Client: nowhereClient(b), f: f}, "http://127.0.0.1:9")
+			h := benchServer(b, benchLogger(slog.LevelInfo), &fixtureKratos{f: f}, "http://127.0.0.1:9")
 			r, w := pageRequest(f), &discardWriter{h: http.Header{}}
 			servePage(b, h, r, w)
 			b.ReportMetric(float64(w.n), "page-bytes")
@@ -211,18 +121,10 @@ func BenchmarkRender(b *testing.B) {
 // BenchmarkRenderLogLevel is the login page with the request log line
 // written (info, as shipped) and skipped (warn).
 func BenchmarkRenderLogLevel(b *testing.B) {
-	var login benchFlow
-	for _, f := range benchFlows(b) {
-		if f.name == "login" {
-			login = f
-		}
-	}
-	if login.id == "" {
-		b.Fatal("no login fixture")
-	}
+	login := fixtureNamed(b, "login")
 	for _, lv := range []slog.Level{slog.LevelInfo, slog.LevelWarn} {
 		b.Run(strings.ToLower(lv.String()), func(b *testing.B) {
-			h := benchServer(b, benchLogger(lv), &memoryKratos{Client: nowhereClient(b), f: login}, "http://127.0.0.1:9")
+			h := benchServer(b, benchLogger(lv), &fixtureKratos{f: login}, "http://127.0.0.1:9")
 			r, w := pageRequest(login), &discardWriter{h: http.Header{}}
 			servePage(b, h, r, w)
 			b.ReportAllocs()
@@ -240,12 +142,7 @@ func BenchmarkRenderLogLevel(b *testing.B) {
 // client ("direct"): the difference is what Hera adds per page view. Both
 // include the fake Kratos's own work, in the same process.
 func BenchmarkPageView(b *testing.B) {
-	var login benchFlow
-	for _, f := range benchFlows(b) {
-		if f.name == "login" {
-			login = f
-		}
-	}
+	login := fixtureNamed(b, "login")
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/self-service/login/flows" || r.URL.Query().Get("id") != login.id {
 			http.NotFound(w, r)

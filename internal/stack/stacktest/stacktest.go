@@ -6,6 +6,7 @@ package stacktest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -209,5 +210,62 @@ func LogLines(t testing.TB, title, text string) {
 	t.Logf("%s:", title)
 	for _, l := range lines {
 		t.Logf("| %s", l)
+	}
+}
+
+// WaitCode waits for the code Kratos mails to `to` (kind: verification,
+// recovery, login_code…) after the mailbox held `after` messages, and fails
+// the test when none comes within 20 s.
+func (e *Env) WaitCode(t testing.TB, after int, to, kind string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := e.Mail.Wait(ctx, after, to, kind)
+	if err != nil {
+		t.Fatalf("no %s mail to %s: %v", kind, to, err)
+	}
+	if m.Code() == "" {
+		t.Fatalf("mail without code: %+v", m)
+	}
+	return m.Code()
+}
+
+// CreateClient registers an OAuth2 client in Hydra: authorization code and
+// refresh token grants, the scopes Hera's pages know, secret "secret-<id>"
+// sent in the body, the given callback; extra sets or overrides fields
+// (client_name, skip_consent, backchannel_logout_uri…).
+func (e *Env) CreateClient(t testing.TB, id, callback string, extra map[string]any) {
+	t.Helper()
+	if e.Hydra == nil {
+		t.Fatal("CreateClient: the stack has no Hydra")
+	}
+	body := map[string]any{
+		"client_id":                  id,
+		"client_secret":              "secret-" + id,
+		"client_name":                "App " + id,
+		"client_uri":                 "https://app.example.com/",
+		"policy_uri":                 "https://app.example.com/privacy",
+		"tos_uri":                    "https://app.example.com/terms",
+		"grant_types":                []string{"authorization_code", "refresh_token"},
+		"response_types":             []string{"code"},
+		"scope":                      "openid offline_access email profile",
+		"redirect_uris":              []string{callback},
+		"post_logout_redirect_uris":  []string{strings.TrimSuffix(callback, "/callback") + "/logged-out"},
+		"token_endpoint_auth_method": "client_secret_post",
+	}
+	for k, v := range extra {
+		body[k] = v
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Post(e.Hydra.AdminURL+"/admin/clients", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create client %s: %d", id, res.StatusCode)
 	}
 }
