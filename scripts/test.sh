@@ -32,6 +32,20 @@ if [[ -f e2e/package-lock.json && ! -d e2e/node_modules ]]; then
   npm ci --prefix e2e --no-audit --no-fund --loglevel=error
 fi
 
+echo "== templ generate"
+# The pages' generated Go (internal/web/view/*_templ.go) is committed: it
+# must be what the pinned templ makes of the .templ files.
+gen=$(mktemp -d)
+cp internal/web/view/*_templ.go "$gen"/ 2>/dev/null || true
+go tool templ generate -path internal/web/view >/dev/null 2>&1
+for f in internal/web/view/*_templ.go; do
+  if ! cmp -s "$f" "$gen/$(basename "$f")"; then
+    echo "$f was stale: run go tool templ generate -path internal/web/view and commit the result" >&2
+    exit 1
+  fi
+done
+rm -rf "$gen"
+
 echo "== gofmt"
 unformatted=$(find . -name '*.go' -not -path './e2e/node_modules/*' -print0 | xargs -0 gofmt -l 2>&1 || true)
 if [[ -n $unformatted ]]; then

@@ -9,14 +9,6 @@ import (
 	"github.com/heraproject/hera/internal/kratos"
 )
 
-// DeleteAccountView is the model of the delete-my-account page.
-type DeleteAccountView struct {
-	Messages   []Alert
-	Identifier string
-	Word       string // what the user types to confirm
-	Apps       bool   // OAuth2 is on: apps lose their access too
-}
-
 // accountLinks adds the account pages to the settings page's links, before
 // its last ("Back").
 func (s *server) accountLinks(links []Link, t tr) []Link {

@@ -9,24 +9,6 @@ import (
 	"github.com/heraproject/hera/internal/hydra"
 )
 
-// AppsView is the model of the connected-apps page.
-type AppsView struct {
-	Messages  []Alert
-	Apps      []AppView
-	Truncated bool
-}
-
-// AppView is one OAuth2 client the user granted access to.
-type AppView struct {
-	ClientID    string
-	Name        string
-	LogoURI     string
-	URI         string
-	Scopes      []string // in plain words
-	GrantedAt   string   // RFC 3339, "" if unknown
-	GrantedText string
-}
-
 // handleApps lists the OAuth2 clients the signed-in user has granted
 // access to (Hydra's consent sessions), one entry per client.
 func handleApps(s *server) http.Handler {

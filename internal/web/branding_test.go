@@ -41,7 +41,7 @@ func TestBranding(t *testing.T) {
 		"<title>Sign in · Acme ID</title>",
 		`<link rel="stylesheet" href="/brand.css">`,
 		`<link rel="icon" href="/favicon.ico">`,
-		`<img src="https://cdn.acme.example/logo.svg" alt="" height="32"><span>Acme ID</span>`,
+		`<img src="https://cdn.acme.example/logo.svg" alt="" height="32"> <span>Acme ID</span>`,
 		`<a href="https://acme.example/privacy">Privacy policy</a>`,
 		`<a href="https://acme.example/terms">Terms of service</a>`,
 	} {

@@ -9,14 +9,6 @@ import (
 	"github.com/heraproject/hera/internal/kratos"
 )
 
-// ErrorView is the model of the error page.
-type ErrorView struct {
-	Title   string
-	Message string
-	Hint    string
-	Links   []Link
-}
-
 // errorPage renders the generic error page. The cause, if any, goes to the
 // log only; the user sees the request ID.
 func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, err error) {

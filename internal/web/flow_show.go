@@ -167,7 +167,7 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 	pg := page{Title: p.Title, Scripts: p.Scripts, Data: p, Lang: t.lang}
 	if c := s.Captcha; c != nil && (slices.Contains(c.Flows, kind) || notice == "captcha") && f.RequestedAAL != "aal2" {
 		wd := c.Widget
-		p.Captcha, pg.Captcha, pg.captchaCSP = &wd, &wd, c
+		p.Captcha, pg.Captcha, pg.CaptchaCSP = &wd, &wd, &c.CSP
 	}
 	s.render.render(w, r, status, "flow", pg)
 }

@@ -3,9 +3,6 @@ package web
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/heraproject/hera/internal/captcha"
-	"html/template"
-	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -13,105 +10,15 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/heraproject/hera/internal/captcha"
+	"github.com/heraproject/hera/internal/web/view"
+
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/heraproject/hera/internal/kratos"
 )
 
-// FlowPage is the view model of a self-service flow page.
-type FlowPage struct {
-	Kind     kratos.Kind
-	Title    string
-	Intro    string
-	FlowID   string
-	Messages []Alert
-	Forms    []Form
-	Links    []Link
-	Client   *ClientView // the OAuth2 client a login is for
-	Scripts  []Script    // Kratos's WebAuthn script, loaded same-origin
-	NeedsJS  bool        // some method only works with JavaScript
-	Captcha  *CaptchaView
-
-	ForgotPassword bool // the login form offers "Forgot password?"
-}
-
-// Alert is a message shown to the user.
-type Alert struct {
-	ID   string // element id, for aria-describedby
-	Type string // info, error, success
-	Text string
-}
-
-// Link is a link to another page.
-type Link struct {
-	Text string
-	Href string
-}
-
-// ClientView is what a page shows of an OAuth2 client.
-type ClientView struct {
-	Name    string
-	LogoURI string
-	URI     string
-}
-
-// Script is an external script a flow needs.
-type Script struct {
-	Src, Integrity, CrossOrigin, ReferrerPolicy string
-}
-
 // CaptchaView renders a captcha widget: the captcha package's own.
 type CaptchaView = captcha.Widget
-
-// Form is one HTML form of a flow page.
-type Form struct {
-	ID      string
-	Action  string
-	Group   string
-	Heading string
-	Items   []Item
-}
-
-// Item is one element of a form. Kind selects the fields that apply:
-// input, hidden, checkbox, select, submit, trigger (a JavaScript-driven
-// button), img, a, text, secrets, div.
-type Item struct {
-	Kind         string
-	ID           string
-	Name         string
-	Type         string // input type
-	Value        string
-	Label        string
-	Required     bool
-	Disabled     bool
-	Checked      bool
-	Autocomplete string
-	Pattern      string
-	MaxLength    int
-	Invalid      bool
-	DescribedBy  string
-	Messages     []Alert
-	Options      []SelectOption
-	Trigger      string       // trigger: window function to call on click
-	OnLoad       string       // hidden/trigger: window function to call on load
-	NoValidate   bool         // submit: skip browser validation (alternative method)
-	Primary      bool         // submit: the main action of its form
-	Src          template.URL // img; checked by safeImageSrc
-	Width        int
-	Height       int
-	Href         string // a
-	Text         string // text, a
-	Secrets      []string
-	Class        string
-	Data         map[string]string
-	Alt          string // img without a label
-}
-
-// SelectOption is one option of a select.
-type SelectOption struct {
-	Value    string
-	Label    string
-	Selected bool
-}
 
 // groupRank orders method groups on single-form pages: shared fields
 // first, then passwords, codes and second factors, then the methods that
@@ -394,7 +301,7 @@ func (b *itemBuilder) add(n *kratos.Node) {
 			it.Type = inputType(a.Type)
 		}
 	case "img":
-		it.Src = template.URL(safeImageSrc(a.Src))
+		it.Src = safeImageSrc(a.Src)
 		if it.Src == "" {
 			return
 		}
@@ -558,24 +465,11 @@ func uniqueID(used map[string]int, id string) string {
 	return id + "-" + strconv.Itoa(n+1)
 }
 
-// safeHTTPURL returns u if it is an absolute http(s) URL, else "".
-func safeHTTPURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-		return ""
-	}
-	return p.String()
-}
-
-// safeImageSrc allows PNG/JPEG/GIF data URLs (the TOTP QR code) and http(s).
-func safeImageSrc(src string) string {
-	for _, pre := range []string{"data:image/png;base64,", "data:image/jpeg;base64,", "data:image/gif;base64,"} {
-		if strings.HasPrefix(src, pre) {
-			return src
-		}
-	}
-	return safeHTTPURL(src)
-}
+// safeHTTPURL and safeImageSrc are the view's own URL checks.
+var (
+	safeHTTPURL  = view.SafeHTTPURL
+	safeImageSrc = view.SafeImageSrc
+)
 
 // flowTitle returns the catalog keys of the page's title and intro.
 func flowTitle(kind kratos.Kind, f *kratos.Flow) (title, intro string) {

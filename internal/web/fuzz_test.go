@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/heraproject/hera/internal/captcha"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/heraproject/hera/internal/captcha"
 
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/kratos"

@@ -2,8 +2,9 @@ package web
 
 import (
 	"context"
-	"github.com/heraproject/hera/internal/captcha"
 	"net/http"
+
+	"github.com/heraproject/hera/internal/captcha"
 
 	"github.com/heraproject/hera/internal/guard"
 	"github.com/heraproject/hera/internal/kratos"

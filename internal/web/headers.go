@@ -6,13 +6,15 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
+
+	"github.com/heraproject/hera/internal/captcha"
 )
 
 type nonceKey struct{}
 
 // csp is the Content-Security-Policy of a page. Only pages that show a
 // captcha widget allow its provider's origins.
-func csp(nonce string, c *Captcha) string {
+func csp(nonce string, c *captcha.CSP) string {
 	if c == nil {
 		// Every page without a captcha: one string, built once per request.
 		return "default-src 'self'; script-src 'self' 'nonce-" + nonce + "'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; frame-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
@@ -28,7 +30,7 @@ func csp(nonce string, c *Captcha) string {
 	}
 	var script, frame, style, connect []string
 	if c != nil {
-		script, frame, style, connect = c.CSP.ScriptSrc, c.CSP.FrameSrc, c.CSP.StyleSrc, c.CSP.ConnectSrc
+		script, frame, style, connect = c.ScriptSrc, c.FrameSrc, c.StyleSrc, c.ConnectSrc
 	}
 	return strings.Join([]string{
 		"default-src 'self'",

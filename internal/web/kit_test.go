@@ -158,20 +158,17 @@ func (k *fixtureKratos) GetFlow(_ context.Context, kind kratos.Kind, id string, 
 	return &f, nil
 }
 
-// firstDiff shows the first line where a and b differ.
+// firstDiff shows where a and b first differ: the line, and around the
+// first differing byte (templ writes most of a page on one line).
 func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < len(al) || i < len(bl); i++ {
-		var x, y string
-		if i < len(al) {
-			x = al[i]
-		}
-		if i < len(bl) {
-			y = bl[i]
-		}
-		if x != y {
-			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, x, y)
-		}
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
 	}
-	return "(no line differs)"
+	if i == len(a) && i == len(b) {
+		return "(no difference)"
+	}
+	line := 1 + strings.Count(a[:i], "\n")
+	from := max(0, i-100)
+	return fmt.Sprintf("line %d, byte %d:\n- …%s\n+ …%s", line, i, a[from:min(len(a), i+100)], b[from:min(len(b), i+100)])
 }

@@ -33,6 +33,18 @@ func (t tr) T(key string, kv ...any) string {
 	return t.c.T(t.lang, key, args)
 }
 
+// H is T for strings with arguments that are markup (html/template.HTML,
+// inserted as is; the others escaped): the result is markup.
+func (t tr) H(key string, kv ...any) string {
+	args := make(map[string]any, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		if k, ok := kv[i].(string); ok {
+			args[k] = kv[i+1]
+		}
+	}
+	return string(t.c.HTML(t.lang, key, args))
+}
+
 // Msg renders a Kratos message in the request's language, falling back to
 // Kratos's own text.
 func (t tr) Msg(m kratos.Message) string {
@@ -47,12 +59,6 @@ func (s *server) tr(r *http.Request, uiLocales ...string) tr {
 		explicit = c.Value
 	}
 	return tr{lang: s.catalog.Negotiate(uiLocales, explicit, r.Header.Get("Accept-Language"), s.Config.DefaultLanguage), c: s.catalog}
-}
-
-// LangOption is one entry of the language switcher.
-type LangOption struct {
-	Code, Name string
-	Current    bool
 }
 
 // langSwitcher builds the switcher of every language once; pages share the

@@ -6,13 +6,6 @@ import (
 	"github.com/heraproject/hera/internal/kratos"
 )
 
-// LogoutView is the model of the sign-out confirmation page.
-type LogoutView struct {
-	Action     string
-	Challenge  string
-	ClientName string
-}
-
 // handleLogoutPage asks before signing out: a link or image elsewhere must
 // not be able to sign anyone out.
 func handleLogoutPage(s *server) http.Handler {

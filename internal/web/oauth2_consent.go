@@ -11,26 +11,6 @@ import (
 	"github.com/heraproject/hera/internal/kratos"
 )
 
-// ConsentView is the model of the consent page.
-type ConsentView struct {
-	Challenge string
-	Client    ClientView
-	PolicyURI string
-	TosURI    string
-	Scopes    []ScopeView
-	Audience  []string
-	// AudienceText is Audience as one comma-separated string.
-	AudienceText string
-	Remember     bool
-}
-
-// ScopeView is one requested scope.
-type ScopeView struct {
-	Name        string
-	Description string
-	Required    bool
-}
-
 func scopeText(scope string, t tr) string {
 	if k := "hera.scope." + scope; t.T(k) != k {
 		return t.T(k)

@@ -6,53 +6,24 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+
 	"log/slog"
 	"net/http"
 	"sync"
+
+	"github.com/a-h/templ"
+	"github.com/heraproject/hera/internal/web/view"
 
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/requestid"
 )
 
-//go:embed templates/*.html
-var templateFS embed.FS
-
 //go:embed static
 var staticFS embed.FS
 
-// page is what every page template receives.
-type page struct {
-	Title     string
-	Nonce     string
-	RequestID string
-	Scripts   []Script
-	Captcha   *CaptchaView
-	Data      any
-	Brand     Brand
-	Lang      string
-	Dir       string
-	Langs     []LangOption
-	Path      string // this page, for the language switcher
-
-	captchaCSP *Captcha // the provider origins this page's CSP allows
-}
-
-// Brand is the operator's branding, on every page.
-type Brand struct {
-	Name       string
-	LogoURL    string
-	FaviconURL string
-	PrivacyURL string
-	TermsURL   string
-	CSS        bool // /brand.css exists
-}
-
-// catalog is the message catalog templates translate with.
-func (rd *renderer) catalog() *i18n.Catalog { return rd.cat }
-
-// renderer holds the parsed templates, one set per page.
+// renderer writes pages: the page frame and each page's component
+// (package view, templ).
 type renderer struct {
-	pages map[string]*template.Template
 	log   *slog.Logger
 	brand Brand
 	// tr and langs localize a page; set by the server.
@@ -62,45 +33,47 @@ type renderer struct {
 	bufs  sync.Pool // *bytes.Buffer
 }
 
-// templatePages are the pages rendered by html/template, each parsed with
-// partials.html; the flow page and the frame around every page are written
-// by code (writeFlow, writeLayout).
-func templatePages() []string {
-	return []string{"error", "welcome", "sessions", "logout", "consent", "apps", "delete_account"}
-}
-
 func newRenderer(log *slog.Logger) (*renderer, error) {
-	r := &renderer{pages: map[string]*template.Template{}, log: log}
-	for _, name := range templatePages() {
-		t, err := template.New(name+".html").Funcs(templateFuncs(r.catalog)).ParseFS(templateFS, "templates/partials.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("web: parse %s: %w", name, err)
-		}
-		r.pages[name] = t
-	}
-	return r, nil
+	return &renderer{log: log}, nil
 }
 
-// templateFuncs are the functions page templates call.
-func templateFuncs(cat func() *i18n.Catalog) template.FuncMap {
-	return template.FuncMap{
-		// t localizes one of Hera's strings: {{t $.Lang "key" "name" value …}}.
-		"t": func(lang, key string, kv ...any) string {
-			return tr{lang: lang, c: cat()}.T(key, kv...)
-		},
-		// th is t for strings that embed markup made by code (below); the
-		// other arguments are escaped.
-		"th": func(lang, key string, kv ...any) template.HTML {
-			args := map[string]any{}
-			for i := 0; i+1 < len(kv); i += 2 {
-				if k, ok := kv[i].(string); ok {
-					args[k] = kv[i+1]
-				}
-			}
-			return cat().HTML(lang, key, args)
-		},
-		"code": codeHTML,
+// content is the component of page name with its model.
+func content(name string, p *page) (templ.Component, error) {
+	switch v := p.Data.(type) {
+	case *FlowPage:
+		if name == "flow" {
+			return view.Flow(p, v), nil
+		}
+	case ErrorView:
+		if name == "error" {
+			return view.ErrorPage(p, &v), nil
+		}
+	case WelcomeView:
+		if name == "welcome" {
+			return view.Welcome(p, &v), nil
+		}
+	case SessionsView:
+		if name == "sessions" {
+			return view.Sessions(p, &v), nil
+		}
+	case ConsentView:
+		if name == "consent" {
+			return view.Consent(p, &v), nil
+		}
+	case LogoutView:
+		if name == "logout" {
+			return view.Logout(p, &v), nil
+		}
+	case AppsView:
+		if name == "apps" {
+			return view.Apps(p, &v), nil
+		}
+	case DeleteAccountView:
+		if name == "delete_account" {
+			return view.DeleteAccount(p, &v), nil
+		}
 	}
+	return nil, fmt.Errorf("no page %q for %T", name, p.Data)
 }
 
 // render writes a full page. Pages are never cached: they carry CSRF tokens
@@ -120,6 +93,11 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, n
 	}
 	p.Path = currentPath(r)
 	p.RequestID = requestid.From(r.Context())
+	t := tr{lang: p.Lang, c: rd.cat}
+	p.T, p.TH = t.T, t.H
+	if p.RequestID != "" {
+		p.RequestIDHTML = string(rd.cat.HTML(p.Lang, "hera.layout.request_id", map[string]any{"request_id": codeHTML(p.RequestID)}))
+	}
 	// The page is written whole before any byte is sent, so a failure can
 	// still answer with an error status. Buffers are reused across requests.
 	buf, _ := rd.bufs.Get().(*bytes.Buffer)
@@ -132,17 +110,10 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, n
 			rd.bufs.Put(buf)
 		}
 	}()
-	err := writeLayout(buf, &p, rd.cat, func(b *bytes.Buffer) error {
-		if fp, ok := p.Data.(*FlowPage); ok && name == "flow" {
-			writeFlow(b, fp, p.Lang, rd.cat)
-			return nil
-		}
-		t, ok := rd.pages[name]
-		if !ok {
-			return fmt.Errorf("no page %q", name)
-		}
-		return t.ExecuteTemplate(b, "content", &p)
-	})
+	c, err := content(name, &p)
+	if err == nil {
+		err = view.Layout(&p, c).Render(r.Context(), buf)
+	}
 	if err != nil {
 		rd.log.ErrorContext(r.Context(), "render", "page", name, "err", err)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -153,11 +124,17 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, n
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if p.captchaCSP != nil {
-		w.Header().Set("Content-Security-Policy", csp(p.Nonce, p.captchaCSP))
+	if p.CaptchaCSP != nil {
+		w.Header().Set("Content-Security-Policy", csp(p.Nonce, p.CaptchaCSP))
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// codeHTML is s as an HTML <code> element, for catalog strings that
+// embed it.
+func codeHTML(s string) template.HTML {
+	return template.HTML("<code>" + template.HTMLEscapeString(s) + "</code>")
 }
 
 // brandCSS serves the operator's colour and extra stylesheet.

@@ -8,22 +8,6 @@ import (
 	"github.com/heraproject/hera/internal/kratos"
 )
 
-// SessionsView is the model of the sessions page.
-type SessionsView struct {
-	Messages []Alert
-	Current  *SessionView
-	Others   []SessionView
-}
-
-// SessionView is one session.
-type SessionView struct {
-	ID                  string
-	Device              string
-	IP                  string
-	AuthenticatedAt     string
-	AuthenticatedAtText string
-}
-
 func (srv *server) sessionView(s kratos.Session, t tr) SessionView {
 	v := SessionView{
 		ID:                  s.ID,

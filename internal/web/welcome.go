@@ -9,19 +9,6 @@ import (
 	"github.com/heraproject/hera/internal/kratos"
 )
 
-// WelcomeView is the model of the start page.
-type WelcomeView struct {
-	Session             bool
-	NeedsSecondFactor   bool
-	Name                string
-	Identifier          string
-	AuthenticatedAt     string
-	AuthenticatedAtText string
-	AAL                 string
-	Methods             string
-	Apps                bool // OAuth2 is on: link the connected apps
-}
-
 // handleWelcome shows who is signed in (server-side whoami).
 func handleWelcome(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
