@@ -14,9 +14,14 @@
 //  4. a password sign-in: Kratos vs Hera's guarded submit (memory lockout
 //     store, the default), a fresh flow and CSRF cookie per request.
 //
-// It reports requests/s, p50/p99 latency and errors for each, the ratio
-// Hera/direct, the CPU each process spent per request, Hera's peak RSS and
-// its start-up time. From the repository root:
+// Each direct request is also sent through Debian's nginx in front of Kratos
+// (started by the bench, keep-alive upstream, no logging; -nginx=false
+// leaves it out): the cheapest hop an operator would use, so Hera's pages
+// and proxy are reported against it too.
+//
+// It reports requests/s, p50/p99 latency and errors for each, the ratios
+// Hera/direct and Hera/nginx, the CPU each process spent per request, Hera's
+// peak RSS and its start-up time. From the repository root:
 //
 //	go run ./bench                     # 64 and 16 connections, 8 s a side, Hera at info and warn
 //	go run ./bench -c 64 -log info     # the main table only

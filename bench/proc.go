@@ -99,8 +99,8 @@ func childPID(comm string) (string, error) {
 
 // cpuMeter samples the CPU time of several processes at once.
 type cpuMeter struct {
-	pids map[string]string // label → pid
-	tree string            // a process whose children count too (PostgreSQL), or ""
+	pids  map[string]string // label → pid
+	trees map[string]string // label → a process whose children count too (PostgreSQL, nginx); "" pids are skipped
 }
 
 // sample returns each process's CPU time so far, and under "machine" that
@@ -115,9 +115,13 @@ func (m cpuMeter) sample() map[string]time.Duration {
 			out[label] = d
 		}
 	}
-	if m.tree != "" {
-		// PostgreSQL: the postmaster and the backends it forked.
-		out["postgres"] = treeCPU(m.tree)
+	for label, pid := range m.trees {
+		if pid == "" {
+			continue
+		}
+		// PostgreSQL's postmaster and its backends, nginx's master and
+		// its workers.
+		out[label] = treeCPU(pid)
 	}
 	return out
 }

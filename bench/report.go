@@ -114,6 +114,21 @@ func report(w io.Writer, o *options, m machineInfo, starts []startup, runs []her
 					othersCores(ph.cpuDirect, d.elapsed), othersCores(ph.cpuHera, h.elapsed))
 			}
 			p("\n")
+			if o.nginx {
+				p("Against the cheapest hop: the direct requests through nginx in front of Kratos (keep-alive upstream, no logging).\n\n")
+				p("| Scenario | Kratos req/s | via nginx req/s | p50 | p99 | err | nginx/direct | Hera req/s | Hera/nginx | nginx CPU/req | Hera CPU/req |\n")
+				p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+				for _, ph := range phases {
+					if ph.level != level || ph.conc != conc {
+						continue
+					}
+					d, n, h := ph.direct, ph.nginx, ph.hera
+					p("| %s | %s | %s | %s | %s | %d | %.2f× | %s | **%.2f×** | %s | %s |\n",
+						ph.scenario, rps(d), rps(n), ms(n.pct(50)), ms(n.pct(99)), n.errs, ratio(n, d),
+						rps(h), ratio(h, n), perReq(ph.cpuNginx["nginx"], n.n), perReq(ph.cpuHera["hera"], h.n))
+				}
+				p("\n")
+			}
 		}
 	}
 	p("Scenarios:\n\n")
@@ -162,7 +177,7 @@ func report(w io.Writer, o *options, m machineInfo, starts []startup, runs []her
 		if ph.level != level || ph.conc != conc {
 			continue
 		}
-		errs += ph.direct.errs + ph.hera.errs
+		errs += ph.direct.errs + ph.hera.errs + ph.nginx.errs
 		if t, ok := want[ph.scenario]; ok {
 			r := ratio(ph.hera, ph.direct)
 			p("| %s throughput ≥ %.2f× direct | %s | %s |\n", ph.scenario, t, strings.ReplaceAll(ratioCell(ph), "**", ""), verdict(r >= t))

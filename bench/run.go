@@ -42,6 +42,7 @@ type options struct {
 	heraLog    string
 	split      *split // nil: everything shares every CPU
 	rounds     int
+	nginx      bool // also measure the direct requests through nginx
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -63,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.quiet, "quiet", 20*time.Second, "before each timed half, wait up to this long for the whole machine to be idle (0: don't wait)")
 	fs.StringVar(&o.db, "db", "postgres", "Kratos's database: postgres (Debian's postgresql, started for the run, as production Kratos runs) or sqlite (the dev stack's; it cannot take concurrent sign-ins)")
 	fs.StringVar(&o.sqliteOpts, "sqlite", "_journal_mode=WAL&_synchronous=NORMAL", "extra DSN options of Kratos's SQLite database; empty keeps the dev stack's (rollback journal: every write waits for an fsync)")
+	fs.BoolVar(&o.nginx, "nginx", true, "also send the direct side's requests through Debian's nginx in front of Kratos (keep-alive upstream), the cheapest hop an operator would use")
 	splitCPUs := fs.Bool("split", false, "run Hera alone on the last CPU and everything else (load generator, PostgreSQL, Kratos) on the others, as when Hera has its own container; the default shares every CPU")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (Kratos database and logs)")
 	fs.Func("env", "extra `KEY=VALUE` in Hera's environment, e.g. -env GOGC=200 (repeatable)", func(s string) error {
@@ -116,8 +118,10 @@ type phase struct {
 	level, scenario string
 	conc            int
 	direct, hera    result
+	nginx           result                   // the direct requests through nginx (-nginx)
 	cpuDirect       map[string]time.Duration // CPU each process spent in the direct phase
 	cpuHera         map[string]time.Duration
+	cpuNginx        map[string]time.Duration
 	noisy           bool      // the machine was not idle before a side started
 	roundRatios     []float64 // Hera/direct of each round, when there are several
 }
@@ -260,9 +264,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	nginxPID := ""
+	var nginxURL string
+	if o.nginx {
+		ng, err := startNginx(ctx, dir, strings.TrimPrefix(k.PublicURL, "http://"))
+		if err != nil {
+			return err
+		}
+		defer ng.stop()
+		nginxPID, nginxURL = ng.pid(), ng.url
+		logf("nginx in front of Kratos at %s", ng.url)
+	}
 
 	e := &env{
 		kratos:     k.PublicURL,
+		nginx:      nginxURL,
 		hera:       "http://127.0.0.1:" + strconv.Itoa(heraPort),
 		heraHost:   "localhost:" + strconv.Itoa(heraPort),
 		heraOrigin: heraURL,
@@ -321,7 +337,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		logf("Hera (HERA_LOG_LEVEL=%s) up: alive after %v, ready after %v", level, h.startup.alive.Round(time.Microsecond), h.startup.ready.Round(time.Microsecond))
 		meterPIDs["hera"] = h.pid
-		meter := cpuMeter{pids: meterPIDs, tree: pgPID}
+		meter := cpuMeter{pids: meterPIDs, trees: map[string]string{"postgres": pgPID, "nginx": nginxPID}}
 		runStart := meter.sample()
 		for _, conc := range o.concs {
 			for _, sc := range scenarios() {
@@ -370,18 +386,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // the machine's speed during the phase weighs on both sides alike. Each side
 // warms up before its first half; each half starts once the machine is idle.
 func runPhase(ctx context.Context, e *env, meter cpuMeter, sc scenario, level string, conc int, o *options, logf func(string, ...any)) (phase, error) {
-	p := phase{level: level, scenario: sc.key, conc: conc, cpuDirect: map[string]time.Duration{}, cpuHera: map[string]time.Duration{}}
+	p := phase{level: level, scenario: sc.key, conc: conc, cpuDirect: map[string]time.Duration{}, cpuHera: map[string]time.Duration{}, cpuNginx: map[string]time.Duration{}}
 	warmed := map[string]bool{}
 	half := o.dur / time.Duration(2*o.rounds)
 	var sides []string
 	for range o.rounds {
-		sides = append(sides, "direct", "hera", "hera", "direct")
+		if e.nginx != "" {
+			sides = append(sides, "direct", "nginx", "hera", "hera", "nginx", "direct")
+		} else {
+			sides = append(sides, "direct", "hera", "hera", "direct")
+		}
 	}
+	// The nginx side sends the direct side's requests to nginx instead.
+	viaNginx := *e
+	viaNginx.kratos = e.nginx
 	var roundDirect, roundHera result
 	for i, side := range sides {
 		mk := sc.direct
-		if side == "hera" {
+		switch side {
+		case "hera":
 			mk = sc.hera
+		case "nginx":
+			mk = func(_ *env, pool []loginFlow) target { return sc.direct(&viaNginx, pool) }
 		}
 		if o.quiet > 0 {
 			if waited, ok := meter.waitQuiet(ctx, o.quiet); !ok {
@@ -423,16 +449,20 @@ func runPhase(ctx context.Context, e *env, meter cpuMeter, sc scenario, level st
 		before := meter.sample()
 		r := load(ctx, conc, half, mk(e, pool))
 		cpu := diff(meter.sample(), before)
-		if side == "direct" {
+		switch side {
+		case "direct":
 			p.direct = p.direct.merge(r)
 			roundDirect = roundDirect.merge(r)
 			addCPU(p.cpuDirect, cpu)
-		} else {
+		case "nginx":
+			p.nginx = p.nginx.merge(r)
+			addCPU(p.cpuNginx, cpu)
+		default:
 			p.hera = p.hera.merge(r)
 			roundHera = roundHera.merge(r)
 			addCPU(p.cpuHera, cpu)
 		}
-		if o.rounds > 1 && i%4 == 3 {
+		if o.rounds > 1 && (i+1)%(len(sides)/o.rounds) == 0 {
 			p.roundRatios = append(p.roundRatios, ratio(roundHera, roundDirect))
 			roundDirect, roundHera = result{}, result{}
 		}
@@ -451,8 +481,11 @@ func runPhase(ctx context.Context, e *env, meter cpuMeter, sc scenario, level st
 
 // rate is the request rate measured so far on one side, 0 if none.
 func (p *phase) rate(side string) float64 {
-	if side == "direct" {
+	switch side {
+	case "direct":
 		return p.direct.rps()
+	case "nginx":
+		return p.nginx.rps()
 	}
 	return p.hera.rps()
 }

@@ -11,6 +11,7 @@ import (
 // env is what the scenarios send requests to and with.
 type env struct {
 	kratos     string // Kratos public API, http://127.0.0.1:<port>
+	nginx      string // nginx in front of Kratos, or "" (-nginx=false)
 	hera       string // where Hera listens, http://127.0.0.1:<port>
 	heraHost   string // Hera's public host (localhost:<port>), the Host header
 	heraOrigin string // Hera's public origin, http://localhost:<port>

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 
 # Debian packages the tests need; installed only when missing.
-packages=(gcc libc6-dev postgresql redis-server chromium)
+packages=(gcc libc6-dev postgresql redis-server chromium nginx-light)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
