@@ -105,10 +105,10 @@ func (s *suite) startStack(t *testing.T) {
 	}
 	s.logs = &lockedBuffer{}
 	h, err := web.NewServer(web.Deps{
-		Logger: slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Config: cfg,
-		Kratos: kc,
-		Hydra:  hc,
+		Logger:  slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Options: web.OptionsFrom(cfg),
+		Kratos:  kc,
+		Hydra:   hc,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// The lockout store also holds which Hydra login session each Kratos
 	// session signed in to apps (single sign-out).
-	deps := web.Deps{Logger: log, Config: cfg, Kratos: kc, Guard: g, Captcha: widget, Links: limiter}
+	deps := web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: kc, Guard: g, Captcha: widget, Links: limiter}
 	if cfg.LockoutStore != "memory" {
 		deps.Lockout = storeReadiness{store, cfg.Lockout.Realm}
 	}

@@ -62,7 +62,7 @@ func TestLockExpiresAndDoubles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := web.NewServer(web.Deps{Logger: log, Config: cfg, Kratos: kc, Guard: g})
+	h, err := web.NewServer(web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: kc, Guard: g})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,7 @@ func newHeraTarget(t *testing.T, name string, up, admin *upstream, extra map[str
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := web.NewServer(web.Deps{Logger: slog.New(slog.DiscardHandler), Config: cfg, Kratos: kc})
+	h, err := web.NewServer(web.Deps{Logger: slog.New(slog.DiscardHandler), Options: web.OptionsFrom(cfg), Kratos: kc})
 	if err != nil {
 		t.Fatal(err)
 	}

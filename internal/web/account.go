@@ -16,7 +16,7 @@ func (s *server) accountLinks(links []Link, t tr) []Link {
 	if s.Hydra != nil {
 		extra = append(extra, Link{Text: t.T("hera.link.connected_apps"), Href: "/apps"})
 	}
-	if s.Config.AccountDeletion {
+	if s.Options.Account.Deletion {
 		extra = append(extra, Link{Text: t.T("hera.link.delete_account"), Href: "/settings/delete"})
 	}
 	if len(extra) == 0 || len(links) == 0 {
@@ -29,12 +29,12 @@ func (s *server) accountLinks(links []Link, t tr) []Link {
 // privileged reports whether the session's sign-in is recent enough for
 // deleting the account (Kratos's privileged-session age).
 func (s *server) privileged(sess *kratos.Session) bool {
-	return time.Since(sess.AuthenticatedAt) <= s.Config.PrivilegedSessionMaxAge
+	return time.Since(sess.AuthenticatedAt) <= s.Options.Account.PrivilegedSessionMaxAge
 }
 
 // refreshFor sends the browser to sign in again, then back to path.
 func (s *server) refreshFor(w http.ResponseWriter, r *http.Request, path string) {
-	q := url.Values{"refresh": {"true"}, "return_to": {s.Config.PublicURL.String() + path}}
+	q := url.Values{"refresh": {"true"}, "return_to": {s.Options.PublicURL.String() + path}}
 	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
 }
 
@@ -70,7 +70,7 @@ func (s *server) deleteAccountPage(w http.ResponseWriter, r *http.Request, sess 
 func handleDeleteAccount(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, s.Options.MaxBodyBytes)
 		if err := r.ParseForm(); err != nil {
 			s.errorPage(w, r, http.StatusBadRequest, nil)
 			return

@@ -101,7 +101,7 @@ func TestGoldenAccountPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	hy := &accountHydra{grants: goldenGrants()}
-	h, err := web.NewServer(web.Deps{Logger: slog.New(slog.DiscardHandler), Config: cfg, Kratos: &accountKratos{}, Hydra: hy})
+	h, err := web.NewServer(web.Deps{Logger: slog.New(slog.DiscardHandler), Options: web.OptionsFrom(cfg), Kratos: &accountKratos{}, Hydra: hy})
 	if err != nil {
 		t.Fatal(err)
 	}

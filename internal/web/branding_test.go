@@ -59,7 +59,7 @@ func TestBranding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := web.NewServer(web.Deps{Logger: slog.New(slog.DiscardHandler), Config: cfg, Kratos: &fixtureKratos{f: login}})
+	h, err := web.NewServer(web.Deps{Logger: slog.New(slog.DiscardHandler), Options: web.OptionsFrom(cfg), Kratos: &fixtureKratos{f: login}})
 	if err != nil {
 		t.Fatal(err)
 	}

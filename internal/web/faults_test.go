@@ -194,7 +194,7 @@ func startFaultHera(t *testing.T, timeout string) *faultHera {
 	}
 	logs := &lockedBuffer{}
 	logger := slog.New(requestid.Handler{Handler: slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})})
-	h, err := web.NewServer(web.Deps{Logger: logger, Config: cfg, Kratos: kc})
+	h, err := web.NewServer(web.Deps{Logger: logger, Options: web.OptionsFrom(cfg), Kratos: kc})
 	if err != nil {
 		t.Fatal(err)
 	}

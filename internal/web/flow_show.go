@@ -105,7 +105,7 @@ func (s *server) flowFetchFailed(w http.ResponseWriter, r *http.Request, kind kr
 		s.redirectChecked(w, r, ae.RedirectBrowserTo)
 	case ae.Status == http.StatusUnauthorized:
 		// Settings without a session: sign in first, then come back.
-		http.Redirect(w, r, "/login?return_to="+url.QueryEscape(s.Config.PublicURL.String()+"/"+string(kind)), http.StatusSeeOther)
+		http.Redirect(w, r, "/login?return_to="+url.QueryEscape(s.Options.PublicURL.String()+"/"+string(kind)), http.StatusSeeOther)
 	default:
 		s.kratosFailure(w, r, err)
 	}
@@ -123,14 +123,14 @@ func (s *server) restartFlow(w http.ResponseWriter, r *http.Request, kind kratos
 		v := ErrorView{
 			Title:   t.T("hera.error.restart_loop.title"),
 			Message: t.T("hera.error.restart_loop.message"),
-			Hint:    t.T("hera.error.restart_loop.hint", "base_url", s.kratosPrefix+"/", "host", s.Config.PublicURL.Host),
+			Hint:    t.T("hera.error.restart_loop.hint", "base_url", s.kratosPrefix+"/", "host", s.Options.PublicURL.Host),
 			Links:   []Link{{Text: t.T("hera.link.try_again"), Href: "/" + string(kind)}},
 		}
 		s.render.render(w, r, http.StatusConflict, "error", page{Title: v.Title, Data: v})
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: restartCookie, Value: string(kind), Path: "/", MaxAge: 60,
-		HttpOnly: true, Secure: s.Config.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: s.Options.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, s.startURL(kind, q), http.StatusSeeOther)
 }
 

@@ -45,7 +45,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, kind kratos.Kind
 		return
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.Options.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -213,7 +213,7 @@ func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kra
 		case "session_already_available":
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 		case "session_inactive", "session_required":
-			http.Redirect(w, r, "/login?return_to="+url.QueryEscape(s.Config.PublicURL.String()+"/"+string(kind)), http.StatusSeeOther)
+			http.Redirect(w, r, "/login?return_to="+url.QueryEscape(s.Options.PublicURL.String()+"/"+string(kind)), http.StatusSeeOther)
 		default:
 			if validID(o.Err.UseFlowID) {
 				http.Redirect(w, r, flowPage(o.Err.UseFlowID), http.StatusSeeOther)

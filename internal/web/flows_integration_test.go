@@ -75,11 +75,11 @@ func startHera(t *testing.T, o stacktest.Options, guard web.Guard, extraEnv ...s
 		t.Fatal(err)
 	}
 	deps := web.Deps{
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Config: cfg,
-		Kratos: kc,
-		Guard:  guard,
-		Links:  links,
+		Logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Options: web.OptionsFrom(cfg),
+		Kratos:  kc,
+		Guard:   guard,
+		Links:   links,
 	}
 	if cfg.HydraAdminURL != nil {
 		hc, err := hydra.NewClient(cfg.HydraAdminURL, cfg.HydraTimeout)

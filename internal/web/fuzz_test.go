@@ -102,11 +102,11 @@ func newFlowRenderer(tb testing.TB) *flowRenderer {
 	}
 	fr := &flowRenderer{k: &fuzzKratos{}, logs: &logSink{}}
 	log := slog.New(slog.NewJSONHandler(fr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	fr.plain, err = web.NewServer(web.Deps{Logger: log, Config: cfg, Kratos: fr.k})
+	fr.plain, err = web.NewServer(web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: fr.k})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fr.captcha, err = web.NewServer(web.Deps{Logger: log, Config: cfg, Kratos: fr.k, Captcha: &web.Captcha{
+	fr.captcha, err = web.NewServer(web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: fr.k, Captcha: &web.Captcha{
 		Widget: captcha.Widget{ScriptURL: fuzzCaptchaJS, Class: "cf-turnstile", SiteKey: "1x00000000000000000000AA"},
 		CSP:    captcha.CSP{ScriptSrc: []string{fuzzCaptchaOrg}, FrameSrc: []string{fuzzCaptchaOrg}},
 		Flows:  fuzzKinds,

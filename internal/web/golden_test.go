@@ -56,9 +56,9 @@ func renderFixtureWith(t *testing.T, f fixture, extraEnv, headers map[string]str
 		t.Fatal(err)
 	}
 	h, err := web.NewServer(web.Deps{
-		Logger: slog.New(slog.DiscardHandler),
-		Config: cfg,
-		Kratos: &fixtureKratos{f: f},
+		Logger:  slog.New(slog.DiscardHandler),
+		Options: web.OptionsFrom(cfg),
+		Kratos:  &fixtureKratos{f: f},
 	})
 	if err != nil {
 		t.Fatal(err)

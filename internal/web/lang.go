@@ -58,7 +58,7 @@ func (s *server) tr(r *http.Request, uiLocales ...string) tr {
 	if c, err := r.Cookie(langCookie); err == nil {
 		explicit = c.Value
 	}
-	return tr{lang: s.catalog.Negotiate(uiLocales, explicit, r.Header.Get("Accept-Language"), s.Config.DefaultLanguage), c: s.catalog}
+	return tr{lang: s.catalog.Negotiate(uiLocales, explicit, r.Header.Get("Accept-Language"), s.Options.DefaultLanguage), c: s.catalog}
 }
 
 // langSwitcher builds the switcher of every language once; pages share the
@@ -87,9 +87,9 @@ func langSwitcher(c *i18n.Catalog) func(cur string) []LangOption {
 func handleLanguage(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		lang := s.catalog.Negotiate(nil, q.Get("lang"), "", s.Config.DefaultLanguage)
+		lang := s.catalog.Negotiate(nil, q.Get("lang"), "", s.Options.DefaultLanguage)
 		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, Secure: s.Config.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+			HttpOnly: true, Secure: s.Options.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
 		next := q.Get("next")
 		if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 			next = "/"

@@ -31,7 +31,7 @@ func handleLogoutPage(s *server) http.Handler {
 // handleLogout ends the Kratos session through the browser logout flow.
 func handleLogout(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, s.Options.MaxBodyBytes)
 		if err := r.ParseForm(); err != nil {
 			s.errorPage(w, r, http.StatusBadRequest, nil)
 			return

@@ -32,7 +32,7 @@ func handleConsent(s *server) http.Handler {
 			s.hydraFailure(w, r, err)
 			return
 		}
-		trusted := cr.Client != nil && (cr.Client.SkipConsent || slices.Contains(s.Config.TrustedClients, cr.Client.ClientID))
+		trusted := cr.Client != nil && (cr.Client.SkipConsent || slices.Contains(s.Options.OAuth2.TrustedClients, cr.Client.ClientID))
 		if cr.Skip || (trusted && !cr.HasPrompt("consent")) {
 			// Remember only a fresh grant; Hydra keeps the existing one.
 			s.acceptConsent(w, r, cr, cr.RequestedScope, !cr.Skip)
@@ -68,7 +68,7 @@ func handleConsent(s *server) http.Handler {
 // cookie then binds the answer to the browser that started the request.
 func handleConsentDecision(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, s.Options.MaxBodyBytes)
 		if err := r.ParseForm(); err != nil || s.Hydra == nil {
 			s.errorPage(w, r, http.StatusBadRequest, nil)
 			return
@@ -113,19 +113,19 @@ func clientID(cr *hydra.ConsentRequest) string {
 // the request names (never from the browser's cookie).
 func (s *server) acceptConsent(w http.ResponseWriter, r *http.Request, cr *hydra.ConsentRequest, grant []string, remember bool) {
 	claims := map[string]any{}
-	if needsClaims(s.Config.Claims, grant) {
+	if needsClaims(s.Options.OAuth2.Claims, grant) {
 		id, err := s.Kratos.GetIdentity(r.Context(), cr.Subject)
 		if err != nil {
 			s.kratosFailure(w, r, err)
 			return
 		}
-		claims = buildClaims(s.Config.Claims, grant, id)
+		claims = buildClaims(s.Options.OAuth2.Claims, grant, id)
 	}
 	to, err := s.Hydra.AcceptConsent(r.Context(), cr.Challenge, hydra.AcceptConsent{
 		GrantScope:               grant,
 		GrantAccessTokenAudience: cr.RequestedAccessTokenAudience,
 		Remember:                 remember,
-		RememberFor:              int64(s.Config.ConsentRememberFor / time.Second),
+		RememberFor:              int64(s.Options.OAuth2.ConsentRememberFor / time.Second),
 		Session:                  hydra.ConsentSession{IDToken: claims},
 	})
 	if err != nil {

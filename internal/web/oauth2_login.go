@@ -36,7 +36,7 @@ const returnMarker = "hera_return"
 // challengeReturnTo is where Kratos sends the browser after the sign-in (or
 // sign-up) Hera started for a Hydra login challenge.
 func (s *server) challengeReturnTo(challenge string) string {
-	return s.Config.PublicURL.String() + "/login?" + url.Values{"login_challenge": {challenge}, returnMarker: {"1"}}.Encode()
+	return s.Options.PublicURL.String() + "/login?" + url.Values{"login_challenge": {challenge}, returnMarker: {"1"}}.Encode()
 }
 
 // oauth2Login handles /login?login_challenge=: Hydra asks who the user is.
@@ -74,7 +74,7 @@ func (s *server) oauth2Login(w http.ResponseWriter, r *http.Request, challenge s
 	}
 	usable := sess != nil && sess.Identity != nil
 	maxAge, hasMaxAge := lr.MaxAge()
-	fresh := returning && sess != nil && time.Since(sess.AuthenticatedAt) <= s.Config.ReauthWindow
+	fresh := returning && sess != nil && time.Since(sess.AuthenticatedAt) <= s.Options.OAuth2.ReauthWindow
 	if usable && (lr.HasPrompt("login") || (hasMaxAge && maxAge == 0)) {
 		usable = fresh
 	}
@@ -85,8 +85,8 @@ func (s *server) oauth2Login(w http.ResponseWriter, r *http.Request, challenge s
 		s.rememberSignOn(ctx, sess.ID, lr.SessionID)
 		s.acceptLogin(w, r, challenge, hydra.AcceptLogin{
 			Subject:                   sess.Identity.ID,
-			Remember:                  s.Config.LoginRemember,
-			RememberFor:               int64(s.Config.LoginRememberFor / time.Second),
+			Remember:                  s.Options.OAuth2.LoginRemember,
+			RememberFor:               int64(s.Options.OAuth2.LoginRememberFor / time.Second),
 			ACR:                       sess.AuthenticatorAssuranceLevel,
 			AMR:                       amr(sess),
 			IdentityProviderSessionID: sess.ID,
@@ -169,7 +169,7 @@ func (s *server) oauth2ClientFor(ctx context.Context, returnTo string) (client *
 		return nil, "", nil
 	}
 	u, err := url.Parse(returnTo)
-	if err != nil || u.Host != s.Config.PublicURL.Host || u.Path != "/login" {
+	if err != nil || u.Host != s.Options.PublicURL.Host || u.Path != "/login" {
 		return nil, "", nil
 	}
 	challenge := u.Query().Get("login_challenge")

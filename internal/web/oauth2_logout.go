@@ -20,7 +20,7 @@ func (s *server) oauth2LogoutPage(w http.ResponseWriter, r *http.Request, challe
 	if !ok {
 		return
 	}
-	skip := s.Config.SkipLogoutConfirm || (lr.Client != nil && lr.Client.SkipLogoutConsent != nil && *lr.Client.SkipLogoutConsent)
+	skip := s.Options.OAuth2.SkipLogoutConfirm || (lr.Client != nil && lr.Client.SkipLogoutConsent != nil && *lr.Client.SkipLogoutConsent)
 	if skip {
 		s.oauth2Logout(w, r, challenge, lr, sess)
 		return

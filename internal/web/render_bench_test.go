@@ -40,7 +40,7 @@ func benchServer(b *testing.B, log *slog.Logger, k any, kratosURL string) http.H
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := web.Deps{Logger: log, Config: cfg}
+	d := web.Deps{Logger: log, Options: web.OptionsFrom(cfg)}
 	switch k := k.(type) {
 	case *fixtureKratos:
 		d.Kratos = k

@@ -25,7 +25,7 @@ func BenchmarkRenderPages(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := web.NewServer(web.Deps{Logger: benchLogger(slog.LevelInfo), Config: cfg,
+	h, err := web.NewServer(web.Deps{Logger: benchLogger(slog.LevelInfo), Options: web.OptionsFrom(cfg),
 		Kratos: &accountKratos{}, Hydra: &accountHydra{grants: goldenGrants()}})
 	if err != nil {
 		b.Fatal(err)

@@ -12,7 +12,7 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("GET /health/ready", handleReady(s.Logger, readinessChecks(s.Deps)))
 	mux.Handle("GET /static/", staticFiles())
 	if s.render.brand.CSS {
-		mux.Handle("GET /brand.css", brandCSS(s.Config.BrandColor, s.Config.BrandCSS))
+		mux.Handle("GET /brand.css", brandCSS(s.Options.Brand.Color, s.Options.Brand.CSS))
 	}
 
 	// Self-service flow pages and Hera's own forms.
@@ -26,7 +26,7 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("GET /sessions", handleSessions(s))
 	mux.Handle("POST /sessions/revoke-others", sameOrigin(handleRevokeOthers(s)))
 	mux.Handle("POST /sessions/{id}/revoke", sameOrigin(handleRevokeSession(s)))
-	if s.Config.AccountDeletion {
+	if s.Options.Account.Deletion {
 		mux.Handle("GET /settings/delete", handleDeleteAccountPage(s))
 		mux.Handle("POST /settings/delete", sameOrigin(handleDeleteAccount(s)))
 		mux.Handle("GET /goodbye", handleGoodbye(s))
@@ -42,7 +42,7 @@ func addRoutes(mux *http.ServeMux, s *server) {
 		mux.Handle("GET /apps", handleApps(s))
 		mux.Handle("POST /apps/remove", sameOrigin(handleRemoveApp(s)))
 	}
-	if s.Hydra != nil && s.Config.TokenHookSecret != "" {
+	if s.Hydra != nil && s.Options.OAuth2.TokenHookSecret != "" {
 		// Called by Hydra, server to server: authenticated by its secret.
 		mux.Handle("POST /oauth2/token-hook", handleTokenHook(s))
 	}

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/device"
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
@@ -61,8 +60,8 @@ type kratosAPI interface {
 // Deps is what the server needs. Hydra nil switches OAuth2 off; Guard nil
 // means no pre/post checks on submissions.
 type Deps struct {
-	Logger *slog.Logger
-	Config *config.Config
+	Logger  *slog.Logger
+	Options Options
 	Kratos kratosAPI
 	Hydra  hydraAPI
 	Guard  Guard
@@ -99,8 +98,8 @@ type server struct {
 
 // NewServer returns Hera's root handler.
 func NewServer(d Deps) (http.Handler, error) {
-	if d.Logger == nil || d.Config == nil || d.Kratos == nil {
-		return nil, errors.New("web: logger, config and kratos are required")
+	if d.Logger == nil || d.Options.PublicURL == nil || d.Options.Kratos.PublicURL == nil || d.Kratos == nil {
+		return nil, errors.New("web: logger, public URLs and kratos are required")
 	}
 	if d.Guard == nil {
 		d.Guard = noGuard{}
@@ -113,24 +112,24 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := d.Config
-	rd.brand = Brand{Name: c.BrandName, LogoURL: c.BrandLogoURL, FaviconURL: c.BrandFaviconURL,
-		PrivacyURL: c.BrandPrivacyURL, TermsURL: c.BrandTermsURL, CSS: c.BrandColor != "" || c.BrandCSS != ""}
+	c := d.Options.Brand
+	rd.brand = Brand{Name: c.Name, LogoURL: c.LogoURL, FaviconURL: c.FaviconURL,
+		PrivacyURL: c.PrivacyURL, TermsURL: c.TermsURL, CSS: c.Color != "" || c.CSS != ""}
 	if rd.brand.Name == "" {
 		rd.brand.Name = "Hera"
 	}
-	allow, err := redirect.New(d.Config.PublicURL, d.Config.AllowedReturnURLs)
+	allow, err := redirect.New(d.Options.PublicURL, d.Options.AllowedReturnURLs)
 	if err != nil {
 		return nil, err
 	}
 	rd.cat = cat
-	s := &server{Deps: d, render: rd, catalog: cat, redirects: allow, kratosPrefix: d.Config.PublicURL.String() + apiPrefix,
-		submits: newSlots(d.Config.KratosMaxSubmissions, d.Config.KratosSubmissionWait)}
+	s := &server{Deps: d, render: rd, catalog: cat, redirects: allow, kratosPrefix: d.Options.PublicURL.String() + apiPrefix,
+		submits: newSlots(d.Options.Kratos.MaxSubmissions, d.Options.Kratos.SubmissionWait)}
 	proxy, err := kratos.NewProxy(kratos.ProxyConfig{
-		Upstream: d.Config.KratosPublicURL,
+		Upstream: d.Options.Kratos.PublicURL,
 		Prefix:   apiPrefix,
-		Timeout:  d.Config.KratosTimeout,
-		MaxBody:  d.Config.MaxBodyBytes,
+		Timeout:  d.Options.Kratos.Timeout,
+		MaxBody:  d.Options.MaxBodyBytes,
 		Logger:   d.Logger,
 		ClientIP: s.clientIP,
 		Submit:   s.submit,
@@ -145,7 +144,7 @@ func NewServer(d Deps) (http.Handler, error) {
 			_, ok := s.redirects.Allowed(t)
 			return ok
 		},
-		RedirectRefused: strings.TrimSuffix(d.Config.PublicURL.String(), "/") + "/error?reason=redirect",
+		RedirectRefused: strings.TrimSuffix(d.Options.PublicURL.String(), "/") + "/error?reason=redirect",
 		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
 			if d.Metrics == nil {
 				return rt
@@ -167,7 +166,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		h = d.Metrics.Middleware(h)
 	}
 	h = recoverPanics(d.Logger, h)
-	h = securityHeaders(d.Config.PublicURL.Scheme == "https", h)
+	h = securityHeaders(d.Options.PublicURL.Scheme == "https", h)
 	h = logRequests(d.Logger, h)
 	h = withRequestID(h)
 	return h, nil
@@ -196,7 +195,7 @@ type submitter struct {
 
 func (s *server) submitter(r *http.Request) submitter {
 	cookies := r.Cookies()
-	handle, token := kratos.SessionHandle(r.Header, cookies, s.Config.KratosSessionCookie)
+	handle, token := kratos.SessionHandle(r.Header, cookies, s.Options.Kratos.SessionCookie)
 	b := kratos.Browser{Cookie: kratos.CanonicalCookie(cookies, kratosCookie), UserAgent: r.UserAgent(), ClientIP: s.clientIP(r)}
 	if token {
 		b.SessionToken = handle
@@ -211,5 +210,5 @@ func kratosCookie(name string) bool {
 }
 
 func (s *server) clientIP(r *http.Request) string {
-	return clientIP(r, s.Config.TrustedProxies)
+	return clientIP(r, s.Options.TrustedProxies)
 }

@@ -63,7 +63,7 @@ func (s *server) needSignIn(w http.ResponseWriter, r *http.Request, err error, r
 		return false
 	}
 	if ae, ok := kratos.IsAPIError(err, 0); ok {
-		q := url.Values{"return_to": {s.Config.PublicURL.String() + returnPath}}
+		q := url.Values{"return_to": {s.Options.PublicURL.String() + returnPath}}
 		if ae.Status == http.StatusForbidden {
 			q.Set("aal", "aal2")
 		}

@@ -82,7 +82,7 @@ func (s *server) skipLogin(w http.ResponseWriter, r *http.Request, challenge str
 		s.acceptLogin(w, r, challenge, hydra.AcceptLogin{
 			Subject:                   lr.Subject,
 			Remember:                  true,
-			RememberFor:               int64(s.Config.LoginRememberFor / time.Second),
+			RememberFor:               int64(s.Options.OAuth2.LoginRememberFor / time.Second),
 			ACR:                       sess.AuthenticatorAssuranceLevel,
 			AMR:                       amr(sess),
 			IdentityProviderSessionID: sess.ID,

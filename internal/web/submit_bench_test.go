@@ -80,7 +80,7 @@ func BenchmarkSubmit(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		h, err := web.NewServer(web.Deps{Logger: log, Config: cfg, Kratos: kc, Guard: g})
+		h, err := web.NewServer(web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: kc, Guard: g})
 		if err != nil {
 			b.Fatal(err)
 		}

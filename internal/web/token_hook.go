@@ -31,7 +31,7 @@ type tokenHookRequest struct {
 // any other status into a server error, so a Kratos outage refuses the
 // tokens rather than handing them to an identity Hera could not check.
 func handleTokenHook(s *server) http.Handler {
-	want := []byte("Bearer " + s.Config.TokenHookSecret)
+	want := []byte("Bearer " + s.Options.OAuth2.TokenHookSecret)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
@@ -40,7 +40,7 @@ func handleTokenHook(s *server) http.Handler {
 			return
 		}
 		var in tokenHookRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes))
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.Options.MaxBodyBytes))
 		if err := dec.Decode(&in); err != nil {
 			writeAPIError(w, http.StatusBadRequest, "hera_bad_request", "The token hook call is not valid JSON.")
 			return
