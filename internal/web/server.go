@@ -62,9 +62,9 @@ type kratosAPI interface {
 type Deps struct {
 	Logger  *slog.Logger
 	Options Options
-	Kratos kratosAPI
-	Hydra  hydraAPI
-	Guard  Guard
+	Kratos  kratosAPI
+	Hydra   hydraAPI
+	Guard   Guard
 	// Captcha, when set, is rendered on the flow pages that need it.
 	Captcha *Captcha
 	// Lockout, when set, is the lockout store's readiness.
