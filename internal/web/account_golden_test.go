@@ -84,12 +84,10 @@ func goldenGrants() []hydra.GrantedConsent {
 	}
 }
 
-// TestGoldenAccountPages renders the pages of the account's own controls
-// (connected apps, delete my account, goodbye, a logout request for
-// another account) in every language, runs the page checks on them and
-// compares with testdata/golden/account/<lang>/<name>.html (-update
-// rewrites them).
-func TestGoldenAccountPages(t *testing.T) {
+// accountServer is Hera with a signed-in user (accountKratos) and Hydra
+// stubbed by hy.
+func accountServer(tb testing.TB, log *slog.Logger, hy *accountHydra) http.Handler {
+	tb.Helper()
 	env := map[string]string{
 		"HERA_PUBLIC_URL":   goldenPublicURL,
 		"KRATOS_PUBLIC_URL": goldenKratosURL,
@@ -98,13 +96,23 @@ func TestGoldenAccountPages(t *testing.T) {
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	hy := &accountHydra{grants: goldenGrants()}
-	h, err := web.NewServer(web.Deps{Logger: slog.New(slog.DiscardHandler), Options: web.OptionsFrom(cfg), Kratos: &accountKratos{}, Hydra: hy})
+	h, err := web.NewServer(web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: &accountKratos{}, Hydra: hy})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return h
+}
+
+// TestGoldenAccountPages renders the pages of the account's own controls
+// (connected apps, delete my account, goodbye, a logout request for
+// another account) in every language, runs the page checks on them and
+// compares with testdata/golden/account/<lang>/<name>.html (-update
+// rewrites them).
+func TestGoldenAccountPages(t *testing.T) {
+	hy := &accountHydra{grants: goldenGrants()}
+	h := accountServer(t, slog.New(slog.DiscardHandler), hy)
 	pages := []struct {
 		name, path string
 		status     int

@@ -99,21 +99,25 @@ func servePage(b *testing.B, h http.Handler, r *http.Request, w *discardWriter) 
 	}
 }
 
+// benchPage serves r again and again, reporting the page's size.
+func benchPage(b *testing.B, h http.Handler, r *http.Request) {
+	w := &discardWriter{h: http.Header{}}
+	servePage(b, h, r, w)
+	b.ReportMetric(float64(w.n), "page-bytes")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		servePage(b, h, r, w)
+	}
+}
+
 // BenchmarkRender is Hera's own work per page view for every recorded flow:
 // decode Kratos's JSON, build the view, execute the templates, through the
 // middleware and the info-level request log line, as shipped.
 func BenchmarkRender(b *testing.B) {
 	for _, f := range loadFixtures(b) {
 		b.Run(f.name, func(b *testing.B) {
-			h := benchServer(b, benchLogger(slog.LevelInfo), &fixtureKratos{f: f}, "http://127.0.0.1:9")
-			r, w := pageRequest(f), &discardWriter{h: http.Header{}}
-			servePage(b, h, r, w)
-			b.ReportMetric(float64(w.n), "page-bytes")
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				servePage(b, h, r, w)
-			}
+			benchPage(b, benchServer(b, benchLogger(slog.LevelInfo), &fixtureKratos{f: f}, "http://127.0.0.1:9"), pageRequest(f))
 		})
 	}
 }
@@ -124,14 +128,7 @@ func BenchmarkRenderLogLevel(b *testing.B) {
 	login := fixtureNamed(b, "login")
 	for _, lv := range []slog.Level{slog.LevelInfo, slog.LevelWarn} {
 		b.Run(strings.ToLower(lv.String()), func(b *testing.B) {
-			h := benchServer(b, benchLogger(lv), &fixtureKratos{f: login}, "http://127.0.0.1:9")
-			r, w := pageRequest(login), &discardWriter{h: http.Header{}}
-			servePage(b, h, r, w)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				servePage(b, h, r, w)
-			}
+			benchPage(b, benchServer(b, benchLogger(lv), &fixtureKratos{f: login}, "http://127.0.0.1:9"), pageRequest(login))
 		})
 	}
 }
@@ -172,14 +169,7 @@ func BenchmarkPageView(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		h := benchServer(b, benchLogger(slog.LevelInfo), kc, upstream.URL)
-		r, w := pageRequest(login), &discardWriter{h: http.Header{}}
-		servePage(b, h, r, w)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			servePage(b, h, r, w)
-		}
+		benchPage(b, benchServer(b, benchLogger(slog.LevelInfo), kc, upstream.URL), pageRequest(login))
 	})
 }
 
