@@ -164,7 +164,7 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 			prefillLoginHint(p, hint)
 		}
 	}
-	pg := page{Title: p.Title, Scripts: p.Scripts, Data: p, Lang: t.lang}
+	pg := page{Title: p.Title, Scripts: p.Scripts, ScriptPrefix: s.kratosPrefix + "/", Data: p, Lang: t.lang}
 	if c := s.Captcha; c != nil && (slices.Contains(c.Flows, kind) || notice == "captcha") && f.RequestedAAL != "aal2" {
 		wd := c.Widget
 		p.Captcha, pg.Captcha, pg.CaptchaCSP = &wd, &wd, &c.CSP

@@ -114,6 +114,9 @@ type Page struct {
 	Langs     []LangOption
 	Path      string // this page, for the language switcher
 
+	// ScriptPrefix is where the page's Scripts may come from (Hera's Kratos
+	// proxy); others are not loaded.
+	ScriptPrefix string
 	// CaptchaCSP, when set, is what the page's CSP must allow for the
 	// captcha widget.
 	CaptchaCSP *captcha.CSP
