@@ -95,11 +95,11 @@ func (s *suite) startStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc, err := kratos.NewClient(cfg.KratosPublicURL, cfg.KratosAdminURL, cfg.KratosTimeout)
+	kc, err := kratos.NewClient(cfg.Kratos.PublicURL, cfg.Kratos.AdminURL, cfg.Kratos.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc, err := hydra.NewClient(cfg.HydraAdminURL, cfg.HydraTimeout)
+	hc, err := hydra.NewClient(cfg.Hydra.AdminURL, cfg.Hydra.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,8 +42,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	logOut := stdout
-	if cfg.LogFlushInterval > 0 {
-		lw, err := logbuf.New(stdout, cfg.LogFlushInterval)
+	if cfg.Log.FlushInterval > 0 {
+		lw, err := logbuf.New(stdout, cfg.Log.FlushInterval)
 		if err != nil {
 			return err
 		}
@@ -51,13 +51,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer lw.Close()
 		logOut = lw
 	}
-	log := slog.New(requestid.Handler{Handler: slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel})})
+	log := slog.New(requestid.Handler{Handler: slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.Log.Level})})
 
 	var m *metrics.Metrics
-	if cfg.MetricsListen != "" {
+	if cfg.Log.MetricsListen != "" {
 		m = metrics.New()
 	}
-	kc, err := kratos.NewClient(cfg.KratosPublicURL, cfg.KratosAdminURL, cfg.KratosTimeout)
+	kc, err := kratos.NewClient(cfg.Kratos.PublicURL, cfg.Kratos.AdminURL, cfg.Kratos.Timeout)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer closeStore()
-	limiter, err := lockout.New(store, cfg.Lockout)
+	limiter, err := lockout.New(store, cfg.Lockout.Policy)
 	if err != nil {
 		return err
 	}
@@ -77,11 +77,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// The lockout store also holds which Hydra login session each Kratos
 	// session signed in to apps (single sign-out).
 	deps := web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: kc, Guard: g, Captcha: widget, Links: limiter}
-	if cfg.LockoutStore != "memory" {
-		deps.Lockout = storeReadiness{store, cfg.Lockout.Realm}
+	if cfg.Lockout.Store != "memory" {
+		deps.Lockout = storeReadiness{store, cfg.Lockout.Policy.Realm}
 	}
-	if cfg.HydraAdminURL != nil {
-		hc, err := hydra.NewClient(cfg.HydraAdminURL, cfg.HydraTimeout)
+	if cfg.Hydra.AdminURL != nil {
+		hc, err := hydra.NewClient(cfg.Hydra.AdminURL, cfg.Hydra.Timeout)
 		if err != nil {
 			return err
 		}
@@ -101,28 +101,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
-		"hydra", cfg.HydraAdminURL != nil, "startup_ms", time.Since(start).Milliseconds())
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.HTTP.PublicURL.String(),
+		"hydra", cfg.Hydra.AdminURL != nil, "startup_ms", time.Since(start).Milliseconds())
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
 	if m != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: cfg.ReadHeaderTimeout, WriteTimeout: cfg.WriteTimeout}
-		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, WriteTimeout: cfg.HTTP.WriteTimeout}
+		mln, err := net.Listen("tcp", cfg.Log.MetricsListen)
 		if err != nil {
 			_ = srv.Close()
 			return fmt.Errorf("metrics listener: %w", err)
@@ -140,8 +140,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace", cfg.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	log.Info("shutting down", "grace", cfg.HTTP.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

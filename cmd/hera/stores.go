@@ -24,26 +24,26 @@ import (
 
 // openLockoutStore opens the configured counter store. close releases it.
 func openLockoutStore(ctx context.Context, cfg *config.Config) (store lockout.Store, close func(), err error) {
-	switch cfg.LockoutStore {
+	switch cfg.Lockout.Store {
 	case "postgres":
-		pool, err := pgxpool.New(ctx, cfg.LockoutPostgresDSN)
+		pool, err := pgxpool.New(ctx, cfg.Lockout.PostgresDSN)
 		if err != nil {
 			return nil, nil, fmt.Errorf("lockout store: %w", err)
 		}
-		st, err := postgres.New(ctx, pool, postgres.Config{Timeout: cfg.LockoutTimeout})
+		st, err := postgres.New(ctx, pool, postgres.Config{Timeout: cfg.Lockout.Timeout})
 		if err != nil {
 			pool.Close()
 			return nil, nil, fmt.Errorf("lockout store (postgres): %w", err)
 		}
 		return st, func() { _ = st.Close(); pool.Close() }, nil
 	case "redis":
-		opts, err := redis.ParseURL(cfg.LockoutRedisURL)
+		opts, err := redis.ParseURL(cfg.Lockout.RedisURL)
 		if err != nil {
 			return nil, nil, fmt.Errorf("lockout store (redis): bad HERA_LOCKOUT_REDIS_URL")
 		}
-		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = cfg.LockoutTimeout, cfg.LockoutTimeout, cfg.LockoutTimeout
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = cfg.Lockout.Timeout, cfg.Lockout.Timeout, cfg.Lockout.Timeout
 		client := redis.NewClient(opts)
-		st, err := redisstore.New(client, redisstore.Config{Timeout: cfg.LockoutTimeout})
+		st, err := redisstore.New(client, redisstore.Config{Timeout: cfg.Lockout.Timeout})
 		if err != nil {
 			_ = client.Close()
 			return nil, nil, fmt.Errorf("lockout store (redis): %w", err)
@@ -66,30 +66,30 @@ func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc
 		return nil, nil, err
 	}
 	var flows []kratos.Kind
-	for _, f := range cfg.CaptchaFlows {
+	for _, f := range cfg.Captcha.Flows {
 		if k, ok := kratos.ParseKind(f); ok {
 			flows = append(flows, k)
 		}
 	}
 	gc := guard.Config{Logger: log, Limiter: limiter, CaptchaFlows: flows, Devices: devices,
-		Identities: kc, SessionCookie: cfg.KratosSessionCookie}
+		Identities: kc, SessionCookie: cfg.Kratos.SessionCookie}
 	if m != nil {
 		gc.Observer = m
 	}
 	var widget *web.Captcha
-	if cfg.CaptchaProvider != "" {
-		p, err := captcha.ParseProvider(cfg.CaptchaProvider)
+	if cfg.Captcha.Provider != "" {
+		p, err := captcha.ParseProvider(cfg.Captcha.Provider)
 		if err != nil {
 			return nil, nil, err
 		}
 		v, err := captcha.New(captcha.Config{
 			Provider:  p,
-			SiteKey:   cfg.CaptchaSiteKey,
-			Secret:    cfg.CaptchaSecret,
-			VerifyURL: cfg.CaptchaVerifyURL,
-			Timeout:   cfg.CaptchaTimeout,
-			Hostnames: cfg.CaptchaHostnames,
-			Action:    cfg.CaptchaAction,
+			SiteKey:   cfg.Captcha.SiteKey,
+			Secret:    cfg.Captcha.Secret,
+			VerifyURL: cfg.Captcha.VerifyURL,
+			Timeout:   cfg.Captcha.Timeout,
+			Hostnames: cfg.Captcha.Hostnames,
+			Action:    cfg.Captcha.Action,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("captcha: %w", err)
@@ -104,20 +104,20 @@ func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc
 // newDevices builds the device cookie issuer, or nil when device cookies
 // are off. Without a configured secret a random one serves this process.
 func newDevices(cfg *config.Config, log *slog.Logger) (*device.Cookies, error) {
-	if cfg.DeviceCookieLifetime == 0 {
+	if cfg.Lockout.DeviceCookieLifetime == 0 {
 		return nil, nil
 	}
-	secret := []byte(cfg.DeviceCookieSecret)
+	secret := []byte(cfg.Lockout.DeviceCookieSecret)
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
 		if _, err := rand.Read(secret); err != nil {
 			return nil, err
 		}
-		if cfg.LockoutStore != "memory" {
+		if cfg.Lockout.Store != "memory" {
 			log.Warn("HERA_DEVICE_COOKIE_SECRET is not set: device cookies hold only on the replica that issued them, until it restarts")
 		}
 	}
-	return device.New(device.Config{Secret: secret, Lifetime: cfg.DeviceCookieLifetime, Secure: cfg.PublicURL.Scheme == "https"})
+	return device.New(device.Config{Secret: secret, Lifetime: cfg.Lockout.DeviceCookieLifetime, Secure: cfg.HTTP.PublicURL.Scheme == "https"})
 }
 
 // storeReadiness reports whether the shared lockout store answers.

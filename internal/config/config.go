@@ -23,26 +23,64 @@ import (
 	"github.com/heraproject/hera/internal/lockout"
 )
 
-// Config is Hera's typed configuration.
+// Config is Hera's typed configuration, grouped by concern like the
+// variables (vars_*.go).
 type Config struct {
+	HTTP    HTTP
+	Kratos  Kratos
+	Hydra   Hydra
+	OAuth2  OAuth2
+	Captcha Captcha
+	Lockout Lockout
+	Brand   Brand
+	Log     Log
+}
+
+// HTTP is where Hera listens, how browsers reach it, and its limits.
+type HTTP struct {
 	Listen    string
 	PublicURL *url.URL
+	// AllowedReturnURLs are where browsers may be sent besides Hera itself.
+	AllowedReturnURLs []string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For Hera
+	// believes.
+	TrustedProxies    []netip.Prefix
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	MaxBodyBytes      int64
+	MaxHeaderBytes    int
+}
 
-	KratosPublicURL *url.URL
-	KratosAdminURL  *url.URL
-	KratosTimeout   time.Duration
-	// KratosSessionCookie is the name of Kratos's session cookie.
-	KratosSessionCookie string
-	// KratosMaxSubmissions bounds the submissions waiting on Kratos at
-	// once; others wait up to KratosSubmissionWait, then get a 503.
-	KratosMaxSubmissions int
-	KratosSubmissionWait time.Duration
+// Kratos is how Hera reaches and paces Kratos, and the account's
+// self-service it offers.
+type Kratos struct {
+	PublicURL *url.URL
+	AdminURL  *url.URL
+	Timeout   time.Duration
+	// SessionCookie is the name of Kratos's session cookie.
+	SessionCookie string
+	// MaxSubmissions bounds the submissions waiting on Kratos at once;
+	// others wait up to SubmissionWait, then get a 503.
+	MaxSubmissions int
+	SubmissionWait time.Duration
+	// AccountDeletion lets users delete their account; it needs a sign-in
+	// at most PrivilegedSessionMaxAge old (Kratos's
+	// privileged_session_max_age).
+	AccountDeletion         bool
+	PrivilegedSessionMaxAge time.Duration
+}
 
-	// HydraAdminURL is nil when Hera runs without Hydra (no OAuth2).
-	HydraAdminURL *url.URL
-	HydraTimeout  time.Duration
+// Hydra is Hydra's admin API; AdminURL nil runs Hera without OAuth2.
+type Hydra struct {
+	AdminURL *url.URL
+	Timeout  time.Duration
+}
 
-	// OAuth2 (Hydra) behaviour.
+// OAuth2 is how Hera answers Hydra's login, consent and logout requests.
+type OAuth2 struct {
 	LoginRemember      bool
 	LoginRememberFor   time.Duration
 	ConsentRememberFor time.Duration
@@ -53,72 +91,59 @@ type Config struct {
 	// TokenHookSecret authenticates Hydra's token hook calls; "" switches
 	// the hook endpoint off.
 	TokenHookSecret string
+}
 
-	// Account self-service.
-	AccountDeletion bool
-	// PrivilegedSessionMaxAge is Kratos's privileged_session_max_age: how
-	// recent a sign-in must be for deleting the account.
-	PrivilegedSessionMaxAge time.Duration
+// Captcha is the provider and where it is asked for; Provider "" switches
+// it off.
+type Captcha struct {
+	Provider  string
+	SiteKey   string
+	Secret    string
+	VerifyURL string
+	Timeout   time.Duration
+	Flows     []string
+	Hostnames []string
+	Action    string
+}
 
-	// Captcha; Provider "" switches it off.
-	CaptchaProvider  string
-	CaptchaSiteKey   string
-	CaptchaSecret    string
-	CaptchaVerifyURL string
-	CaptchaTimeout   time.Duration
-	CaptchaFlows     []string
-	CaptchaHostnames []string
-	CaptchaAction    string
-
-	// Brute-force lockout.
-	LockoutStore       string // memory, postgres, redis
-	LockoutPostgresDSN string
-	LockoutRedisURL    string
-	LockoutTimeout     time.Duration
-	LockoutFailOpen    bool
-	LockoutKeySecret   string
-	Lockout            lockout.Config
-
-	// Device cookies: DeviceCookieLifetime 0 switches them off; an empty
-	// secret is replaced by a random one at start (cookies then do not
-	// survive a restart or work across replicas).
+// Lockout is the brute-force lockout: its store, policy, and the device
+// cookies that let owners past a lock.
+type Lockout struct {
+	Store       string // memory, postgres, redis
+	PostgresDSN string
+	RedisURL    string
+	Timeout     time.Duration
+	FailOpen    bool
+	KeySecret   string
+	Policy      lockout.Config
+	// DeviceCookieLifetime 0 switches device cookies off; an empty secret
+	// is replaced by a random one at start (cookies then do not survive a
+	// restart or work across replicas).
 	DeviceCookieSecret   string
 	DeviceCookieLifetime time.Duration
+}
 
-	// Branding.
-	BrandName       string
-	BrandLogoURL    string
-	BrandFaviconURL string
-	BrandColor      string // #rrggbb
-	BrandPrivacyURL string
-	BrandTermsURL   string
-	BrandCSS        string // contents of HERA_BRAND_CSS_FILE
-
+// Brand is the operator's branding and default language.
+type Brand struct {
+	Name       string
+	LogoURL    string
+	FaviconURL string
+	Color      string // #rrggbb
+	PrivacyURL string
+	TermsURL   string
+	CSS        string // contents of HERA_BRAND_CSS_FILE
 	// DefaultLanguage is used when nothing else picks one.
 	DefaultLanguage string
+}
 
-	// AllowedReturnURLs are where browsers may be sent besides Hera itself.
-	AllowedReturnURLs []string
-
-	// TrustedProxies are the reverse proxies whose X-Forwarded-For Hera
-	// believes.
-	TrustedProxies []netip.Prefix
-
-	LogLevel slog.Level
-	// LogFlushInterval is how long log lines may wait to be written
-	// together; 0 writes each line at once.
-	LogFlushInterval time.Duration
-
+// Log is the log and metrics.
+type Log struct {
+	Level slog.Level
+	// FlushInterval is how long log lines may wait to be written together;
+	// 0 writes each line at once.
+	FlushInterval time.Duration
 	// MetricsListen is where /metrics is served; "" switches metrics off.
 	MetricsListen string
-
-	ReadHeaderTimeout time.Duration
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	IdleTimeout       time.Duration
-	ShutdownTimeout   time.Duration
-	MaxBodyBytes      int64
-	MaxHeaderBytes    int
 }
 
 // Var describes one setting: the single source for parsing, --help and the
@@ -178,34 +203,34 @@ func Load(getenv func(string) string) (*Config, error) {
 // crossCheck validates settings that depend on each other.
 func (c *Config) crossCheck() []error {
 	var errs []error
-	if c.CaptchaProvider != "" {
-		if c.CaptchaSiteKey == "" {
+	if c.Captcha.Provider != "" {
+		if c.Captcha.SiteKey == "" {
 			errs = append(errs, errors.New("HERA_CAPTCHA_SITE_KEY: required with HERA_CAPTCHA_PROVIDER"))
 		}
-		if c.CaptchaSecret == "" {
+		if c.Captcha.Secret == "" {
 			errs = append(errs, errors.New("HERA_CAPTCHA_SECRET: required with HERA_CAPTCHA_PROVIDER"))
 		}
-		if len(c.CaptchaHostnames) == 0 {
-			c.CaptchaHostnames = []string{c.PublicURL.Hostname()}
+		if len(c.Captcha.Hostnames) == 0 {
+			c.Captcha.Hostnames = []string{c.HTTP.PublicURL.Hostname()}
 		}
 	}
 	switch {
-	case c.LockoutStore == "postgres" && c.LockoutPostgresDSN == "":
+	case c.Lockout.Store == "postgres" && c.Lockout.PostgresDSN == "":
 		errs = append(errs, errors.New("HERA_LOCKOUT_POSTGRES_DSN: required with HERA_LOCKOUT_STORE=postgres"))
-	case c.LockoutStore == "redis" && c.LockoutRedisURL == "":
+	case c.Lockout.Store == "redis" && c.Lockout.RedisURL == "":
 		errs = append(errs, errors.New("HERA_LOCKOUT_REDIS_URL: required with HERA_LOCKOUT_STORE=redis"))
 	}
 	// Second factors and device cookies follow the account rule.
-	c.Lockout.Identity = c.Lockout.Identifier
-	c.Lockout.Device = c.Lockout.Identifier
+	c.Lockout.Policy.Identity = c.Lockout.Policy.Identifier
+	c.Lockout.Policy.Device = c.Lockout.Policy.Identifier
 	// A reservation outlives any submission that could still settle it:
 	// the wait for a Kratos slot, the captcha, the flow read and the submit.
-	c.Lockout.Hold = max(time.Minute, c.KratosSubmissionWait+2*c.KratosTimeout+c.CaptchaTimeout+30*time.Second)
-	c.Lockout.FailOpen = c.LockoutFailOpen
-	if c.LockoutKeySecret != "" {
-		c.Lockout.KeySecret = []byte(c.LockoutKeySecret)
+	c.Lockout.Policy.Hold = max(time.Minute, c.Kratos.SubmissionWait+2*c.Kratos.Timeout+c.Captcha.Timeout+30*time.Second)
+	c.Lockout.Policy.FailOpen = c.Lockout.FailOpen
+	if c.Lockout.KeySecret != "" {
+		c.Lockout.Policy.KeySecret = []byte(c.Lockout.KeySecret)
 	}
-	if err := c.Lockout.WithDefaults().Validate(); err != nil {
+	if err := c.Lockout.Policy.WithDefaults().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("HERA_LOCKOUT_*: %w", err))
 	}
 	return errs

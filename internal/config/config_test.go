@@ -20,20 +20,20 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:4455" || c.PublicURL.String() != "http://localhost:4455" {
-		t.Errorf("listen %q public %q", c.Listen, c.PublicURL)
+	if c.HTTP.Listen != "127.0.0.1:4455" || c.HTTP.PublicURL.String() != "http://localhost:4455" {
+		t.Errorf("listen %q public %q", c.HTTP.Listen, c.HTTP.PublicURL)
 	}
-	if c.KratosAdminURL.String() != "http://127.0.0.1:4434" {
-		t.Errorf("trailing slash kept: %q", c.KratosAdminURL)
+	if c.Kratos.AdminURL.String() != "http://127.0.0.1:4434" {
+		t.Errorf("trailing slash kept: %q", c.Kratos.AdminURL)
 	}
-	if c.HydraAdminURL != nil {
+	if c.Hydra.AdminURL != nil {
 		t.Error("Hydra configured by default")
 	}
-	if c.KratosTimeout != 10*time.Second || c.ReadHeaderTimeout != 5*time.Second {
-		t.Errorf("timeouts %v %v", c.KratosTimeout, c.ReadHeaderTimeout)
+	if c.Kratos.Timeout != 10*time.Second || c.HTTP.ReadHeaderTimeout != 5*time.Second {
+		t.Errorf("timeouts %v %v", c.Kratos.Timeout, c.HTTP.ReadHeaderTimeout)
 	}
-	if c.LogFlushInterval != 50*time.Millisecond {
-		t.Errorf("log flush interval %v", c.LogFlushInterval)
+	if c.Log.FlushInterval != 50*time.Millisecond {
+		t.Errorf("log flush interval %v", c.Log.FlushInterval)
 	}
 }
 
@@ -44,7 +44,7 @@ func TestLogFlushInterval(t *testing.T) {
 			m[k] = x
 		}
 		c, err := Load(env(m))
-		if err != nil || c.LogFlushInterval != want {
+		if err != nil || c.Log.FlushInterval != want {
 			t.Errorf("%q: %v, %v; want %v", v, c, err, want)
 		}
 	}
@@ -72,8 +72,8 @@ func TestFileVariant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HydraAdminURL.String() != "http://hydra:4445" {
-		t.Errorf("got %v", c.HydraAdminURL)
+	if c.Hydra.AdminURL.String() != "http://hydra:4445" {
+		t.Errorf("got %v", c.Hydra.AdminURL)
 	}
 
 	m["HYDRA_ADMIN_URL"] = "http://other"
@@ -129,23 +129,23 @@ func TestGuardDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.KratosSessionCookie != "ory_kratos_session" || c.KratosMaxSubmissions != 4 || c.KratosSubmissionWait != 5*time.Second {
-		t.Errorf("kratos submission settings: %q %d %v", c.KratosSessionCookie, c.KratosMaxSubmissions, c.KratosSubmissionWait)
+	if c.Kratos.SessionCookie != "ory_kratos_session" || c.Kratos.MaxSubmissions != 4 || c.Kratos.SubmissionWait != 5*time.Second {
+		t.Errorf("kratos submission settings: %q %d %v", c.Kratos.SessionCookie, c.Kratos.MaxSubmissions, c.Kratos.SubmissionWait)
 	}
-	if c.DeviceCookieLifetime != 90*24*time.Hour || c.DeviceCookieSecret != "" {
-		t.Errorf("device cookies: %v", c.DeviceCookieLifetime)
+	if c.Lockout.DeviceCookieLifetime != 90*24*time.Hour || c.Lockout.DeviceCookieSecret != "" {
+		t.Errorf("device cookies: %v", c.Lockout.DeviceCookieLifetime)
 	}
-	s := c.Lockout.Sends
+	s := c.Lockout.Policy.Sends
 	if len(s.Recipient) != 2 || s.Recipient[0].Max != 3 || s.Recipient[0].Per != 15*time.Minute ||
 		s.Recipient[1].Max != 10 || s.Recipient[1].Per != time.Hour || len(s.IP) != 1 || s.IP[0].Max != 30 {
 		t.Errorf("send limits: %+v", s)
 	}
-	if c.Lockout.Device != c.Lockout.Identifier || c.Lockout.Identity != c.Lockout.Identifier {
+	if c.Lockout.Policy.Device != c.Lockout.Policy.Identifier || c.Lockout.Policy.Identity != c.Lockout.Policy.Identifier {
 		t.Error("device and second-factor rules do not follow the account rule")
 	}
 	// A reservation outlives the longest submission that could settle it.
-	if longest := c.KratosSubmissionWait + 2*c.KratosTimeout + c.CaptchaTimeout; c.Lockout.Hold <= longest {
-		t.Errorf("hold %v, a submission may take %v", c.Lockout.Hold, longest)
+	if longest := c.Kratos.SubmissionWait + 2*c.Kratos.Timeout + c.Captcha.Timeout; c.Lockout.Policy.Hold <= longest {
+		t.Errorf("hold %v, a submission may take %v", c.Lockout.Policy.Hold, longest)
 	}
 }
 
@@ -172,7 +172,7 @@ func TestGuardSettingsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := c.Lockout.Sends.Recipient; len(r) != 2 || r[0].Max != 1 || r[1].Per != 2*time.Hour || c.DeviceCookieLifetime != 0 {
-		t.Errorf("got %+v %v", r, c.DeviceCookieLifetime)
+	if r := c.Lockout.Policy.Sends.Recipient; len(r) != 2 || r[0].Max != 1 || r[1].Per != 2*time.Hour || c.Lockout.DeviceCookieLifetime != 0 {
+		t.Errorf("got %+v %v", r, c.Lockout.DeviceCookieLifetime)
 	}
 }

@@ -13,7 +13,7 @@ func brandVars() []Var {
 			set: func(c *Config, v string) error {
 				switch v {
 				case "en", "de", "fr", "es":
-					c.DefaultLanguage = v
+					c.Brand.DefaultLanguage = v
 					return nil
 				}
 				return errors.New("want en, de, fr or es")
@@ -23,25 +23,25 @@ func brandVars() []Var {
 				if len(v) > 80 {
 					return errors.New("at most 80 characters")
 				}
-				c.BrandName = v
+				c.Brand.Name = v
 				return nil
 			}},
 		{Name: "HERA_BRAND_LOGO_URL", Help: "logo image (http(s) URL or a path on Hera) shown in the header",
-			set: func(c *Config, v string) (err error) { c.BrandLogoURL, err = parseAssetURL(v); return err }},
+			set: func(c *Config, v string) (err error) { c.Brand.LogoURL, err = parseAssetURL(v); return err }},
 		{Name: "HERA_BRAND_FAVICON_URL", Help: "favicon (http(s) URL or a path on Hera)",
-			set: func(c *Config, v string) (err error) { c.BrandFaviconURL, err = parseAssetURL(v); return err }},
+			set: func(c *Config, v string) (err error) { c.Brand.FaviconURL, err = parseAssetURL(v); return err }},
 		{Name: "HERA_BRAND_PRIMARY_COLOR", Help: "primary colour as #rrggbb (buttons, links)",
 			set: func(c *Config, v string) error {
 				if len(v) != 7 || v[0] != '#' || strings.Trim(strings.ToLower(v[1:]), "0123456789abcdef") != "" {
 					return errors.New("want #rrggbb")
 				}
-				c.BrandColor = strings.ToLower(v)
+				c.Brand.Color = strings.ToLower(v)
 				return nil
 			}},
 		{Name: "HERA_BRAND_PRIVACY_URL", Help: "link to your privacy policy, in every page's footer",
-			set: func(c *Config, v string) (err error) { c.BrandPrivacyURL, err = parseAssetURL(v); return err }},
+			set: func(c *Config, v string) (err error) { c.Brand.PrivacyURL, err = parseAssetURL(v); return err }},
 		{Name: "HERA_BRAND_TERMS_URL", Help: "link to your terms of service, in every page's footer",
-			set: func(c *Config, v string) (err error) { c.BrandTermsURL, err = parseAssetURL(v); return err }},
+			set: func(c *Config, v string) (err error) { c.Brand.TermsURL, err = parseAssetURL(v); return err }},
 		{Name: "HERA_BRAND_CSS_FILE", Help: "path of an extra CSS file served after Hera's own (read at start)",
 			set: func(c *Config, v string) error {
 				b, err := os.ReadFile(v)
@@ -54,7 +54,7 @@ func brandVars() []Var {
 				if strings.Contains(strings.ToLower(string(b)), "</style") {
 					return errors.New("must be plain CSS")
 				}
-				c.BrandCSS = string(b)
+				c.Brand.CSS = string(b)
 				return nil
 			}},
 	}

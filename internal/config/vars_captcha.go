@@ -12,23 +12,23 @@ func captchaVars() []Var {
 			set: func(c *Config, v string) error {
 				switch v {
 				case "turnstile", "hcaptcha", "recaptcha":
-					c.CaptchaProvider = v
+					c.Captcha.Provider = v
 					return nil
 				}
 				return errors.New("want turnstile, hcaptcha or recaptcha")
 			}},
 		{Name: "HERA_CAPTCHA_SITE_KEY", Help: "the widget's site key (required with a provider)",
-			set: func(c *Config, v string) error { c.CaptchaSiteKey = v; return nil }},
+			set: func(c *Config, v string) error { c.Captcha.SiteKey = v; return nil }},
 		{Name: "HERA_CAPTCHA_SECRET", Secret: true, Help: "the siteverify secret (required with a provider); prefer HERA_CAPTCHA_SECRET_FILE",
-			set: func(c *Config, v string) error { c.CaptchaSecret = v; return nil }},
+			set: func(c *Config, v string) error { c.Captcha.Secret = v; return nil }},
 		{Name: "HERA_CAPTCHA_VERIFY_URL", Help: "siteverify URL; empty: the provider's",
-			set: func(c *Config, v string) error { c.CaptchaVerifyURL = v; return nil }},
+			set: func(c *Config, v string) error { c.Captcha.VerifyURL = v; return nil }},
 		{Name: "HERA_CAPTCHA_TIMEOUT", Default: "5s", Help: "timeout of a captcha verification, its one retry included",
-			set: func(c *Config, v string) (err error) { c.CaptchaTimeout, err = parsePositiveDuration(v); return err }},
+			set: func(c *Config, v string) (err error) { c.Captcha.Timeout, err = parsePositiveDuration(v); return err }},
 		{Name: "HERA_CAPTCHA_FLOWS", Default: "login,registration,recovery", Help: "flows whose every submission needs the captcha (login, registration, recovery, verification)",
 			set: func(c *Config, v string) error {
-				c.CaptchaFlows = splitList(v)
-				for _, f := range c.CaptchaFlows {
+				c.Captcha.Flows = splitList(v)
+				for _, f := range c.Captcha.Flows {
 					switch f {
 					case "login", "registration", "recovery", "verification":
 					default:
@@ -38,8 +38,8 @@ func captchaVars() []Var {
 				return nil
 			}},
 		{Name: "HERA_CAPTCHA_HOSTNAMES", Help: "hostnames the provider must report; empty: HERA_PUBLIC_URL's host",
-			set: func(c *Config, v string) error { c.CaptchaHostnames = splitList(v); return nil }},
+			set: func(c *Config, v string) error { c.Captcha.Hostnames = splitList(v); return nil }},
 		{Name: "HERA_CAPTCHA_ACTION", Help: "Turnstile action the widget sets and siteverify must report; empty: not checked",
-			set: func(c *Config, v string) error { c.CaptchaAction = v; return nil }},
+			set: func(c *Config, v string) error { c.Captcha.Action = v; return nil }},
 	}
 }

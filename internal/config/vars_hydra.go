@@ -4,8 +4,8 @@ package config
 func hydraVars() []Var {
 	return []Var{
 		{Name: "HYDRA_ADMIN_URL", Help: "Hydra admin API, e.g. http://127.0.0.1:4445; empty runs Hera without OAuth2",
-			set: func(c *Config, v string) (err error) { c.HydraAdminURL, err = parseBaseURL(v); return err }},
+			set: func(c *Config, v string) (err error) { c.Hydra.AdminURL, err = parseBaseURL(v); return err }},
 		{Name: "HYDRA_TIMEOUT", Default: "10s", Help: "timeout of each call Hera makes to Hydra",
-			set: func(c *Config, v string) (err error) { c.HydraTimeout, err = parsePositiveDuration(v); return err }},
+			set: func(c *Config, v string) (err error) { c.Hydra.Timeout, err = parsePositiveDuration(v); return err }},
 	}
 }

@@ -11,10 +11,10 @@ import (
 func logVars() []Var {
 	return []Var{
 		{Name: "HERA_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",
-			set: func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
+			set: func(c *Config, v string) error { return c.Log.Level.UnmarshalText([]byte(v)) }},
 		{Name: "HERA_LOG_FLUSH_INTERVAL", Default: "50ms", Help: "how long log lines may wait to be written together (at most 1s); 0 writes each line at once",
 			set: func(c *Config, v string) (err error) {
-				if c.LogFlushInterval, err = parseDuration(v); err == nil && c.LogFlushInterval > time.Second {
+				if c.Log.FlushInterval, err = parseDuration(v); err == nil && c.Log.FlushInterval > time.Second {
 					err = errors.New("at most 1s: longer would hold the log back")
 				}
 				return err
@@ -24,7 +24,7 @@ func logVars() []Var {
 				if _, _, err := net.SplitHostPort(v); err != nil {
 					return fmt.Errorf("want host:port: %w", err)
 				}
-				c.MetricsListen = v
+				c.Log.MetricsListen = v
 				return nil
 			}},
 	}

@@ -41,7 +41,7 @@ func TestLockExpiresAndDoubles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc, err := kratos.NewClient(cfg.KratosPublicURL, cfg.KratosAdminURL, cfg.KratosTimeout)
+	kc, err := kratos.NewClient(cfg.Kratos.PublicURL, cfg.Kratos.AdminURL, cfg.Kratos.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestLockExpiresAndDoubles(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	lc := cfg.Lockout
+	lc := cfg.Lockout.Policy
 	lc.Now = clk.Now
 	lim, err := lockout.New(store, lc)
 	if err != nil {

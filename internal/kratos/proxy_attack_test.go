@@ -152,7 +152,7 @@ func newHeraTarget(t *testing.T, name string, up, admin *upstream, extra map[str
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc, err := kratos.NewClient(cfg.KratosPublicURL, cfg.KratosAdminURL, cfg.KratosTimeout)
+	kc, err := kratos.NewClient(cfg.Kratos.PublicURL, cfg.Kratos.AdminURL, cfg.Kratos.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func newHeraTarget(t *testing.T, name string, up, admin *upstream, extra map[str
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(h)
-	srv.Config.MaxHeaderBytes = cfg.MaxHeaderBytes
+	srv.Config.MaxHeaderBytes = cfg.HTTP.MaxHeaderBytes
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &proxyTarget{name: name, addr: srv.Listener.Addr().String(), hera: true}

@@ -188,7 +188,7 @@ func startFaultHera(t *testing.T, timeout string) *faultHera {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc, err := kratos.NewClient(cfg.KratosPublicURL, cfg.KratosAdminURL, cfg.KratosTimeout)
+	kc, err := kratos.NewClient(cfg.Kratos.PublicURL, cfg.Kratos.AdminURL, cfg.Kratos.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}

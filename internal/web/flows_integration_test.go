@@ -58,7 +58,7 @@ func startHera(t *testing.T, o stacktest.Options, guard web.Guard, extraEnv ...s
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc, err := kratos.NewClient(cfg.KratosPublicURL, cfg.KratosAdminURL, cfg.KratosTimeout)
+	kc, err := kratos.NewClient(cfg.Kratos.PublicURL, cfg.Kratos.AdminURL, cfg.Kratos.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func startHera(t *testing.T, o stacktest.Options, guard web.Guard, extraEnv ...s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	links, err := lockout.New(store, cfg.Lockout)
+	links, err := lockout.New(store, cfg.Lockout.Policy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +81,8 @@ func startHera(t *testing.T, o stacktest.Options, guard web.Guard, extraEnv ...s
 		Guard:   guard,
 		Links:   links,
 	}
-	if cfg.HydraAdminURL != nil {
-		hc, err := hydra.NewClient(cfg.HydraAdminURL, cfg.HydraTimeout)
+	if cfg.Hydra.AdminURL != nil {
+		hc, err := hydra.NewClient(cfg.Hydra.AdminURL, cfg.Hydra.Timeout)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -71,7 +71,7 @@ func BenchmarkSubmit(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		limiter, err := lockout.New(store, cfg.Lockout)
+		limiter, err := lockout.New(store, cfg.Lockout.Policy)
 		if err != nil {
 			b.Fatal(err)
 		}
