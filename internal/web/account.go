@@ -70,9 +70,7 @@ func (s *server) deleteAccountPage(w http.ResponseWriter, r *http.Request, sess 
 func handleDeleteAccount(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		r.Body = http.MaxBytesReader(w, r.Body, s.Options.MaxBodyBytes)
-		if err := r.ParseForm(); err != nil {
-			s.errorPage(w, r, http.StatusBadRequest, nil)
+		if !s.parseForm(w, r) {
 			return
 		}
 		sess, err := s.Kratos.Whoami(ctx, s.browser(r))

@@ -92,9 +92,7 @@ func (s *server) appViews(grants []hydra.GrantedConsent, t tr) []AppView {
 func handleRemoveApp(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		r.Body = http.MaxBytesReader(w, r.Body, s.Options.MaxBodyBytes)
-		if err := r.ParseForm(); err != nil {
-			s.errorPage(w, r, http.StatusBadRequest, nil)
+		if !s.parseForm(w, r) {
 			return
 		}
 		client := r.PostForm.Get("client_id")

@@ -104,8 +104,19 @@ func handleErrorPage(s *server) http.Handler {
 	})
 }
 
-// redirectRefused explains a redirect the allowlist refused, as
-// redirectChecked does.
+// parseForm reads a form post of Hera's own pages within the body limit;
+// on failure it answers 400 and reports false.
+func (s *server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, s.Options.MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, nil)
+		return false
+	}
+	return true
+}
+
+// redirectRefused explains a redirect the allowlist refused (Hera's own, or
+// one Kratos asked for through the proxy).
 func (s *server) redirectRefused(w http.ResponseWriter, r *http.Request) {
 	t := s.tr(r)
 	v := ErrorView{

@@ -31,9 +31,7 @@ func handleLogoutPage(s *server) http.Handler {
 // handleLogout ends the Kratos session through the browser logout flow.
 func handleLogout(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, s.Options.MaxBodyBytes)
-		if err := r.ParseForm(); err != nil {
-			s.errorPage(w, r, http.StatusBadRequest, nil)
+		if !s.parseForm(w, r) {
 			return
 		}
 		if ch := r.PostForm.Get("logout_challenge"); ch != "" && s.Hydra != nil {

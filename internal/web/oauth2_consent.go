@@ -68,9 +68,11 @@ func handleConsent(s *server) http.Handler {
 // cookie then binds the answer to the browser that started the request.
 func handleConsentDecision(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, s.Options.MaxBodyBytes)
-		if err := r.ParseForm(); err != nil || s.Hydra == nil {
+		if s.Hydra == nil {
 			s.errorPage(w, r, http.StatusBadRequest, nil)
+			return
+		}
+		if !s.parseForm(w, r) {
 			return
 		}
 		challenge := r.PostForm.Get("consent_challenge")

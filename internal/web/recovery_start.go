@@ -17,9 +17,7 @@ import (
 // submission) and shows the "enter your code" step.
 func handleRecoveryStart(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, s.Options.MaxBodyBytes)
-		if err := r.ParseForm(); err != nil {
-			s.errorPage(w, r, http.StatusBadRequest, nil)
+		if !s.parseForm(w, r) {
 			return
 		}
 		email := strings.TrimSpace(r.PostForm.Get("identifier"))

@@ -24,14 +24,7 @@ func (s *server) redirectChecked(w http.ResponseWriter, r *http.Request, target 
 		return
 	}
 	s.Logger.WarnContext(r.Context(), "redirect refused", "path", r.URL.Path)
-	t := s.tr(r)
-	v := ErrorView{
-		Title:   t.T("hera.error.redirect.title"),
-		Message: t.T("hera.error.redirect.message"),
-		Hint:    t.T("hera.error.redirect.hint"),
-		Links:   []Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
-	}
-	s.render.render(w, r, http.StatusBadRequest, "error", page{Title: v.Title, Data: v})
+	s.redirectRefused(w, r)
 }
 
 // readier is anything whose readiness /health/ready reports.

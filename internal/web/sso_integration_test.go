@@ -351,9 +351,11 @@ func TestLogoutChallengeBoundToBrowser(t *testing.T) {
 		t.Errorf("victim opening the attacker's challenge: %d %s", p.Status, p.Text())
 	}
 	ch, _ := url.Parse(loc)
-	p = victim.Post("/logout", url.Values{"logout_challenge": {ch.Query().Get("logout_challenge")}, "confirm": {"yes"}})
-	if p.Status != http.StatusConflict {
-		t.Errorf("victim posting the attacker's challenge: %d %s", p.Status, p.Text())
+	for _, confirm := range []string{"yes", "no"} {
+		p = victim.Post("/logout", url.Values{"logout_challenge": {ch.Query().Get("logout_challenge")}, "confirm": {confirm}})
+		if p.Status != http.StatusConflict {
+			t.Errorf("victim posting the attacker's challenge (confirm=%s): %d %s", confirm, p.Status, p.Text())
+		}
 	}
 	if !victim.Get("/").Contains("signed in as") {
 		t.Fatal("the victim was signed out")
@@ -473,6 +475,17 @@ func TestDeleteAccount(t *testing.T) {
 	}
 	if st := kratosAdmin(t, e, http.MethodGet, "/admin/identities/"+id, nil); st != http.StatusOK {
 		t.Fatalf("identity after a wrong confirmation: %d", st)
+	}
+	// Another site cannot post the deletion for the user.
+	req, _ := http.NewRequest(http.MethodPost, e.HeraURL+"/settings/delete", strings.NewReader("confirm=delete"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://evil.example")
+	if p := b.Do(req); p.Status != http.StatusForbidden {
+		t.Errorf("cross-site deletion: %d", p.Status)
+	}
+	if st := kratosAdmin(t, e, http.MethodGet, "/admin/identities/"+id, nil); st != http.StatusOK {
+		t.Fatalf("identity after a cross-site post: %d", st)
 	}
 
 	// An old sign-in must be confirmed first.
