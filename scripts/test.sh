@@ -15,6 +15,14 @@ for p in "${packages[@]}"; do
 done
 # npm may come with a nodejs package from elsewhere; install Debian's only if absent.
 command -v npm >/dev/null || missing+=(nodejs npm)
+# The image test (deploy/image_test.go) builds with podman, or docker if a
+# daemon runs; runc lets podman run containers where crun refuses hybrid
+# cgroups (as on CI's VMs).
+if ! { command -v docker >/dev/null && docker info >/dev/null 2>&1; }; then
+  for p in podman runc; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+fi
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2

@@ -25,12 +25,19 @@ var errUsage = errors.New("invalid arguments")
 
 // run is Hera's whole program: it serves until ctx is cancelled, then shuts
 // down gracefully.
+// version is stamped at build time (scripts/image.sh: -X main.version=…);
+// a plain go build says "dev".
+var version = "dev"
+
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	for _, a := range args[1:] {
 		switch a {
 		case "-h", "-help", "--help", "help":
 			config.Usage(stdout)
+			return nil
+		case "-version", "--version", "version":
+			fmt.Fprintln(stdout, "hera", version)
 			return nil
 		default:
 			config.Usage(stderr)
@@ -113,7 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.HTTP.PublicURL.String(),
+	log.Info("listening", "version", version, "addr", ln.Addr().String(), "public_url", cfg.HTTP.PublicURL.String(),
 		"hydra", cfg.Hydra.AdminURL != nil, "startup_ms", time.Since(start).Milliseconds())
 
 	serveErr := make(chan error, 2)

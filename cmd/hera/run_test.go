@@ -26,6 +26,16 @@ func TestHelpListsEverySetting(t *testing.T) {
 	}
 }
 
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"hera", "--version"}, func(string) string { return "" }, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "hera dev\n" {
+		t.Errorf("--version printed %q for an unstamped build", got)
+	}
+}
+
 func TestBadConfigurationListsEveryProblem(t *testing.T) {
 	env := map[string]string{
 		"HERA_LISTEN":       "no-port",

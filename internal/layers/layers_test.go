@@ -26,7 +26,7 @@ var rank = map[string]int{
 	"internal/layers": 6,
 	// Test support.
 	"internal/stack/stacktest": -1, "internal/stack/dbtest": -1, "internal/webtest": -1,
-	"internal/captcha/captchatest": -1, "internal/lockout/storetest": -1, "e2e": -1,
+	"internal/captcha/captchatest": -1, "internal/lockout/storetest": -1, "e2e": -1, "deploy": -1,
 }
 
 func TestImportsPointDown(t *testing.T) {
