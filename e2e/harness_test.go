@@ -56,9 +56,15 @@ type suite struct {
 	audited map[string]bool // states checked by axe and photographed
 }
 
-// start checks the tools, starts the stack and the browser. Everything
-// stops when the test ends.
+// start checks the tools, starts the stack (Kratos, Hydra with the token
+// hook, Hera) and the browser. Everything stops when the test ends.
 func start(t *testing.T) *suite {
+	t.Helper()
+	return startWith(t, stacktest.Options{Hydra: true, TokenHook: true})
+}
+
+// startWith is start with the stack o describes.
+func startWith(t *testing.T, o stacktest.Options) *suite {
 	t.Helper()
 	root := stacktest.RepoRoot(t)
 	axePath := filepath.Join(root, "e2e", "node_modules", "axe-core", "axe.min.js")
@@ -74,22 +80,24 @@ func start(t *testing.T) *suite {
 	if err := os.MkdirAll(s.shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s.startStack(t)
+	s.startStack(t, o)
 	s.startBrowser(t)
 	return s
 }
 
 // startStack starts real Kratos and Hydra and serves Hera in process in
 // front of them, as internal/web's integration tests do.
-func (s *suite) startStack(t *testing.T) {
-	e := stacktest.Start(t, stacktest.Options{Hydra: true, TokenHook: true})
+func (s *suite) startStack(t *testing.T, o stacktest.Options) {
+	e := stacktest.Start(t, o)
 	env := map[string]string{
 		"HERA_PUBLIC_URL":   e.HeraURL,
 		"KRATOS_PUBLIC_URL": e.Kratos.PublicURL,
 		"KRATOS_ADMIN_URL":  e.Kratos.AdminURL,
-		"HYDRA_ADMIN_URL":   e.Hydra.AdminURL,
 
 		"HERA_OAUTH2_TOKEN_HOOK_SECRET": e.TokenHookSecret,
+	}
+	if e.Hydra != nil {
+		env["HYDRA_ADMIN_URL"] = e.Hydra.AdminURL
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -99,17 +107,22 @@ func (s *suite) startStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc, err := hydra.NewClient(cfg.Hydra.AdminURL, cfg.Hydra.Timeout)
-	if err != nil {
-		t.Fatal(err)
+	var hc *hydra.Client
+	if cfg.Hydra.AdminURL != nil {
+		if hc, err = hydra.NewClient(cfg.Hydra.AdminURL, cfg.Hydra.Timeout); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.logs = &lockedBuffer{}
-	h, err := web.NewServer(web.Deps{
+	deps := web.Deps{
 		Logger:  slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Options: web.OptionsFrom(cfg),
 		Kratos:  kc,
-		Hydra:   hc,
-	})
+	}
+	if hc != nil {
+		deps.Hydra = hc
+	}
+	h, err := web.NewServer(deps)
 	if err != nil {
 		t.Fatal(err)
 	}

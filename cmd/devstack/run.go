@@ -14,10 +14,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	dev "github.com/heraproject/hera/deploy/dev"
 	"github.com/heraproject/hera/internal/stack"
 )
 
@@ -28,18 +30,48 @@ const (
 	hydraPublicPort  = 4444
 	hydraAdminPort   = 4445
 
+	// The upstream OpenID Connect provider (-social): a second Hydra and
+	// its login and consent app.
+	upstreamPublicPort = 4446
+	upstreamAdminPort  = 4447
+	providerAppAddr    = "127.0.0.1:4448"
+
 	demoClientID     = "hera-demo"
 	demoClientSecret = "hera-demo-secret"
 	demoRedirectURI  = "http://127.0.0.1:5555/callback"
 )
+
+// identifierFirstEnv switches Kratos to identifier-first sign-in
+// (-identifier-first). Mitigating account enumeration makes the second step
+// the same for every identifier; without it, Kratos shows an account's own
+// methods and tells an unknown identifier so (docs/kratos-setup.md).
+var identifierFirstEnv = []string{
+	"SELFSERVICE_FLOWS_LOGIN_STYLE=identifier_first",
+	"SECURITY_ACCOUNT_ENUMERATION_MITIGATE=true",
+}
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	bin := fs.String("bin", "bin", "directory with kratos, hydra and hera binaries")
 	state := fs.String("state", ".dev", "directory for databases, configs, secrets and logs")
+	social := fs.Bool("social", false, "also run an upstream OpenID Connect provider (a second Hydra with a login app of test users) and enable Kratos's social sign-in with it")
+	identifierFirst := fs.Bool("identifier-first", false, "Kratos's identifier-first sign-in: the identifier first, then the ways to sign in (account enumeration mitigated)")
+	schemaName := fs.String("schema", "email", "identity schema: email (e-mail and name), username (a username to sign in with, e-mail for recovery) or phone (a phone number; codes by text message)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	var schema []byte
+	switch *schemaName {
+	case "email":
+	case "username", "phone":
+		b, err := dev.FS.ReadFile("identity." + *schemaName + ".schema.json")
+		if err != nil {
+			return err
+		}
+		schema = b
+	default:
+		return fmt.Errorf("-schema %q: want email, username or phone", *schemaName)
 	}
 	heraURL := strings.TrimSuffix(or(getenv("HERA_PUBLIC_URL"), "http://localhost:4455"), "/")
 	if _, err := url.Parse(heraURL); err != nil {
@@ -81,16 +113,59 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer hydraLog.Close()
 
+	// Social sign-in: the upstream provider's login app serves at once;
+	// its Hydra starts after Kratos, which reads the provider's discovery
+	// document only when someone signs in with it.
+	var up *stack.UpstreamConfig
+	var providerApp *stack.ProviderApp
+	if *social {
+		up = &stack.UpstreamConfig{
+			Bin: filepath.Join(*bin, "hydra"), Dir: filepath.Join(*state, "upstream"), HeraURL: heraURL,
+			AppURL: "http://" + providerAppAddr, PublicPort: upstreamPublicPort, AdminPort: upstreamAdminPort,
+			Secret: secret, ClientSecret: secret, LogLevel: "info",
+		}
+		providerApp = stack.NewProviderApp(up.AdminURL(), nil)
+		appLn, err := net.Listen("tcp", providerAppAddr)
+		if err != nil {
+			return fmt.Errorf("provider app: %w", err)
+		}
+		appSrv := &http.Server{Handler: providerApp, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = appSrv.Serve(appLn) }()
+		defer appSrv.Close()
+	}
+
 	fmt.Fprintln(stderr, "starting Kratos ...")
-	k, err := stack.StartKratos(ctx, stack.KratosConfig{
+	kc := stack.KratosConfig{
 		Bin: filepath.Join(*bin, "kratos"), Dir: filepath.Join(*state, "kratos"), HeraURL: heraURL,
 		PublicPort: kratosPublicPort, AdminPort: kratosAdminPort, MailURL: "http://" + mailAddr + "/",
-		LogLevel: "info", Secret: secret, Output: kratosLog,
-	})
+		LogLevel: "info", Secret: secret, Output: kratosLog, Schema: schema,
+	}
+	if up != nil {
+		kc.Social = up.Social()
+	}
+	if *identifierFirst {
+		kc.Env = append(kc.Env, identifierFirstEnv...)
+	}
+	k, err := stack.StartKratos(ctx, kc)
 	if err != nil {
 		return fmt.Errorf("%w (log: %s)", err, kratosLog.Name())
 	}
 	defer k.Stop()
+
+	if up != nil {
+		upLog, err := os.OpenFile(filepath.Join(*state, "upstream-hydra.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		defer upLog.Close()
+		up.Output = upLog
+		fmt.Fprintln(stderr, "starting the upstream provider's Hydra ...")
+		uh, err := stack.StartUpstream(ctx, *up)
+		if err != nil {
+			return fmt.Errorf("%w (log: %s)", err, upLog.Name())
+		}
+		defer uh.Stop()
+	}
 
 	// Hydra asks Hera before issuing tokens (deleted or deactivated
 	// identities get none); both sides share this secret.
@@ -160,9 +235,22 @@ Hera dev stack is ready.
   Demo OAuth2 client: id %[7]s, secret %[8]s, redirect %[9]s
   Try it:  bin/hydra perform authorization-code --endpoint %[4]s --client-id %[7]s \
              --client-secret %[8]s --port 5555 --scope openid --scope offline_access --scope email --scope profile
-
-Press Ctrl-C to stop.
 `, heraURL, k.PublicURL, k.AdminURL, h.PublicURL, h.AdminURL, *state, demoClientID, demoClientSecret, demoRedirectURI)
+	if providerApp != nil {
+		fmt.Fprintf(stdout, `
+  Social sign-in: "Sign in with %s" on %s/login goes to the upstream provider
+  (Hydra %s, login app %s), which signs in any of these test users,
+  or any e-mail address typed there (an existing account's address shows
+  Kratos's account-linking prompt):
+`, stack.UpstreamProviderLabel, heraURL, "http://localhost:"+strconv.Itoa(upstreamPublicPort), up.AppURL)
+		for _, u := range providerApp.Users() {
+			fmt.Fprintf(stdout, "    %s\n", u)
+		}
+	}
+	if *identifierFirst {
+		fmt.Fprintf(stdout, "\n  Sign-in is identifier-first: %s/login asks for the e-mail address, then how to sign in.\n", heraURL)
+	}
+	fmt.Fprint(stdout, "\nPress Ctrl-C to stop.\n")
 
 	select {
 	case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	dev "github.com/heraproject/hera/deploy/dev"
 	"github.com/heraproject/hera/internal/captcha/captchatest"
 	"github.com/heraproject/hera/internal/stack/dbtest"
 	"github.com/heraproject/hera/internal/stack/stacktest"
@@ -23,7 +24,14 @@ var realmSeq atomic.Int64
 // settings; Hera listens on the address Kratos knows as its UI.
 func guardedStack(t *testing.T, env map[string]string, kratosEnv ...string) (*stacktest.Env, map[string]string) {
 	t.Helper()
-	e := stacktest.Start(t, stacktest.Options{KratosEnv: kratosEnv})
+	return guardedStackWith(t, stacktest.Options{KratosEnv: kratosEnv}, env)
+}
+
+// guardedStackWith is guardedStack with the stack's options (an identity
+// schema, say).
+func guardedStackWith(t *testing.T, o stacktest.Options, env map[string]string) (*stacktest.Env, map[string]string) {
+	t.Helper()
+	e := stacktest.Start(t, o)
 	addr := e.HeraListener.Addr().String()
 	e.HeraListener.Close()
 	base := map[string]string{
@@ -130,6 +138,37 @@ func TestLockout(t *testing.T) {
 			}
 			// (Expiry, with an injectable clock: internal/guard.)
 		})
+	}
+}
+
+// TestLockoutUsernameSchema: with a schema whose identifier is a username,
+// guesses count against the username, whatever its case, and lock it.
+func TestLockoutUsernameSchema(t *testing.T) {
+	const pw = "the right password 77"
+	schema, err := dev.FS.ReadFile("identity.username.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := guardedStackWith(t, stacktest.Options{Schema: schema}, nil)
+	b := webtest.New(t, e.HeraURL)
+	user := "grace." + time.Now().Format("150405")
+	p := b.Get("/registration")
+	p = b.Submit(p.Form("method", "profile"), "method", "profile", map[string]string{"traits.username": user, "traits.email": user + "@example.com"})
+	p = b.Submit(p.Form("method", "password"), "method", "password", map[string]string{"password": pw})
+	if p.URL.Path != "/verification" && p.URL.Path != "/" {
+		t.Fatalf("sign-up ended at %s: %s", p.URL, p.Text())
+	}
+	p = b.Get("/logout")
+	b.Submit(p.Form("confirm", "yes"), "confirm", "yes", nil)
+
+	for i, v := range []string{user, strings.ToUpper(user), " " + user, user, user} {
+		p := tryLogin(t, b, "", v, "wrong password", nil)
+		if !strings.Contains(strings.Join(p.Alerts(), " "), "credentials are invalid") {
+			t.Fatalf("failure %d (%q): %v", i+1, v, p.Alerts())
+		}
+	}
+	if p := tryLogin(t, b, "", user, pw, nil); signedIn(p) || !p.Contains(lockedText) {
+		t.Fatalf("username not locked after 5 failures: %s", p.Text())
 	}
 }
 

@@ -4,7 +4,10 @@ package dev
 
 import "embed"
 
-// FS holds kratos.yml.tmpl, hydra.yml.tmpl and identity.schema.json.
+// FS holds kratos.yml.tmpl, hydra.yml.tmpl and the identity schemas: the
+// default identity.schema.json (e-mail and name) and the username and phone
+// schemas (identity.username.schema.json, identity.phone.schema.json) that
+// the tests and the dev stack's -schema option use.
 //
-//go:embed kratos.yml.tmpl hydra.yml.tmpl identity.schema.json
+//go:embed kratos.yml.tmpl hydra.yml.tmpl identity*.schema.json
 var FS embed.FS

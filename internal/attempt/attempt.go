@@ -148,19 +148,23 @@ var fields = map[kratos.Kind]map[string][]string{
 // inferred lists, per flow, the methods Kratos picks by a field's presence
 // when no method is sent: its own forms have buttons that carry only that
 // field (security keys, passkeys, backup codes, TOTP removal, second-factor
-// address buttons, the two-step registration's screen buttons).
+// address buttons, the two-step registration's screen buttons, social
+// sign-in's provider, link and unlink buttons).
 var inferred = map[kratos.Kind][]struct{ field, method string }{
 	kratos.Login: {
 		{"address", "code"}, {"webauthn_login", "webauthn"}, {"passkey_login", "passkey"},
+		{"provider", "oidc"},
 	},
 	kratos.Registration: {
 		{"screen", "profile"}, {"webauthn_register", "webauthn"}, {"passkey_register", "passkey"},
+		{"provider", "oidc"},
 	},
 	kratos.Settings: {
 		{"lookup_secret_reveal", "lookup_secret"}, {"lookup_secret_regenerate", "lookup_secret"},
 		{"lookup_secret_confirm", "lookup_secret"}, {"lookup_secret_disable", "lookup_secret"},
 		{"totp_unlink", "totp"}, {"webauthn_register", "webauthn"}, {"webauthn_remove", "webauthn"},
 		{"passkey_settings_register", "passkey"}, {"passkey_remove", "passkey"},
+		{"link", "oidc"}, {"unlink", "oidc"},
 	},
 	kratos.Verification: {{"code", "code"}},
 }

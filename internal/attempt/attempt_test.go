@@ -138,6 +138,11 @@ func TestMethodFromButtons(t *testing.T) {
 		{kratos.Registration, "screen=previous&traits.email=a", "profile"},
 		{kratos.Registration, "method=profile%3Aback&traits.email=a", "profile"},
 		{kratos.Registration, "passkey_register=%7B%7D&traits.email=a", "passkey"},
+		// Social sign-in buttons (Kratos's oidc nodes) name no method.
+		{kratos.Login, "provider=google&identifier=&password=", "oidc"},
+		{kratos.Registration, "provider=google&traits.email=", "oidc"},
+		{kratos.Settings, "link=google", "oidc"},
+		{kratos.Settings, "unlink=google", "oidc"},
 	} {
 		a := mustClassify(t, tc.kind, FormType, tc.body, Flow{})
 		if a.Method != tc.method {

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,7 +86,7 @@ type OAuth2 struct {
 	LoginRememberFor   time.Duration
 	ConsentRememberFor time.Duration
 	TrustedClients     []string
-	Claims             map[string]map[string]string // scope → claim → source
+	Claims             map[string]map[string]string // scope → claim → source; nil: from the identity schema
 	SkipLogoutConfirm  bool
 	ReauthWindow       time.Duration
 	// TokenHookSecret authenticates Hydra's token hook calls; "" switches
@@ -132,8 +133,15 @@ type Brand struct {
 	PrivacyURL string
 	TermsURL   string
 	CSS        string // contents of HERA_BRAND_CSS_FILE
-	// DefaultLanguage is used when nothing else picks one.
+	// DefaultLanguage is used when nothing else picks one: a shipped
+	// language or one of LocalesDir.
 	DefaultLanguage string
+	// LocalesDir holds <lang>.json files that override and add
+	// translations; "" for none.
+	LocalesDir string
+	// SocialLogos maps Kratos oidc provider ids to the logo on their
+	// buttons (https URL or a path on Hera).
+	SocialLogos map[string]string
 }
 
 // Log is the log and metrics.
@@ -200,6 +208,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
+// shippedLanguages are the languages of Hera's own catalog
+// (internal/i18n/locales).
+var shippedLanguages = []string{"en", "de", "fr", "es"}
+
 // crossCheck validates settings that depend on each other.
 func (c *Config) crossCheck() []error {
 	var errs []error
@@ -219,6 +231,14 @@ func (c *Config) crossCheck() []error {
 		errs = append(errs, errors.New("HERA_LOCKOUT_POSTGRES_DSN: required with HERA_LOCKOUT_STORE=postgres"))
 	case c.Lockout.Store == "redis" && c.Lockout.RedisURL == "":
 		errs = append(errs, errors.New("HERA_LOCKOUT_REDIS_URL: required with HERA_LOCKOUT_STORE=redis"))
+	}
+	// A language Hera does not ship needs its file (which i18n checks).
+	if l := c.Brand.DefaultLanguage; !slices.Contains(shippedLanguages, l) {
+		if c.Brand.LocalesDir == "" {
+			errs = append(errs, fmt.Errorf("HERA_DEFAULT_LANGUAGE=%q: not shipped (%s): set HERA_LOCALES_DIR to a directory with %s.json", l, strings.Join(shippedLanguages, ", "), l))
+		} else if _, err := os.Stat(filepath.Join(c.Brand.LocalesDir, l+".json")); err != nil {
+			errs = append(errs, fmt.Errorf("HERA_DEFAULT_LANGUAGE=%q: not shipped, and HERA_LOCALES_DIR has no %s.json", l, l))
+		}
 	}
 	// Second factors and device cookies follow the account rule.
 	c.Lockout.Policy.Identity = c.Lockout.Policy.Identifier
@@ -296,10 +316,6 @@ func parseBaseURL(v string) (*url.URL, error) {
 	u.RawPath = ""
 	return u, nil
 }
-
-// defaultClaims maps the standard OpenID Connect scopes to the traits of
-// Hera's default identity schema.
-const defaultClaims = `{"email":{"email":"email","email_verified":"verified:email"},"profile":{"name":"join:name.first name.last","given_name":"name.first","family_name":"name.last"}}`
 
 // parseClaims reads the scope → claim → source mapping. A source is a trait
 // path (name.first), "verified:<path>" (whether that address is verified)

@@ -176,3 +176,42 @@ func TestGuardSettingsRefused(t *testing.T) {
 		t.Errorf("got %+v %v", r, c.Lockout.DeviceCookieLifetime)
 	}
 }
+
+// TestLocalesDir: HERA_LOCALES_DIR must be a directory, and a default
+// language Hera does not ship must have its file there (i18n checks the
+// files themselves when the server starts).
+func TestLocalesDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pl.json"), []byte(`{"hera.language.name": "Polski"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(env(withMinimal(map[string]string{"HERA_LOCALES_DIR": dir, "HERA_DEFAULT_LANGUAGE": "pl"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Brand.LocalesDir != dir || c.Brand.DefaultLanguage != "pl" {
+		t.Errorf("Brand = %+v", c.Brand)
+	}
+	c, err = Load(env(withMinimal(map[string]string{"HERA_LOCALES_DIR": dir})))
+	if err != nil || c.Brand.DefaultLanguage != "en" {
+		t.Errorf("default language with a directory: %v, %v", c, err)
+	}
+	if c, err := Load(env(withMinimal(map[string]string{}))); err != nil || c.Brand.LocalesDir != "" {
+		t.Errorf("no directory by default: %v, %v", c, err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"HERA_LOCALES_DIR": filepath.Join(dir, "missing")}, "HERA_LOCALES_DIR"},
+		{map[string]string{"HERA_LOCALES_DIR": filepath.Join(dir, "pl.json")}, "not a directory"},
+		{map[string]string{"HERA_DEFAULT_LANGUAGE": "pl"}, "set HERA_LOCALES_DIR to a directory with pl.json"},
+		{map[string]string{"HERA_DEFAULT_LANGUAGE": "cs", "HERA_LOCALES_DIR": dir}, "HERA_LOCALES_DIR has no cs.json"},
+		{map[string]string{"HERA_DEFAULT_LANGUAGE": "pl-PL", "HERA_LOCALES_DIR": dir}, "HERA_DEFAULT_LANGUAGE"},
+		{map[string]string{"HERA_DEFAULT_LANGUAGE": "../x", "HERA_LOCALES_DIR": dir}, "HERA_DEFAULT_LANGUAGE"},
+	} {
+		if _, err := Load(env(withMinimal(tc.env))); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error with %q", tc.env, err, tc.want)
+		}
+	}
+}

@@ -9,14 +9,25 @@ import (
 // Brand: language, name, logo, colours and legal links on every page.
 func brandVars() []Var {
 	return []Var{
-		{Name: "HERA_DEFAULT_LANGUAGE", Default: "en", Help: "language when neither Hydra's ui_locales, the user's choice nor Accept-Language picks one: en, de, fr or es",
+		{Name: "HERA_DEFAULT_LANGUAGE", Default: "en", Help: "language when neither Hydra's ui_locales, the user's choice nor Accept-Language picks one: en, de, fr, es, or a language of HERA_LOCALES_DIR",
 			set: func(c *Config, v string) error {
-				switch v {
-				case "en", "de", "fr", "es":
-					c.Brand.DefaultLanguage = v
-					return nil
+				if len(v) < 2 || len(v) > 3 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyz") != "" {
+					return errors.New("want en, de, fr, es, or the lower-case code of a language of HERA_LOCALES_DIR")
 				}
-				return errors.New("want en, de, fr or es")
+				c.Brand.DefaultLanguage = v
+				return nil
+			}},
+		{Name: "HERA_LOCALES_DIR", Help: "directory of <lang>.json translation files read at start: they override texts of the shipped languages and add languages (docs/languages-and-branding.md)",
+			set: func(c *Config, v string) error {
+				fi, err := os.Stat(v)
+				if err != nil {
+					return err
+				}
+				if !fi.IsDir() {
+					return errors.New("not a directory")
+				}
+				c.Brand.LocalesDir = v
+				return nil
 			}},
 		{Name: "HERA_BRAND_NAME", Default: "Hera", Help: "product name shown in the header and page titles",
 			set: func(c *Config, v string) error {
@@ -42,6 +53,8 @@ func brandVars() []Var {
 			set: func(c *Config, v string) (err error) { c.Brand.PrivacyURL, err = parseAssetURL(v); return err }},
 		{Name: "HERA_BRAND_TERMS_URL", Help: "link to your terms of service, in every page's footer",
 			set: func(c *Config, v string) (err error) { c.Brand.TermsURL, err = parseAssetURL(v); return err }},
+		{Name: "HERA_SOCIAL_LOGOS", Help: "logos of social sign-in providers as comma-separated id=url pairs (Kratos's oidc provider id; an https URL or a path on Hera), e.g. acme=https://cdn.example.com/acme.svg; google, github, gitlab, microsoft and apple have built-in logos, other providers a neutral icon",
+			set: func(c *Config, v string) (err error) { c.Brand.SocialLogos, err = parseSocialLogos(v); return err }},
 		{Name: "HERA_BRAND_CSS_FILE", Help: "path of an extra CSS file served after Hera's own (read at start)",
 			set: func(c *Config, v string) error {
 				b, err := os.ReadFile(v)

@@ -16,7 +16,7 @@ func oauth2Vars() []Var {
 			set: func(c *Config, v string) (err error) { c.OAuth2.ConsentRememberFor, err = parseDuration(v); return err }},
 		{Name: "HERA_OAUTH2_TRUSTED_CLIENTS", Help: "comma-separated OAuth2 client IDs that never see the consent screen (first-party apps)",
 			set: func(c *Config, v string) error { c.OAuth2.TrustedClients = splitList(v); return nil }},
-		{Name: "HERA_OAUTH2_CLAIMS", Default: defaultClaims, Help: "JSON: for each scope, the ID-token claims and the identity traits they come from (see docs/oauth2.md)",
+		{Name: "HERA_OAUTH2_CLAIMS", Help: "JSON: for each scope, the ID-token claims and the identity traits they come from; empty: from the identity's schema (e-mail, phone and username traits; see docs/oauth2.md)",
 			set: func(c *Config, v string) (err error) { c.OAuth2.Claims, err = parseClaims(v); return err }},
 		{Name: "HERA_OAUTH2_SKIP_LOGOUT_CONFIRM", Default: "false", Help: "end OAuth2 (RP-initiated) logouts without asking the user",
 			set: func(c *Config, v string) (err error) {

@@ -2,8 +2,10 @@ package i18n
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"html/template"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -11,6 +13,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"golang.org/x/text/language"
 )
 
 // mustNew is New for tests.
@@ -459,7 +463,9 @@ func TestValidation(t *testing.T) {
 			"hera.p": {"one": "{count} thing", "other": "{count} things"},
 			"hera.q": {"one": "no other"},
 			"hera.r": {"single": "x", "other": "y"},
-			"4000003": {"other": "x"},
+			"4000003": {"one": "x", "other": "y"},
+			"4000004": {"description": "a note", "other": "matches {pattern}"},
+			"hera.s": {"one": "x", "one": "y", "other": "z"},
 			"hera.bad": "{broken",
 			"Hera.Upper": "x"
 		}`)},
@@ -475,7 +481,7 @@ func TestValidation(t *testing.T) {
 		"l/German.json": {Data: []byte(`{}`)},
 		"l/notes.txt":   {Data: []byte(`ignored`)},
 	}
-	_, err := load(fsys, "l")
+	_, err := load(fsys, "l", nil, "")
 	if err == nil {
 		t.Fatal("load: no error")
 	}
@@ -486,6 +492,7 @@ func TestValidation(t *testing.T) {
 		`en.json: "hera.r": unknown plural category "single"`,
 		`en.json: "4000003": Kratos messages have no plural forms`,
 		`en.json: "hera.bad": unclosed {`,
+		`en.json: "hera.s": duplicate plural category "one"`,
 		`en.json: "Hera.Upper": a key is a Kratos message ID`,
 		`de.json: "hera.a": duplicate key`,
 		`de.json: "hera.a": placeholder {y} is not in the English template`,
@@ -503,15 +510,19 @@ func TestValidation(t *testing.T) {
 	if strings.Contains(msg, "actual_length") {
 		t.Errorf("{actual_length} of 4000032 reported:\n%s", msg)
 	}
+	// {"description": …, "other": …} is a plain template (go-i18n v2 JSON).
+	if strings.Contains(msg, "4000004") {
+		t.Errorf("4000004 with a description reported:\n%s", msg)
+	}
 	if strings.Contains(msg, "notes.txt") {
 		t.Errorf("non-JSON file read:\n%s", msg)
 	}
 
-	_, err = load(fstest.MapFS{"l/de.json": {Data: []byte(`{}`)}}, "l")
+	_, err = load(fstest.MapFS{"l/de.json": {Data: []byte(`{}`)}}, "l", nil, "")
 	if err == nil || !strings.Contains(err.Error(), "en.json is missing") {
 		t.Errorf("without en.json: %v", err)
 	}
-	_, err = load(fstest.MapFS{}, "nope")
+	_, err = load(fstest.MapFS{}, "nope", nil, "")
 	if err == nil {
 		t.Error("missing directory: no error")
 	}
@@ -531,24 +542,62 @@ func TestNewEmbedded(t *testing.T) {
 		}
 	}
 	var joined interface{ Unwrap() []error }
-	_, err := load(fstest.MapFS{"l/en.json": {Data: []byte(`{"a": "{", "b": "}"}`)}}, "l")
+	_, err := load(fstest.MapFS{"l/en.json": {Data: []byte(`{"a": "{", "b": "}"}`)}}, "l", nil, "")
 	if !errors.As(err, &joined) || len(joined.Unwrap()) != 2 {
 		t.Errorf("want two joined errors, got %v", err)
 	}
 }
 
+// TestPluralCategory: CLDR's rules (x/text), integers and decimals, for
+// shipped languages and ones Hera does not ship.
 func TestPluralCategory(t *testing.T) {
 	for _, tc := range []struct {
-		lang string
-		n    float64
-		want string
+		lang  string
+		count any
+		want  string
 	}{
 		{"en", 1, "one"}, {"en", 0, "other"}, {"en", 2, "other"}, {"en", 1.5, "other"},
+		{"en", 1.0, "one"}, {"en", "1", "one"}, {"en", "1.0", "other"}, {"en", json.Number("1"), "one"},
+		{"en", int64(-1), "one"}, {"en", uint8(1), "one"}, {"en", float32(1), "one"},
 		{"de", 1, "one"}, {"es", 1, "one"}, {"es", 21, "other"},
-		{"fr", 0, "one"}, {"fr", 1, "one"}, {"fr", 1.5, "one"}, {"fr", 2, "other"}, {"fr", -1, "other"},
+		// French: i = 0,1.
+		{"fr", 0, "one"}, {"fr", 1, "one"}, {"fr", 1.5, "one"}, {"fr", 2, "other"}, {"fr", -1, "one"},
+		// Polish: one, few (2–4, 22–24, … but not 12–14), many, other (fractions).
+		{"pl", 1, "one"}, {"pl", 2, "few"}, {"pl", 4, "few"}, {"pl", 5, "many"}, {"pl", 12, "many"},
+		{"pl", 21, "many"}, {"pl", 22, "few"}, {"pl", 112, "many"}, {"pl", 1.5, "other"}, {"pl", "1.50", "other"},
+		{"pl", int64(1000002), "few"}, {"pl", "1000000000000000000000002", "few"}, {"pl", "100000001", "many"},
+		// Russian: fractions are "other", 11 is "many".
+		{"ru", 1, "one"}, {"ru", 21, "one"}, {"ru", 11, "many"}, {"ru", 3, "few"}, {"ru", 0.5, "other"},
+		// Arabic: all six.
+		{"ar", 0, "zero"}, {"ar", 1, "one"}, {"ar", 2, "two"}, {"ar", 3, "few"}, {"ar", 11, "many"}, {"ar", 100, "other"},
+		// Czech: decimals are "many".
+		{"cs", 1, "one"}, {"cs", 3, "few"}, {"cs", 1.5, "many"}, {"cs", 5, "other"},
+		// Japanese: other only.
+		{"ja", 1, "other"},
 	} {
-		if got := pluralCategory(tc.lang, tc.n); got != tc.want {
-			t.Errorf("pluralCategory(%q, %v) = %q, want %q", tc.lang, tc.n, got, tc.want)
+		got, ok := pluralCategory(language.Make(tc.lang), tc.count)
+		if !ok || got != tc.want {
+			t.Errorf("pluralCategory(%q, %#v) = %q, %v; want %q", tc.lang, tc.count, got, ok, tc.want)
+		}
+	}
+	for _, bad := range []any{nil, "x", "1e3", "1.", ".5", "--1", "", math.NaN(), math.Inf(1), true, strings.Repeat("1", maxDecimalLen+1)} {
+		if got, ok := pluralCategory(language.English, bad); ok {
+			t.Errorf("pluralCategory(%#v) = %q, want no category", bad, got)
+		}
+	}
+}
+
+// TestUsedCategories: the categories each language may have in a plural
+// entry are CLDR's for it.
+func TestUsedCategories(t *testing.T) {
+	for lang, want := range map[string][]string{
+		"en": {"one", "other"}, "de": {"one", "other"}, "fr": {"one", "other"}, "es": {"one", "other"},
+		"pl": {"one", "few", "many", "other"}, "ru": {"one", "few", "many", "other"},
+		"ar": {"zero", "one", "two", "few", "many", "other"}, "ja": {"other"}, "cy": {"zero", "one", "two", "few", "many", "other"},
+		"br": {"one", "two", "few", "many", "other"},
+	} {
+		if got := usedCategories(language.Make(lang)); !slices.Equal(got, want) {
+			t.Errorf("usedCategories(%s) = %v, want %v", lang, got, want)
 		}
 	}
 }
@@ -558,5 +607,45 @@ func BenchmarkMessage(b *testing.B) {
 	ctx := map[string]any{"min_length": 8.0, "actual_length": 5.0}
 	for b.Loop() {
 		c.Message("de-DE", 4000032, "The password must be at least 8 characters long, but got 5.", ctx)
+	}
+}
+
+// TestPluralSamplesComplete: usedCategories' samples find every category
+// that many more numbers find, for languages of every kind of CLDR rule.
+func TestPluralSamplesComplete(t *testing.T) {
+	langs := strings.Fields(`af ak am ar as ast az be bg bm bn bo br bs ca ce cs cy da de dsb dz ee el en eo es et eu
+		fa ff fi fil fo fr fur fy ga gd gl gsw gu gv ha haw he hi hr hsb hu hy id ig ii is it iu ja jgo jv ka kab kde kea
+		kk kl km kn ko ks ksh ku kw ky lag lb lg lkt ln lo lt lv mas mg mk ml mn mo mr ms mt my nah naq nb nd ne nl nn no
+		nqo nr nso ny om or os pa pap pl prg ps pt rm ro rof ru rwk sah saq sd se seh ses sg sh shi si sk sl sma smi smj
+		smn sms sn so sq sr ss ssy st sv sw syr ta te teo th ti tig tk tl tn to tr ts tzm ug uk ur uz ve vi vo vun wa wae
+		wo xh xog yi yo yue zh zu`)
+	for _, lang := range langs {
+		tag := language.Make(lang)
+		seen := map[string]bool{"other": true}
+		for i := range 1200 {
+			for _, frac := range []string{"", ".0", ".00", ".000", ".5", ".25", ".125", ".11", ".01", ".1"} {
+				c, _ := pluralCategory(tag, strconv.Itoa(i)+frac)
+				seen[c] = true
+			}
+			if i < 3 {
+				for f := range 1000 {
+					c, _ := pluralCategory(tag, strconv.Itoa(i)+"."+strconv.Itoa(1000 + f)[1:])
+					seen[c] = true
+				}
+			}
+		}
+		for _, n := range []string{"1000000", "3000000", "1000001", "100000", "1000000.0", "21000000"} {
+			c, _ := pluralCategory(tag, n)
+			seen[c] = true
+		}
+		var want []string
+		for _, c := range pluralCategories() {
+			if seen[c] {
+				want = append(want, c)
+			}
+		}
+		if got := usedCategories(tag); !slices.Equal(got, want) {
+			t.Errorf("usedCategories(%s) = %v, more numbers find %v", lang, got, want)
+		}
 	}
 }

@@ -299,30 +299,6 @@ func toFloat(v any) (float64, bool) {
 	return 0, false
 }
 
-// pluralCategories are CLDR's plural categories, the keys a plural entry
-// may have.
-func pluralCategories() []string {
-	return []string{"zero", "one", "two", "few", "many", "other"}
-}
-
-// pluralCategory picks n's CLDR plural category in lang. The shipped
-// languages need only "one" and "other": French uses "one" for 0 ≤ n < 2,
-// the others for exactly 1. Languages with more categories need a rule
-// here before they ship.
-func pluralCategory(lang string, n float64) string {
-	switch lang {
-	case "fr":
-		if n >= 0 && n < 2 {
-			return "one"
-		}
-	default:
-		if n == 1 {
-			return "one"
-		}
-	}
-	return "other"
-}
-
 // kratosContextKeys lists the context keys Kratos v1.3.1 sets on message id
 // (text/message_*.go): the placeholders its translations may use.
 func kratosContextKeys(id int64) []string {

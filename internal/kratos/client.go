@@ -29,7 +29,7 @@ type Client struct {
 	http   *http.Client
 	bodies sync.Pool // *[]byte: buffers for answers that are decoded, then dropped
 
-	addresses addressCache
+	schemas schemaCache
 }
 
 // NewClient returns a client for Kratos at the given base URLs. Each call is

@@ -77,7 +77,13 @@ type KratosConfig struct {
 	BcryptCost int    // 4 in tests for speed; Kratos's default is 12
 	LogLevel   string
 	Secret     string // cookie and cipher secret, at least 32 characters
-	Output     io.Writer
+	// Schema is the identity schema (JSON); nil means the dev stack's
+	// (deploy/dev/identity.schema.json: e-mail and name).
+	Schema []byte
+	// Social, when set, enables Kratos's oidc method with this one
+	// OpenID Connect provider (see StartUpstream).
+	Social *SocialConfig
+	Output io.Writer
 	// Env overrides configuration keys the Ory way, e.g.
 	// SELFSERVICE_FLOWS_LOGIN_LIFESPAN=2s.
 	Env []string
@@ -106,15 +112,25 @@ func StartKratos(ctx context.Context, c KratosConfig) (*Kratos, error) {
 		return nil, err
 	}
 	schema := filepath.Join(c.Dir, "identity.schema.json")
-	b, err := dev.FS.ReadFile("identity.schema.json")
-	if err != nil {
-		return nil, err
+	b := c.Schema
+	if b == nil {
+		var err error
+		if b, err = dev.FS.ReadFile("identity.schema.json"); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.WriteFile(schema, b, 0o600); err != nil {
 		return nil, err
 	}
+	var social map[string]any
+	if c.Social != nil {
+		var err error
+		if social, err = socialTemplateData(c.Dir, c.Social); err != nil {
+			return nil, err
+		}
+	}
 	cfgPath := filepath.Join(c.Dir, "kratos.yml")
-	err = render("kratos.yml.tmpl", cfgPath, map[string]any{
+	err := render("kratos.yml.tmpl", cfgPath, map[string]any{
 		"DSN":          sqliteDSN(filepath.Join(c.Dir, "kratos.sqlite")),
 		"PublicPort":   c.PublicPort,
 		"AdminPort":    c.AdminPort,
@@ -125,6 +141,7 @@ func StartKratos(ctx context.Context, c KratosConfig) (*Kratos, error) {
 		"CookieSecret": c.Secret,
 		"CipherSecret": c.Secret[:32],
 		"SchemaPath":   schema,
+		"Social":       social,
 	})
 	if err != nil {
 		return nil, err
@@ -160,7 +177,15 @@ type HydraConfig struct {
 	// TokenHookSecret, when set, makes Hydra call Hera's token hook
 	// (HERA_OAUTH2_TOKEN_HOOK_SECRET must be the same).
 	TokenHookSecret string
-	Output          io.Writer
+	// UIURL, when set, is the login and consent app Hydra sends browsers
+	// to instead of Hera (<UIURL>/login, /consent, /logout, /error): the
+	// upstream provider's own app (StartUpstream).
+	UIURL string
+	// CookiePrefix, when set, renames Hydra's cookies (<prefix>_session,
+	// <prefix>_login_csrf, <prefix>_consent_csrf), so that two Hydras on
+	// one host keep theirs apart: browsers ignore ports for cookies.
+	CookiePrefix string
+	Output       io.Writer
 }
 
 // Hydra is a running Hydra.
@@ -183,6 +208,10 @@ func StartHydra(ctx context.Context, c HydraConfig) (*Hydra, error) {
 		return nil, err
 	}
 	public := "http://localhost:" + strconv.Itoa(c.PublicPort)
+	ui := c.UIURL
+	if ui == "" {
+		ui = c.HeraURL
+	}
 	cfgPath := filepath.Join(c.Dir, "hydra.yml")
 	err := render("hydra.yml.tmpl", cfgPath, map[string]any{
 		"DSN":          sqliteDSN(filepath.Join(c.Dir, "hydra.sqlite")),
@@ -190,6 +219,8 @@ func StartHydra(ctx context.Context, c HydraConfig) (*Hydra, error) {
 		"AdminPort":    c.AdminPort,
 		"IssuerURL":    public + "/",
 		"HeraURL":      c.HeraURL,
+		"UIURL":        ui,
+		"CookiePrefix": c.CookiePrefix,
 		"LogLevel":     c.LogLevel,
 		"SystemSecret": c.Secret,
 		"TokenHook":    c.TokenHookSecret,

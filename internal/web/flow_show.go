@@ -80,10 +80,12 @@ func handleFlowPage(s *server, kind kratos.Kind) http.Handler {
 			s.flowFetchFailed(w, r, kind, q, err)
 			return
 		}
+		restarted := q.Get("notice") == "restarted"
 		if c, err := r.Cookie(restartCookie); err == nil && c.Value != "" {
 			http.SetCookie(w, &http.Cookie{Name: restartCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			restarted = restarted || c.Value == string(kind)
 		}
-		s.renderFlow(w, r, kind, f, http.StatusOK)
+		s.renderFlow(w, r, kind, f, http.StatusOK, restarted)
 	})
 }
 
@@ -135,7 +137,10 @@ func (s *server) restartFlow(w http.ResponseWriter, r *http.Request, kind kratos
 }
 
 // renderFlow renders a flow page with Hera's links around Kratos's form.
-func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.Kind, f *kratos.Flow, status int) {
+// restarted: Hera started this flow because Kratos refused the one the
+// user had (expired, or its CSRF check failed); the page says so and shows
+// the identifier they typed again.
+func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.Kind, f *kratos.Flow, status int, restarted bool) {
 	vc := viewContext{
 		submitPath:   apiPrefix + "/" + string(kind) + "/submit?flow=" + url.QueryEscape(f.ID),
 		kratosPrefix: s.kratosPrefix + "/",
@@ -150,7 +155,21 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 	t := s.tr(r, uiLocales...)
 	p := newFlowPage(kind, f, vc, t)
 	notice := r.URL.Query().Get("notice")
+	if restarted {
+		notice = "restarted"
+		if kind == kratos.Login {
+			notice = "restarted-login"
+		}
+		if typed := s.takeTyped(w, r, kind); typed != nil {
+			prefillTyped(p, typed)
+		}
+	}
 	p.Messages = append(p.Messages, noticeAlerts(notice, t)...)
+	if kind == kratos.Settings && f.Identity != nil {
+		if st, ok := s.schemaOf(r.Context(), f.Identity.SchemaID); ok {
+			addUsernameField(p, signInName(st, f.Identity.Traits))
+		}
+	}
 	p.Links, p.ForgotPassword = flowLinks(kind, f, t)
 	if kind == kratos.Settings {
 		p.Links = s.accountLinks(p.Links, t)
@@ -214,6 +233,24 @@ func flowLinks(kind kratos.Kind, f *kratos.Flow, t tr) ([]Link, bool) {
 	return nil, false
 }
 
+// addUsernameField gives each form with a new-password field the account's
+// sign-in name, as password managers expect, so the saved password is
+// stored for the right account.
+func addUsernameField(p *FlowPage, name string) {
+	if name == "" {
+		return
+	}
+	for fi := range p.Forms {
+		items := p.Forms[fi].Items
+		for ii := range items {
+			if items[ii].Kind == "input" && items[ii].Type == "password" {
+				p.Forms[fi].Items = slices.Insert(items, ii, Item{Kind: "username", Value: name})
+				break
+			}
+		}
+	}
+}
+
 // prefillLoginHint puts Hydra's login_hint into an empty identifier field.
 func prefillLoginHint(p *FlowPage, hint string) {
 	if hint == "" {
@@ -251,8 +288,10 @@ func noticeAlerts(code string, t tr) []Alert {
 		text, typ = t.T("hera.notice.busy"), "error"
 	case code == "no-account", code == "two-accounts", code == "unknown-method":
 		text, typ = t.T("hera.notice."+strings.ReplaceAll(code, "-", "_")), "error"
-	case code == "restarted":
-		text, typ = t.T("hera.notice.restarted"), "info"
+	case code == "recovery-email":
+		text, typ = t.T("hera.notice.recovery_email"), "info"
+	case code == "restarted", code == "restarted-login":
+		text, typ = t.T("hera.notice."+strings.ReplaceAll(code, "-", "_")), "info"
 	default:
 		return nil
 	}

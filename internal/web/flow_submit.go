@@ -124,7 +124,7 @@ func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind,
 		_, _ = w.Write(res.Body)
 		return
 	}
-	s.browserOutcome(w, r, kind, id, o)
+	s.browserOutcome(w, r, kind, id, o, at)
 }
 
 // classify reads a submission body and decides what it attempts, reading
@@ -169,8 +169,9 @@ func attemptRefusal(err error) *guard.Refusal {
 }
 
 // browserOutcome turns Kratos's JSON answer into the redirect a browser
-// needs (Post/Redirect/Get: the flow page shows the messages).
-func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, o *kratos.Outcome) {
+// needs (Post/Redirect/Get: the flow page shows the messages). at is the
+// submission, whose identifier a restarted flow's page shows again.
+func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, o *kratos.Outcome, at *attempt.Attempt) {
 	flowPage := func(fid string) string { return "/" + string(kind) + "?flow=" + url.QueryEscape(fid) }
 	switch o.Kind {
 	case kratos.OutcomeSuccess:
@@ -190,11 +191,12 @@ func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kra
 		}
 		http.Redirect(w, r, flowPage(o.Flow.ID), http.StatusSeeOther)
 	case kratos.OutcomeExpired:
+		s.keepTyped(w, kind, at)
 		if validID(o.Err.UseFlowID) {
 			http.Redirect(w, r, flowPage(o.Err.UseFlowID)+"&notice=restarted", http.StatusSeeOther)
 			return
 		}
-		http.Redirect(w, r, "/"+string(kind), http.StatusSeeOther)
+		s.restartFlow(w, r, kind, url.Values{})
 	case kratos.OutcomeRedirect:
 		if o.Err.ID == "browser_location_change_required" {
 			// Social sign-in: the provider's own site, which no allowlist
@@ -206,8 +208,10 @@ func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kra
 		}
 		s.redirectChecked(w, r, o.RedirectTo)
 	case kratos.OutcomeCSRF:
-		// The flow page restarts the flow, with its loop guard.
-		http.Redirect(w, r, flowPage(id), http.StatusSeeOther)
+		// The flow page restarts the flow if Kratos refuses it too, with
+		// its loop guard; either way the page says why it is shown again.
+		s.keepTyped(w, kind, at)
+		http.Redirect(w, r, flowPage(id)+"&notice=restarted", http.StatusSeeOther)
 	default:
 		switch o.Err.ID {
 		case "session_already_available":

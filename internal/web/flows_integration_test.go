@@ -404,6 +404,51 @@ func TestFlows(t *testing.T) {
 		}
 	})
 
+	t.Run("flow JSON by id alone", func(t *testing.T) {
+		b := webtest.New(t, e.HeraURL)
+		get := func(kind, id string) {
+			t.Helper()
+			res := b.Get("/api/kratos/flows?id=" + id)
+			var f struct {
+				ID         string `json:"id"`
+				RequestURL string `json:"request_url"`
+			}
+			if err := json.Unmarshal([]byte(res.Body), &f); err != nil || res.Status != http.StatusOK {
+				t.Fatalf("%s: %d %v %s", kind, res.Status, err, res.Body)
+			}
+			if f.ID != id || !strings.Contains(f.RequestURL, "/self-service/"+kind+"/browser") {
+				t.Errorf("%s: got flow %s from %s", kind, f.ID, f.RequestURL)
+			}
+			// The type stays a hint: the right one answers, a wrong one is 404.
+			if res := b.Get("/api/kratos/flows?type=" + kind + "&id=" + id); res.Status != http.StatusOK {
+				t.Errorf("%s with its type: %d", kind, res.Status)
+			}
+			if res := b.Get("/api/kratos/flows?type=verification&id=" + id); kind != "verification" && res.Status != http.StatusNotFound {
+				t.Errorf("%s asked as verification: %d, want 404", kind, res.Status)
+			}
+		}
+		for _, kind := range []string{"login", "registration", "recovery", "verification"} {
+			get(kind, b.Get("/"+kind).Query("flow"))
+		}
+		unknown := "id=00000000-0000-4000-8000-000000000000"
+		for q, want := range map[string]int{
+			// Kratos answers 401 for any settings ID without a session.
+			unknown:                 http.StatusUnauthorized,
+			"id=not-a-uuid":         http.StatusBadRequest,
+			"type=nope&" + unknown:  http.StatusBadRequest,
+			"type=login&" + unknown: http.StatusNotFound,
+		} {
+			if res := b.Get("/api/kratos/flows?" + q); res.Status != want || !strings.Contains(res.Body, `"error"`) {
+				t.Errorf("%s: %d %s, want %d", q, res.Status, res.Body, want)
+			}
+		}
+		register(t, b, newEmail("flowjson"), "correct horse battery staple 9")
+		get("settings", b.Get("/settings").Query("flow"))
+		if res := b.Get("/api/kratos/flows?" + unknown); res.Status != http.StatusNotFound {
+			t.Errorf("unknown ID, signed in: %d %s, want 404", res.Status, res.Body)
+		}
+	})
+
 	t.Run("unknown flow restarts", func(t *testing.T) {
 		b := webtest.New(t, e.HeraURL)
 		p := b.Get("/login?flow=00000000-0000-4000-8000-000000000000")
@@ -413,6 +458,25 @@ func TestFlows(t *testing.T) {
 		}
 		p = b.Get("/registration?flow=not-a-uuid")
 		mustPath(t, p, "/registration")
+	})
+
+	t.Run("CSRF check failed on submit: notice and identifier kept", func(t *testing.T) {
+		b := webtest.New(t, e.HeraURL)
+		p := b.Get("/login")
+		form := p.Form("method", "password")
+		form.Fields.Set("csrf_token", "tampered"+form.Fields.Get("csrf_token"))
+		p = b.Submit(form, "method", "password", map[string]string{"identifier": "typed@example.com", "password": "s3cret-typed-pw"})
+		mustPath(t, p, "/login")
+		mustShowRestart(t, p, "typed@example.com", "s3cret-typed-pw")
+		// The same in German: the notice is translated.
+		de := webtest.New(t, e.HeraURL)
+		p = de.Get("/language?lang=de&next=/login")
+		form = p.Form("method", "password")
+		form.Fields.Set("csrf_token", "x")
+		p = de.Submit(form, "method", "password", map[string]string{"identifier": "typed@example.com", "password": "pw"})
+		if !p.Contains("Ihr Anmeldeformular ist abgelaufen") {
+			t.Errorf("German notice missing: %s", p.Text())
+		}
 	})
 
 	t.Run("CSRF cookie that never arrives: loop guard", func(t *testing.T) {
@@ -606,5 +670,26 @@ func TestExpiredFlows(t *testing.T) {
 	mustPath(t, p, "/login")
 	if p.Query("flow") == old {
 		t.Fatalf("submission of an expired flow stayed on it: %s", p.URL)
+	}
+	mustShowRestart(t, p, "x@example.com", "whatever")
+	// Read once: a reload shows neither the notice nor the identifier.
+	p = b.Get("/login?flow=" + p.Query("flow"))
+	if p.Contains("form expired") || p.Form("method", "password").Fields.Get("identifier") != "" {
+		t.Errorf("kept past one page view: %s", p.Text())
+	}
+}
+
+// mustShowRestart checks a restarted flow's page: the notice, the
+// identifier typed before, and no trace of the password.
+func mustShowRestart(t *testing.T, p *webtest.Page, identifier, password string) {
+	t.Helper()
+	if !p.Contains("Your sign-in form expired or your browser's security check failed. Please try again.") {
+		t.Errorf("no restart notice: %s", p.Text())
+	}
+	if got := p.Form("method", "password").Fields.Get("identifier"); got != identifier {
+		t.Errorf("identifier field %q, want %q", got, identifier)
+	}
+	if strings.Contains(p.Body, password) {
+		t.Error("the password is on the page")
 	}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -124,6 +125,9 @@ func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *FlowPa
 		nodes = append(nodes, n)
 	}
 	b := &itemBuilder{kind: kind, page: p, t: t, used: make(map[string]int, len(nodes))}
+	if kind == kratos.Login {
+		b.anotherAccount = anotherAccountHref(f)
+	}
 
 	if kind == kratos.Settings || (kind == kratos.Login && f.RequestedAAL == "aal2") {
 		// One form per method: each section submits on its own (and Enter
@@ -205,6 +209,23 @@ func hasScript(ss []Script, src string) bool {
 	return false
 }
 
+// anotherAccountHref starts a fresh login flow, keeping return_to and the
+// OAuth2 login challenge: identifier-first sign-in's way back to its first
+// step.
+func anotherAccountHref(f *kratos.Flow) string {
+	q := url.Values{}
+	if f.ReturnTo != "" {
+		q.Set("return_to", f.ReturnTo)
+	}
+	if f.OAuth2LoginChallenge != "" {
+		q.Set("login_challenge", f.OAuth2LoginChallenge)
+	}
+	if len(q) == 0 {
+		return "/login"
+	}
+	return "/login?" + q.Encode()
+}
+
 // itemBuilder converts nodes to the items of one form after another. The
 // first submit button of a form is its primary action; later ones skip
 // browser validation, since they submit another method whose required
@@ -217,6 +238,8 @@ type itemBuilder struct {
 	formID     string
 	items      []Item
 	seenSubmit bool
+	// anotherAccount is where "Use another account" leads (login flows).
+	anotherAccount string
 }
 
 // start begins the next form, of about n items (an Item is large: grown by
@@ -351,6 +374,14 @@ func (b *itemBuilder) add(n *kratos.Node) {
 		}
 	}
 	b.items = append(b.items, it)
+	if it.Kind == "hidden" && it.Name == "identifier" && it.Value != "" && n.Group == "identifier_first" && b.kind == kratos.Login {
+		// Identifier-first sign-in past its first step: Kratos hid the
+		// identifier. Show whose sign-in this is, with the way back to the
+		// first step, and give password managers the account's name.
+		b.items = append(b.items,
+			Item{Kind: "account", ID: b.id("account"), Value: it.Value, Href: b.anotherAccount, Text: b.t.T("hera.flow.use_another_account")},
+			Item{Kind: "username", Value: it.Value})
+	}
 }
 
 // id is the element ID of a node named name: the form's ID and the name

@@ -397,6 +397,9 @@ func checkPage(page string, kind kratos.Kind, flowID string) []string {
 			case "hidden", "submit", "button", "image", "reset":
 				continue
 			}
+			if _, hidden := attrOf(n, "hidden"); hidden {
+				continue // not rendered, so not in the accessibility tree
+			}
 			if label() == "" {
 				add("<input name=%q> has no label", attr(n, "name"))
 			}

@@ -135,6 +135,9 @@ func (stubKratos) GetIdentity(context.Context, string) (*kratos.Identity, error)
 	return nil, errNotStubbed
 }
 func (stubKratos) AddressTraits(context.Context) ([]string, error) { return []string{"email"}, nil }
+func (stubKratos) Schemas(context.Context) (map[string]kratos.SchemaTraits, error) {
+	return map[string]kratos.SchemaTraits{"default": {Identifiers: []string{"email"}, Addresses: []string{"email"}, Emails: []string{"email"}, Recovery: []string{"email"}}}, nil
+}
 func (stubKratos) Logout(context.Context, kratos.Browser) ([]string, error) {
 	return nil, errNotStubbed
 }

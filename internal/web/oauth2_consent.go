@@ -115,13 +115,22 @@ func clientID(cr *hydra.ConsentRequest) string {
 // the request names (never from the browser's cookie).
 func (s *server) acceptConsent(w http.ResponseWriter, r *http.Request, cr *hydra.ConsentRequest, grant []string, remember bool) {
 	claims := map[string]any{}
-	if needsClaims(s.Options.OAuth2.Claims, grant) {
+	if m := s.Options.OAuth2.Claims; m == nil || needsClaims(m, grant) {
 		id, err := s.Kratos.GetIdentity(r.Context(), cr.Subject)
 		if err != nil {
 			s.kratosFailure(w, r, err)
 			return
 		}
-		claims = buildClaims(s.Options.OAuth2.Claims, grant, id)
+		if m == nil {
+			// None configured: the identity's schema says which traits
+			// are its e-mail, phone and username.
+			st, ok := s.schemaOf(r.Context(), id.SchemaID)
+			if !ok {
+				st = kratos.SchemaTraits{Emails: []string{"email"}}
+			}
+			m = schemaClaims(st)
+		}
+		claims = buildClaims(m, grant, id)
 	}
 	to, err := s.Hydra.AcceptConsent(r.Context(), cr.Challenge, hydra.AcceptConsent{
 		GrantScope:               grant,

@@ -21,6 +21,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// DefaultLanguage is used when nothing else picks one.
 	DefaultLanguage string
+	// LocalesDir holds translation files read at start on top of the
+	// shipped catalog (i18n.Load); "" for none.
+	LocalesDir string
 
 	Kratos  KratosOptions
 	OAuth2  OAuth2Options
@@ -64,6 +67,8 @@ type BrandOptions struct {
 	Name, LogoURL, FaviconURL, PrivacyURL, TermsURL string
 	Color                                           string // #rrggbb
 	CSS                                             string // the extra stylesheet's contents
+	// SocialLogos maps social sign-in provider ids to their buttons' logos.
+	SocialLogos map[string]string
 }
 
 // OptionsFrom takes the web server's options from the configuration.
@@ -74,6 +79,7 @@ func OptionsFrom(c *config.Config) Options {
 		TrustedProxies:    c.HTTP.TrustedProxies,
 		MaxBodyBytes:      c.HTTP.MaxBodyBytes,
 		DefaultLanguage:   c.Brand.DefaultLanguage,
+		LocalesDir:        c.Brand.LocalesDir,
 		Kratos: KratosOptions{
 			PublicURL:      c.Kratos.PublicURL,
 			Timeout:        c.Kratos.Timeout,
@@ -93,6 +99,7 @@ func OptionsFrom(c *config.Config) Options {
 		},
 		Account: AccountOptions{Deletion: c.Kratos.AccountDeletion, PrivilegedSessionMaxAge: c.Kratos.PrivilegedSessionMaxAge},
 		Brand: BrandOptions{Name: c.Brand.Name, LogoURL: c.Brand.LogoURL, FaviconURL: c.Brand.FaviconURL,
-			PrivacyURL: c.Brand.PrivacyURL, TermsURL: c.Brand.TermsURL, Color: c.Brand.Color, CSS: c.Brand.CSS},
+			PrivacyURL: c.Brand.PrivacyURL, TermsURL: c.Brand.TermsURL, Color: c.Brand.Color, CSS: c.Brand.CSS,
+			SocialLogos: c.Brand.SocialLogos},
 	}
 }

@@ -21,7 +21,7 @@ func handleRecoveryStart(s *server) http.Handler {
 			return
 		}
 		email := strings.TrimSpace(r.PostForm.Get("identifier"))
-		if email == "" || !strings.Contains(email, "@") {
+		if email == "" {
 			http.Redirect(w, r, "/recovery", http.StatusSeeOther)
 			return
 		}
@@ -34,6 +34,12 @@ func handleRecoveryStart(s *server) http.Handler {
 		}
 		for _, c := range cookies {
 			w.Header().Add("Set-Cookie", c)
+		}
+		if !strings.Contains(email, "@") {
+			// A username or phone number: Kratos recovers by e-mail only,
+			// so the page asks for the account's address, saying why.
+			http.Redirect(w, r, "/recovery?flow="+url.QueryEscape(f.ID)+"&notice=recovery-email", http.StatusSeeOther)
+			return
 		}
 		sub.browser.Cookie = mergeCookies(sub.browser.Cookie, cookies)
 

@@ -5,9 +5,11 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/heraproject/hera/internal/device"
@@ -47,6 +49,7 @@ type kratosAPI interface {
 	GetIdentity(ctx context.Context, id string) (*kratos.Identity, error)
 	Logout(ctx context.Context, b kratos.Browser) ([]string, error)
 	AddressTraits(ctx context.Context) ([]string, error)
+	Schemas(ctx context.Context) (map[string]kratos.SchemaTraits, error)
 	DeleteIdentity(ctx context.Context, id string) error
 }
 
@@ -101,13 +104,22 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := i18n.New()
+	cat, err := i18n.Load(d.Options.LocalesDir)
 	if err != nil {
+		if d.Options.LocalesDir != "" {
+			err = fmt.Errorf("locale files (HERA_LOCALES_DIR):\n%w", err)
+		}
 		return nil, err
+	}
+	for _, w := range cat.Warnings() {
+		d.Logger.Warn("locale entry ignored", "reason", w)
+	}
+	if l := d.Options.DefaultLanguage; l != "" && !slices.Contains(cat.Languages(), l) {
+		return nil, fmt.Errorf("web: default language %q: not in the catalog (%s)", l, strings.Join(cat.Languages(), ", "))
 	}
 	c := d.Options.Brand
 	rd.brand = Brand{Name: c.Name, LogoURL: c.LogoURL, FaviconURL: c.FaviconURL,
-		PrivacyURL: c.PrivacyURL, TermsURL: c.TermsURL, CSS: c.Color != "" || c.CSS != ""}
+		PrivacyURL: c.PrivacyURL, TermsURL: c.TermsURL, CSS: c.Color != "" || c.CSS != "", SocialLogos: c.SocialLogos}
 	if rd.brand.Name == "" {
 		rd.brand.Name = "Hera"
 	}

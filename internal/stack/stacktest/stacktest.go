@@ -31,14 +31,26 @@ type Options struct {
 	// KratosEnv overrides Kratos configuration keys, e.g.
 	// "SELFSERVICE_FLOWS_LOGIN_LIFESPAN=2s".
 	KratosEnv []string
+	// Schema is the identity schema (JSON); nil: the dev stack's.
+	Schema []byte
+	// SocialProvider also starts the upstream OpenID Connect provider (a
+	// second Hydra and its login and consent app, stack.StartUpstream) and
+	// enables Kratos's oidc method with it.
+	SocialProvider bool
 }
 
 // Env is a running test stack. Hera itself is not running: the test serves
 // its handler on HeraListener (ServeHera), whose URL Kratos and Hydra already
 // know as HeraURL.
 type Env struct {
-	Kratos       *stack.Kratos
-	Hydra        *stack.Hydra // nil unless Options.Hydra
+	Kratos *stack.Kratos
+	Hydra  *stack.Hydra // nil unless Options.Hydra
+	// Upstream is the social sign-in provider's Hydra and ProviderApp its
+	// login and consent app, served at ProviderURL; nil unless
+	// Options.SocialProvider.
+	Upstream     *stack.Hydra
+	ProviderApp  *stack.ProviderApp
+	ProviderURL  string
 	Mail         *stack.Mailbox
 	HeraURL      string // http://localhost:<port>
 	HeraListener net.Listener
@@ -81,7 +93,34 @@ func Start(t testing.TB, o Options) *Env {
 	})
 
 	dir := t.TempDir()
-	ports := freePorts(t, 4)
+	ports := freePorts(t, 6)
+	var social *stack.SocialConfig
+	type started struct {
+		h   *stack.Hydra
+		err error
+	}
+	upstream := make(chan started, 1)
+	if o.SocialProvider {
+		// The upstream Hydra starts while Kratos does: Kratos reads the
+		// provider's discovery document only when someone signs in.
+		up := stack.UpstreamConfig{
+			Bin: filepath.Join(root, "bin", "hydra"), Dir: filepath.Join(dir, "upstream"), HeraURL: e.HeraURL,
+			PublicPort: ports[4], AdminPort: ports[5], Secret: stack.RandomSecret(), ClientSecret: stack.RandomSecret(),
+			Output: e.logs,
+		}
+		e.ProviderApp = stack.NewProviderApp(up.AdminURL(), nil)
+		appSrv := httptest.NewServer(e.ProviderApp)
+		t.Cleanup(appSrv.Close)
+		e.ProviderURL = appSrv.URL
+		up.AppURL = appSrv.URL
+		social = up.Social()
+		go func() {
+			h, err := stack.StartUpstream(ctx, up)
+			upstream <- started{h, err}
+		}()
+	} else {
+		upstream <- started{}
+	}
 	k, err := stack.StartKratos(ctx, stack.KratosConfig{
 		Bin:        filepath.Join(root, "bin", "kratos"),
 		Dir:        filepath.Join(dir, "kratos"),
@@ -93,7 +132,18 @@ func Start(t testing.TB, o Options) *Env {
 		Secret:     stack.RandomSecret(),
 		Output:     e.logs,
 		Env:        o.KratosEnv,
+		Schema:     o.Schema,
+		Social:     social,
 	})
+	if up := <-upstream; up.err != nil {
+		if err == nil {
+			_ = k.Stop()
+		}
+		t.Fatalf("start the upstream provider: %v\n%s", up.err, e.logs.Tail(8<<10))
+	} else if up.h != nil {
+		e.Upstream = up.h
+		t.Cleanup(func() { _ = up.h.Stop() })
+	}
 	if err != nil {
 		t.Fatalf("start kratos: %v\n%s", err, e.logs.Tail(8<<10))
 	}

@@ -60,7 +60,9 @@ type Form struct {
 
 // Item is one element of a form. Kind selects the fields that apply:
 // input, hidden, checkbox, select, submit, trigger (a JavaScript-driven
-// button), img, a, text, secrets, div.
+// button), img, a, text, secrets, div, account (identifier-first: whose
+// sign-in this is, with a way back) and username (the account's name for
+// password managers, never submitted).
 type Item struct {
 	Kind         string
 	ID           string
@@ -138,6 +140,9 @@ type Brand struct {
 	PrivacyURL string
 	TermsURL   string
 	CSS        bool // /brand.css exists
+	// SocialLogos maps social sign-in provider ids to their buttons'
+	// logos (HERA_SOCIAL_LOGOS); ProviderButton has built-in ones.
+	SocialLogos map[string]string
 }
 
 // LangOption is one entry of the language switcher.

@@ -1,0 +1,61 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/heraproject/hera/internal/kratos"
+)
+
+// schemaOf returns what identity schema id says about its traits; ok is
+// false when Kratos's schemas cannot be read or id is not among them.
+func (s *server) schemaOf(ctx context.Context, id string) (kratos.SchemaTraits, bool) {
+	m, err := s.Kratos.Schemas(ctx)
+	if err != nil {
+		s.Logger.WarnContext(ctx, "identity schemas unreadable", "err", err)
+		return kratos.SchemaTraits{}, false
+	}
+	st, ok := m[id]
+	return st, ok
+}
+
+// signInName is the value an identity signs in with, as its schema says:
+// the first identifier trait, else its e-mail, else its phone number.
+func signInName(st kratos.SchemaTraits, traits json.RawMessage) string {
+	var t map[string]any
+	if json.Unmarshal(traits, &t) != nil {
+		return ""
+	}
+	for _, paths := range [][]string{st.Identifiers, st.Emails, st.Phones} {
+		for _, p := range paths {
+			if v, ok := tracePath(t, p).(string); ok && v != "" {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// schemaClaims is the default scope → claim → source mapping for an
+// identity schema, when the operator configured none: the standard OpenID
+// Connect claims from the traits the schema marks as e-mail, phone and
+// username, and the name from name.first and name.last where they exist.
+func schemaClaims(st kratos.SchemaTraits) map[string]map[string]string {
+	m := map[string]map[string]string{
+		"profile": {"name": "join:name.first name.last", "given_name": "name.first", "family_name": "name.last"},
+	}
+	if len(st.Emails) > 0 {
+		m["email"] = map[string]string{"email": st.Emails[0], "email_verified": "verified:" + st.Emails[0]}
+	}
+	if len(st.Phones) > 0 {
+		m["phone"] = map[string]string{"phone_number": st.Phones[0], "phone_number_verified": "verified:" + st.Phones[0]}
+	}
+	for _, p := range st.Identifiers {
+		if !slices.Contains(st.Emails, p) && !slices.Contains(st.Phones, p) {
+			m["profile"]["preferred_username"] = p
+			break
+		}
+	}
+	return m
+}
