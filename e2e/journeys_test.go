@@ -19,7 +19,7 @@ var requiredStates = []string{
 	"welcome-signed-out", "welcome-signed-in", "welcome-two-factors",
 	"registration", "registration-password",
 	"verification", "verification-code-sent", "verification-done",
-	"login", "login-error", "login-second-factor", "login-second-factor-error", "login-no-js",
+	"login", "login-error", "login-second-factor", "login-second-factor-error", "login-no-js", "login-restarted",
 	"logout",
 	"recovery", "recovery-code-sent", "recovery-code-error", "settings-after-recovery",
 	"settings", "settings-saved", "settings-backup-codes", "settings-passkey-added",
@@ -37,6 +37,34 @@ func TestJourneys(t *testing.T) {
 	began := time.Now()
 	s := start(t)
 	t.Logf("stack and browser up in %s", time.Since(began).Round(time.Millisecond))
+
+	t.Run("a form whose security check fails restarts with a notice and the identifier kept", func(t *testing.T) {
+		b := s.newTab(t)
+		email := newEmail("restart")
+		b.open("/login")
+		b.mustBeAt("/login")
+		b.fill("#form-login-identifier", email)
+		b.fill("#form-login-password", "typed secret 123")
+		// What a stale tab or a rotated CSRF cookie leads to: Kratos
+		// refuses the form's token.
+		evaluate[bool](b, `(document.querySelector("#form-login input[name=csrf_token]").value = "stale", true)`)
+		b.click(`#form-login button[name=method][value=password]`)
+		b.mustBeAt("/login")
+		b.mustSee("Your sign-in form expired or your browser's security check failed. Please try again.")
+		if got := b.value("#form-login-identifier"); got != email {
+			t.Errorf("identifier %q after the restart, want %q", got, email)
+		}
+		if got := b.value("#form-login-password"); got != "" {
+			t.Error("the password was kept")
+		}
+		b.check("login-restarted")
+		// Signing in works from the restarted page.
+		s.createUser(t, email, password)
+		b.fill("#form-login-password", password)
+		b.click(`#form-login button[name=method][value=password]`)
+		b.mustBeAt("/")
+		b.mustSee(email)
+	})
 
 	t.Run("registration, verification by code, logout, login", func(t *testing.T) {
 		b := s.newTab(t)

@@ -58,7 +58,7 @@ func (s *server) deleteAccountPage(w http.ResponseWriter, r *http.Request, sess 
 	t := s.tr(r)
 	v := DeleteAccountView{Messages: msgs, Word: t.T("hera.delete.word"), Apps: s.Hydra != nil}
 	if sess.Identity != nil {
-		_, v.Identifier = traitsNames(sess.Identity.Traits)
+		v.Identifier = s.accountName(r.Context(), sess.Identity)
 	}
 	s.render.render(w, r, status, "delete_account", page{Title: t.T("hera.delete.title"), Data: v, Lang: t.lang})
 }

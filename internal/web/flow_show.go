@@ -165,10 +165,14 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 		}
 	}
 	p.Messages = append(p.Messages, noticeAlerts(notice, t)...)
-	if kind == kratos.Settings && f.Identity != nil {
+	switch {
+	case kind == kratos.Settings && f.Identity != nil:
 		if st, ok := s.schemaOf(r.Context(), f.Identity.SchemaID); ok {
 			addUsernameField(p, signInName(st, f.Identity.Traits))
 		}
+	case kind == kratos.Registration:
+		// The password step carries the traits typed on the first one.
+		addUsernameField(p, s.typedSignInName(r.Context(), p))
 	}
 	p.Links, p.ForgotPassword = flowLinks(kind, f, t)
 	if kind == kratos.Settings {

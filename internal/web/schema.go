@@ -37,6 +37,52 @@ func signInName(st kratos.SchemaTraits, traits json.RawMessage) string {
 	return ""
 }
 
+// accountName is how the pages name an identity: its sign-in name as its
+// schema says, else a common trait (e-mail, username, phone), else its ID.
+func (s *server) accountName(ctx context.Context, id *kratos.Identity) string {
+	if st, ok := s.schemaOf(ctx, id.SchemaID); ok {
+		if n := signInName(st, id.Traits); n != "" {
+			return n
+		}
+	}
+	if _, n := traitsNames(id.Traits); n != "" {
+		return n
+	}
+	return id.ID
+}
+
+// typedSignInName is the sign-in name a registration form already carries
+// (a hidden trait of the password step), by any schema's identifier,
+// e-mail or phone trait, in that order.
+func (s *server) typedSignInName(ctx context.Context, p *FlowPage) string {
+	m, err := s.Kratos.Schemas(ctx)
+	if err != nil {
+		return ""
+	}
+	hidden := map[string]string{}
+	for fi := range p.Forms {
+		for _, it := range p.Forms[fi].Items {
+			if it.Kind == "hidden" && it.Value != "" {
+				hidden[it.Name] = it.Value
+			}
+		}
+	}
+	for _, pick := range []func(kratos.SchemaTraits) []string{
+		func(st kratos.SchemaTraits) []string { return st.Identifiers },
+		func(st kratos.SchemaTraits) []string { return st.Emails },
+		func(st kratos.SchemaTraits) []string { return st.Phones },
+	} {
+		for _, st := range m {
+			for _, path := range pick(st) {
+				if v := hidden["traits."+path]; v != "" {
+					return v
+				}
+			}
+		}
+	}
+	return ""
+}
+
 // schemaClaims is the default scope → claim → source mapping for an
 // identity schema, when the operator configured none: the standard OpenID
 // Connect claims from the traits the schema marks as e-mail, phone and

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -16,7 +17,7 @@ func handleWelcome(s *server) http.Handler {
 		sess, err := s.Kratos.Whoami(r.Context(), s.browser(r))
 		switch ae, isAPI := kratos.IsAPIError(err, 0); {
 		case err == nil:
-			v = welcomeView(sess, s.tr(r), s)
+			v = welcomeView(r.Context(), sess, s.tr(r), s)
 			v.Apps = s.Hydra != nil
 		case isAPI && ae.Status == http.StatusForbidden:
 			v.NeedsSecondFactor = true
@@ -29,13 +30,11 @@ func handleWelcome(s *server) http.Handler {
 	})
 }
 
-func welcomeView(sess *kratos.Session, t tr, s *server) WelcomeView {
+func welcomeView(ctx context.Context, sess *kratos.Session, t tr, s *server) WelcomeView {
 	v := WelcomeView{Session: true, AAL: t.T("hera.aal." + sess.AuthenticatorAssuranceLevel)}
 	if sess.Identity != nil {
-		v.Name, v.Identifier = traitsNames(sess.Identity.Traits)
-		if v.Identifier == "" {
-			v.Identifier = sess.Identity.ID
-		}
+		v.Name, _ = traitsNames(sess.Identity.Traits)
+		v.Identifier = s.accountName(ctx, sess.Identity)
 	}
 	v.AuthenticatedAt = sess.AuthenticatedAt.UTC().Format(time.RFC3339)
 	v.AuthenticatedAtText = s.catalog.FormatTime(t.lang, sess.AuthenticatedAt, "datetime")
