@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -306,7 +307,15 @@ func (b *tab) url() string {
 // path is the path of the tab's current location (Hera's pages).
 func (b *tab) path() string {
 	b.t.Helper()
-	return run(b, "location", chromedp.Evaluate[string](`location.pathname`))
+	p := run(b, "location", chromedp.Evaluate[string](`location.pathname`))
+	// Paths are Hera's, from its root: under a path prefix (stacktest's
+	// PathPrefix), "/login" is /auth/login in the address bar.
+	if u, err := url.Parse(b.s.HeraURL); err == nil && u.Path != "" {
+		if rest, ok := strings.CutPrefix(p, u.Path); ok && strings.HasPrefix(rest, "/") {
+			return rest
+		}
+	}
+	return p
 }
 
 // mustBeAt fails unless the tab shows Hera's page at path.

@@ -17,35 +17,43 @@ import (
 	"github.com/heraproject/hera/internal/logbuf"
 	"github.com/heraproject/hera/internal/metrics"
 	"github.com/heraproject/hera/internal/requestid"
+	"github.com/heraproject/hera/internal/tracing"
 	"github.com/heraproject/hera/internal/web"
 )
+
+// tracingFlushTimeout bounds sending the last spans on shutdown: a
+// collector that is down must not hold up a restart.
+const tracingFlushTimeout = 5 * time.Second
 
 // errUsage marks a bad command line; the usage text has been printed.
 var errUsage = errors.New("invalid arguments")
 
-// run is Hera's whole program: it serves until ctx is cancelled, then shuts
-// down gracefully.
 // version is stamped at build time (scripts/image.sh: -X main.version=…);
 // a plain go build says "dev".
 var version = "dev"
 
+// run is Hera's whole program: it serves until ctx is cancelled, then shuts
+// down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	for _, a := range args[1:] {
 		switch a {
 		case "-h", "-help", "--help", "help":
 			config.Usage(stdout)
+			tracing.Usage(stdout)
 			return nil
 		case "-version", "--version", "version":
 			fmt.Fprintln(stdout, "hera", version)
 			return nil
 		default:
 			config.Usage(stderr)
+			tracing.Usage(stderr)
 			return fmt.Errorf("%w: unknown argument %q", errUsage, a)
 		}
 	}
 	cfg, err := config.Load(getenv)
-	if err != nil {
+	tcfg, terr := tracing.FromEnv(getenv)
+	if err := errors.Join(err, terr); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	logOut := stdout
@@ -60,6 +68,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(requestid.Handler{Handler: slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.Log.Level})})
 
+	tr, err := tracing.Setup(ctx, tcfg, tracing.Options{Logger: log, Version: version})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Deferred, so it runs once the server has shut down: the last
+		// requests' spans are sent too.
+		fctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+		defer cancel()
+		if err := tr.Shutdown(fctx); err != nil {
+			log.Warn("tracing: spans not flushed on shutdown", "err", err)
+		}
+	}()
+	if tr.Enabled() {
+		log.Info("tracing", "protocol", tcfg.Protocol, "endpoint", tcfg.Endpoint.Redacted(), "sampler", tcfg.Sampler,
+			"service_name", tcfg.ServiceName)
+	}
+
 	var m *metrics.Metrics
 	if cfg.Log.MetricsListen != "" {
 		m = metrics.New()
@@ -73,11 +99,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer closeStore()
+	if tr.Enabled() {
+		store = tracedStore{Store: store, t: tr, system: cfg.Lockout.Store}
+	}
 	limiter, err := lockout.New(store, cfg.Lockout.Policy)
 	if err != nil {
 		return err
 	}
-	g, widget, err := newGuard(cfg, log, limiter, kc, m)
+	g, widget, err := newGuard(cfg, log, limiter, kc, m, tr)
 	if err != nil {
 		return err
 	}
@@ -96,10 +125,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if m != nil {
 			hc.WrapTransport(func(rt http.RoundTripper) http.RoundTripper { return m.Transport("hydra", rt) })
 		}
+		hc.WrapTransport(func(rt http.RoundTripper) http.RoundTripper { return tr.Transport("hydra", rt) })
 	}
 	if m != nil {
 		deps.Metrics = m
 		kc.WrapTransport(func(rt http.RoundTripper) http.RoundTripper { return m.Transport("kratos", rt) })
+	}
+	// Off, Transport returns the transport it is given: nothing changes.
+	kc.WrapTransport(func(rt http.RoundTripper) http.RoundTripper { return tr.Transport("kratos", rt) })
+	if tr.Enabled() {
+		deps.Tracing = tr
 	}
 
 	handler, err := web.NewServer(deps)

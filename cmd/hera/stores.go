@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/heraproject/hera/internal/captcha"
@@ -17,9 +19,11 @@ import (
 	"github.com/heraproject/hera/internal/lockout/postgres"
 	redisstore "github.com/heraproject/hera/internal/lockout/redis"
 	"github.com/heraproject/hera/internal/metrics"
+	"github.com/heraproject/hera/internal/tracing"
 	"github.com/heraproject/hera/internal/web"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // openLockoutStore opens the configured counter store. close releases it.
@@ -60,7 +64,7 @@ func openLockoutStore(ctx context.Context, cfg *config.Config) (store lockout.St
 
 // newGuard builds the captcha and lockout checks of every submission, and
 // the captcha widget the pages show.
-func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc *kratos.Client, m *metrics.Metrics) (*guard.Guard, *web.Captcha, error) {
+func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc *kratos.Client, m *metrics.Metrics, tr *tracing.Tracing) (*guard.Guard, *web.Captcha, error) {
 	devices, err := newDevices(cfg, log)
 	if err != nil {
 		return nil, nil, err
@@ -82,7 +86,7 @@ func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc
 		if err != nil {
 			return nil, nil, err
 		}
-		v, err := captcha.New(captcha.Config{
+		cc := captcha.Config{
 			Provider:  p,
 			SiteKey:   cfg.Captcha.SiteKey,
 			Secret:    cfg.Captcha.Secret,
@@ -90,7 +94,12 @@ func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc
 			Timeout:   cfg.Captcha.Timeout,
 			Hostnames: cfg.Captcha.Hostnames,
 			Action:    cfg.Captcha.Action,
-		})
+		}
+		if tr.Enabled() {
+			// Spans, but no traceparent: the provider is a third party.
+			cc.HTTPClient = &http.Client{Transport: tr.ExternalTransport("captcha", http.DefaultTransport)}
+		}
+		v, err := captcha.New(cc)
 		if err != nil {
 			return nil, nil, fmt.Errorf("captcha: %w", err)
 		}
@@ -117,7 +126,8 @@ func newDevices(cfg *config.Config, log *slog.Logger) (*device.Cookies, error) {
 			log.Warn("HERA_DEVICE_COOKIE_SECRET is not set: device cookies hold only on the replica that issued them, until it restarts")
 		}
 	}
-	return device.New(device.Config{Secret: secret, Lifetime: cfg.Lockout.DeviceCookieLifetime, Secure: cfg.HTTP.PublicURL.Scheme == "https"})
+	return device.New(device.Config{Secret: secret, Lifetime: cfg.Lockout.DeviceCookieLifetime, Secure: cfg.HTTP.PublicURL.Scheme == "https",
+		Path: strings.TrimSuffix(cfg.HTTP.PublicURL.Path, "/") + "/"})
 }
 
 // storeReadiness reports whether the shared lockout store answers.
@@ -129,4 +139,80 @@ type storeReadiness struct {
 func (s storeReadiness) Ready(ctx context.Context) error {
 	_, err := s.store.Get(ctx, lockout.Key{Realm: s.realm, Kind: lockout.KindIP, Digest: "readiness-probe"}, time.Now())
 	return err
+}
+
+// tracedStore gives every lockout store call a client span (tracing on).
+type tracedStore struct {
+	lockout.Store
+	t      *tracing.Tracing
+	system string // HERA_LOCKOUT_STORE: memory, postgres or redis
+}
+
+// call starts the span of one operation on key. Only the key's kind is
+// recorded: its digest stands for an account or an address.
+func (s tracedStore) call(ctx context.Context, op string, key lockout.Key) (context.Context, func(error)) {
+	attrs := []attribute.KeyValue{attribute.String("hera.lockout.kind", string(key.Kind)), attribute.String("db.operation.name", op)}
+	switch s.system {
+	case "postgres":
+		attrs = append(attrs, attribute.String("db.system.name", "postgresql"))
+	case "redis":
+		attrs = append(attrs, attribute.String("db.system.name", "redis"))
+	}
+	return s.t.Call(ctx, "lockout", op, attrs...)
+}
+
+func (s tracedStore) Fail(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule) (lockout.State, error) {
+	ctx, end := s.call(ctx, "Fail", key)
+	st, err := s.Store.Fail(ctx, key, now, rule)
+	end(err)
+	return st, err
+}
+
+func (s tracedStore) Get(ctx context.Context, key lockout.Key, now time.Time) (lockout.State, error) {
+	ctx, end := s.call(ctx, "Get", key)
+	st, err := s.Store.Get(ctx, key, now)
+	end(err)
+	return st, err
+}
+
+func (s tracedStore) Reset(ctx context.Context, key lockout.Key) error {
+	ctx, end := s.call(ctx, "Reset", key)
+	err := s.Store.Reset(ctx, key)
+	end(err)
+	return err
+}
+
+func (s tracedStore) Reserve(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
+	ctx, end := s.call(ctx, "Reserve", key)
+	st, ok, err := s.Store.Reserve(ctx, key, now, rule, hold)
+	end(err)
+	return st, ok, err
+}
+
+func (s tracedStore) Settle(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, failed bool) (lockout.State, error) {
+	ctx, end := s.call(ctx, "Settle", key)
+	st, err := s.Store.Settle(ctx, key, now, rule, failed)
+	end(err)
+	return st, err
+}
+
+func (s tracedStore) Take(ctx context.Context, key lockout.Key, now time.Time, limits []lockout.Limit) (lockout.Quota, error) {
+	ctx, end := s.call(ctx, "Take", key)
+	q, err := s.Store.Take(ctx, key, now, limits)
+	end(err)
+	return q, err
+}
+
+func (s tracedStore) Link(ctx context.Context, handle lockout.Key, subject string, now time.Time, ttl time.Duration) error {
+	ctx, end := s.call(ctx, "Link", handle)
+	err := s.Store.Link(ctx, handle, subject, now, ttl)
+	end(err)
+	return err
+}
+
+func (s tracedStore) Resolve(ctx context.Context, handle lockout.Key, now time.Time) (string, error) {
+	ctx, end := s.call(ctx, "Resolve", handle)
+	subject, err := s.Store.Resolve(ctx, handle, now)
+	end(err)
+	return subject, err
 }

@@ -49,6 +49,9 @@ type Config struct {
 	Lifetime time.Duration
 	// Secure marks cookies Secure (Hera served over https).
 	Secure bool
+	// Path is the cookies' Path: where Hera is served ("/" by default,
+	// "/auth/" under a path prefix).
+	Path string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -58,6 +61,7 @@ type Cookies struct {
 	secret   []byte
 	lifetime time.Duration
 	secure   bool
+	path     string
 	now      func() time.Time
 }
 
@@ -72,7 +76,10 @@ func New(c Config) (*Cookies, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Cookies{secret: append([]byte(nil), c.Secret...), lifetime: c.Lifetime, secure: c.Secure, now: c.Now}, nil
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	return &Cookies{secret: append([]byte(nil), c.Secret...), lifetime: c.Lifetime, secure: c.Secure, path: c.Path, now: c.Now}, nil
 }
 
 // mac is HMAC-SHA-256 under the secret of the parts, each length-prefixed
@@ -109,7 +116,7 @@ func (c *Cookies) Issue(account string) (*http.Cookie, error) {
 	return &http.Cookie{
 		Name:     c.Name(account),
 		Value:    base64.RawURLEncoding.EncodeToString(v),
-		Path:     "/",
+		Path:     c.path,
 		MaxAge:   int(c.lifetime / time.Second),
 		HttpOnly: true,
 		Secure:   c.secure,

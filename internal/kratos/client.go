@@ -185,12 +185,14 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, body io.Re
 		if errors.As(err, &ue) {
 			ue.URL, _, _ = strings.Cut(ue.URL, "?")
 		}
-		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, u.Path, err)
+		// Wrapped, so callers can tell a cancelled request's (the browser
+		// went away) from Kratos failing.
+		return nil, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, method, u.Path, err)
 	}
 	defer res.Body.Close()
 	b, err := readBody(res, buf)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s %s: reading answer: %v", ErrUnavailable, method, u.Path, err)
+		return nil, fmt.Errorf("%w: %s %s: reading answer: %w", ErrUnavailable, method, u.Path, err)
 	}
 	if len(b) > maxBody {
 		return nil, fmt.Errorf("%w: %s %s: answer larger than %d bytes", ErrUnavailable, method, u.Path, maxBody)

@@ -2,6 +2,7 @@ package kratos
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -121,6 +122,17 @@ func spoofable() []string {
 		"X-Http-Method-Override", "X-Method-Override", "X-Original-Forwarded-For"}
 }
 
+// traceHeaders carry a trace context (W3C Trace Context and Baggage). A
+// browser's are dropped: Kratos must not join a trace a client picked.
+// The transport Hera wraps the proxy's in (tracing) sets Hera's own.
+func traceHeaders() []string {
+	return []string{"Traceparent", "Tracestate", "Baggage"}
+}
+
+// statusClientClosed is nginx's status for a request whose client closed
+// the connection before the answer (logged, counted, never seen).
+const statusClientClosed = 499
+
 // ProxyConfig configures NewProxy.
 type ProxyConfig struct {
 	Upstream *url.URL // Kratos public API
@@ -136,7 +148,9 @@ type ProxyConfig struct {
 	// (status 502 or 504).
 	Refuse func(w http.ResponseWriter, r *http.Request)
 	Fail   func(w http.ResponseWriter, r *http.Request, status int)
-	// WrapTransport, if set, wraps the upstream transport (metrics).
+	// WrapTransport, if set, wraps the upstream transport (metrics,
+	// tracing). It sees the request after the browser's trace headers are
+	// dropped, so it may set Hera's.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// KeepCookie, if set, says which of the client's cookies reach Kratos
 	// (Hera's own stay behind: Kratos refuses API flows that carry any).
@@ -180,7 +194,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	if cfg.WrapTransport != nil {
 		transport = cfg.WrapTransport(transport)
 	}
-	drop := spoofable()
+	drop := append(spoofable(), traceHeaders()...)
 	p.rp = &httputil.ReverseProxy{
 		// Copy buffers are reused: ReverseProxy otherwise allocates 32 KiB
 		// for every answer it forwards.
@@ -209,6 +223,13 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		Transport:      transport,
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled) {
+				// The browser went away: nothing failed, nobody reads an
+				// answer.
+				cfg.Logger.InfoContext(r.Context(), "client went away", "path", r.URL.Path, "err", err)
+				w.WriteHeader(statusClientClosed)
+				return
+			}
 			status := http.StatusBadGateway
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {

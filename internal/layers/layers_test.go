@@ -20,13 +20,13 @@ var rank = map[string]int{
 	"internal/lockout/memory": 4, "internal/lockout/postgres": 4, "internal/lockout/redis": 4,
 	"internal/captcha": 4, "internal/redirect": 4, "internal/i18n": 4,
 	"internal/kratos": 4, "internal/hydra": 4,
-	"internal/config": 4, "internal/metrics": 4, "internal/logbuf": 4, "internal/stack": 4,
+	"internal/config": 4, "internal/metrics": 4, "internal/tracing": 4, "internal/logbuf": 4, "internal/stack": 4,
 	"internal/lockout":   5,
 	"internal/requestid": 6, "deploy/dev": 6,
 	"internal/layers": 6,
 	// Test support.
 	"internal/stack/stacktest": -1, "internal/stack/dbtest": -1, "internal/webtest": -1,
-	"internal/captcha/captchatest": -1, "internal/lockout/storetest": -1, "e2e": -1, "deploy": -1,
+	"internal/captcha/captchatest": -1, "internal/tracing/tracingtest": -1, "internal/lockout/storetest": -1, "e2e": -1, "deploy": -1,
 }
 
 func TestImportsPointDown(t *testing.T) {

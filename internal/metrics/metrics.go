@@ -4,6 +4,8 @@
 package metrics
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -28,18 +30,18 @@ func New() *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hera_http_requests_total", Help: "HTTP requests served, by route pattern, method and status.",
+			Name: "hera_http_requests_total", Help: "HTTP requests served, by route pattern, method and status (499: the client went away first).",
 		}, []string{"route", "method", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "hera_http_request_duration_seconds", Help: "Time to serve HTTP requests, by route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
 		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "hera_upstream_request_duration_seconds", Help: "Calls to Kratos and Hydra, by upstream, method and status class.",
+			Name: "hera_upstream_request_duration_seconds", Help: "Calls to Kratos and Hydra, by upstream, method and status class (canceled: the browser went away first).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"upstream", "method", "status"}),
 		upErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hera_upstream_errors_total", Help: "Calls to Kratos and Hydra that failed without an answer (unreachable, timeout).",
+			Name: "hera_upstream_errors_total", Help: "Calls to Kratos and Hydra that failed without an answer (unreachable, timeout; not those the browser gave up on).",
 		}, []string{"upstream"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hera_auth_decisions_total", Help: "Guard decisions on submissions that carry a secret or send a code: allowed, locked, busy, send_limited, captcha_failed, captcha_unavailable, store_unavailable, credential_failure, success.",
@@ -100,6 +102,12 @@ func (m *Metrics) Transport(upstream string, rt http.RoundTripper) http.RoundTri
 		start := time.Now()
 		res, err := rt.RoundTrip(req)
 		if err != nil {
+			if errors.Is(err, context.Canceled) && errors.Is(req.Context().Err(), context.Canceled) {
+				// The caller gave up (the browser went away): the upstream
+				// did not fail, so no alert on hera_upstream_errors_total.
+				m.upstream.WithLabelValues(upstream, req.Method, "canceled").Observe(time.Since(start).Seconds())
+				return nil, err
+			}
 			m.upErrors.WithLabelValues(upstream).Inc()
 			return nil, err
 		}

@@ -15,7 +15,7 @@ import (
 
 // Allowlist is a set of allowed redirect prefixes.
 type Allowlist struct {
-	base    *url.URL // Hera's public URL: relative targets resolve against it
+	base    *url.URL // Hera's public URL: relative targets are paths below it
 	entries []entry
 }
 
@@ -101,6 +101,13 @@ func (a *Allowlist) Allowed(target string) (string, bool) {
 		// Only absolute paths on Hera itself: not "//host", not "evil".
 		if u.Host != "" || !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") {
 			return "", false
+		}
+		// Written from Hera's root, which is the base URL's path when Hera
+		// is served under one ("/settings" is https://example.com/auth/settings).
+		if base := strings.TrimSuffix(a.base.EscapedPath(), "/"); base != "" {
+			if u, err = url.Parse(base + target); err != nil {
+				return "", false
+			}
 		}
 		u = a.base.ResolveReference(u)
 	}

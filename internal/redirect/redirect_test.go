@@ -132,3 +132,32 @@ func FuzzAllowed(f *testing.F) {
 		}
 	})
 }
+
+// TestAllowedUnderPathPrefix: with Hera served under a path, relative
+// targets are written from Hera's root and land below the prefix; nothing
+// else on the host is Hera's.
+func TestAllowedUnderPathPrefix(t *testing.T) {
+	base, _ := url.Parse("https://example.com/auth")
+	a, err := New(base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string]string{
+		"/settings":                         "https://example.com/auth/settings",
+		"/":                                 "https://example.com/auth/",
+		"/login?flow=1":                     "https://example.com/auth/login?flow=1",
+		"https://example.com/auth/sessions": "https://example.com/auth/sessions",
+	} {
+		if got, ok := a.Allowed(target); !ok || got != want {
+			t.Errorf("%q: %q %v, want %q", target, got, ok, want)
+		}
+	}
+	for _, target := range []string{
+		"https://example.com/", "https://example.com/other", "https://example.com/authority",
+		"/../admin", "//evil.example/",
+	} {
+		if got, ok := a.Allowed(target); ok {
+			t.Errorf("%q allowed as %q", target, got)
+		}
+	}
+}

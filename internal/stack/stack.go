@@ -14,9 +14,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"text/template"
@@ -87,6 +89,9 @@ type KratosConfig struct {
 	// Env overrides configuration keys the Ory way, e.g.
 	// SELFSERVICE_FLOWS_LOGIN_LIFESPAN=2s.
 	Env []string
+	// NoDev runs Kratos without --dev, as in production: its cookies are
+	// Secure (also on an http base URL) and bcrypt costs at least 12.
+	NoDev bool
 }
 
 // Kratos is a running Kratos.
@@ -135,6 +140,7 @@ func StartKratos(ctx context.Context, c KratosConfig) (*Kratos, error) {
 		"PublicPort":   c.PublicPort,
 		"AdminPort":    c.AdminPort,
 		"HeraURL":      c.HeraURL,
+		"HeraOrigin":   origin(c.HeraURL),
 		"MailURL":      c.MailURL,
 		"BcryptCost":   c.BcryptCost,
 		"LogLevel":     c.LogLevel,
@@ -149,7 +155,11 @@ func StartKratos(ctx context.Context, c KratosConfig) (*Kratos, error) {
 	if err := runOnce(ctx, c.Output, c.Bin, "migrate", "sql", "-e", "--yes", "-c", cfgPath); err != nil {
 		return nil, fmt.Errorf("stack: kratos migrate: %w", err)
 	}
-	p, err := start(c.Output, c.Env, "kratos", c.Bin, "serve", "-c", cfgPath, "--dev", "--watch-courier", "--sqa-opt-out")
+	args := []string{"serve", "-c", cfgPath, "--dev", "--watch-courier", "--sqa-opt-out"}
+	if c.NoDev {
+		args = slices.DeleteFunc(args, func(a string) bool { return a == "--dev" })
+	}
+	p, err := start(c.Output, c.Env, "kratos", c.Bin, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +196,9 @@ type HydraConfig struct {
 	// one host keep theirs apart: browsers ignore ports for cookies.
 	CookiePrefix string
 	Output       io.Writer
+	// Env overrides configuration keys the Ory way, e.g.
+	// URLS_LOGIN=https://elsewhere.example/login.
+	Env []string
 }
 
 // Hydra is a running Hydra.
@@ -231,7 +244,7 @@ func StartHydra(ctx context.Context, c HydraConfig) (*Hydra, error) {
 	if err := runOnce(ctx, c.Output, c.Bin, "migrate", "sql", "-e", "--yes", "-c", cfgPath); err != nil {
 		return nil, fmt.Errorf("stack: hydra migrate: %w", err)
 	}
-	p, err := start(c.Output, nil, "hydra", c.Bin, "serve", "all", "--dev", "-c", cfgPath, "--sqa-opt-out")
+	p, err := start(c.Output, c.Env, "hydra", c.Bin, "serve", "all", "--dev", "-c", cfgPath, "--sqa-opt-out")
 	if err != nil {
 		return nil, err
 	}
@@ -365,4 +378,14 @@ func tail(b []byte, n int) []byte {
 // holds a transaction.)
 func sqliteDSN(path string) string {
 	return "sqlite://" + path + "?_fk=true&mode=rwc&_journal_mode=WAL&_busy_timeout=10000"
+}
+
+// origin is the scheme and host of u (Hera's URL may carry a path; a
+// WebAuthn origin may not).
+func origin(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return u
+	}
+	return p.Scheme + "://" + p.Host
 }

@@ -35,7 +35,7 @@ func (s *server) privileged(sess *kratos.Session) bool {
 // refreshFor sends the browser to sign in again, then back to path.
 func (s *server) refreshFor(w http.ResponseWriter, r *http.Request, path string) {
 	q := url.Values{"refresh": {"true"}, "return_to": {s.Options.PublicURL.String() + path}}
-	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, s.url("/login?"+q.Encode()), http.StatusSeeOther)
 }
 
 // handleDeleteAccountPage asks for a typed confirmation, after a recent
@@ -119,7 +119,7 @@ func handleDeleteAccount(s *server) http.Handler {
 		// The audit line carries the request id (from the context), never
 		// who was deleted.
 		s.Logger.InfoContext(ctx, "account deleted", "audit", "account_deleted")
-		http.Redirect(w, r, "/goodbye", http.StatusSeeOther)
+		http.Redirect(w, r, s.url("/goodbye"), http.StatusSeeOther)
 	})
 }
 

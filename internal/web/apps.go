@@ -109,6 +109,6 @@ func handleRemoveApp(s *server) http.Handler {
 			return
 		}
 		s.Logger.InfoContext(ctx, "oauth2 app access removed", "client_id", client)
-		http.Redirect(w, r, "/apps?done=removed", http.StatusSeeOther)
+		http.Redirect(w, r, s.url("/apps?done=removed"), http.StatusSeeOther)
 	})
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -12,6 +13,10 @@ import (
 // errorPage renders the generic error page. The cause, if any, goes to the
 // log only; the user sees the request ID.
 func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, err error) {
+	if clientGone(r, err) {
+		s.clientWentAway(w, r, err)
+		return
+	}
 	if err != nil {
 		s.Logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "status", status, "err", err)
 	}
@@ -30,6 +35,25 @@ func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, e
 		v.Message = t.T("hera.error.timeout.message")
 	}
 	s.render.render(w, r, status, "error", page{Title: v.Title, Data: v})
+}
+
+// statusClientClosed is nginx's status for a request whose client closed
+// the connection before the answer: it shows in the request's log line,
+// its metrics and its span, and reaches no one.
+const statusClientClosed = 499
+
+// clientGone reports whether err is the cancellation of a call made for a
+// request whose client went away (a closed tab, a load run's closing
+// connections), not a failure of Hera's or of an upstream.
+func clientGone(r *http.Request, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled)
+}
+
+// clientWentAway ends a request whose client is gone: no error page (nobody
+// reads it) and no error line (nothing failed).
+func (s *server) clientWentAway(w http.ResponseWriter, r *http.Request, err error) {
+	s.Logger.InfoContext(r.Context(), "client went away", "path", r.URL.Path, "err", err)
+	w.WriteHeader(statusClientClosed)
 }
 
 // kratosFailure renders the page for a failed Kratos call: the generic error

@@ -82,7 +82,7 @@ func handleFlowPage(s *server, kind kratos.Kind) http.Handler {
 		}
 		restarted := q.Get("notice") == "restarted"
 		if c, err := r.Cookie(restartCookie); err == nil && c.Value != "" {
-			http.SetCookie(w, &http.Cookie{Name: restartCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			http.SetCookie(w, &http.Cookie{Name: restartCookie, Path: s.cookiePath(), MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 			restarted = restarted || c.Value == string(kind)
 		}
 		s.renderFlow(w, r, kind, f, http.StatusOK, restarted)
@@ -98,7 +98,7 @@ func (s *server) flowFetchFailed(w http.ResponseWriter, r *http.Request, kind kr
 	}
 	switch {
 	case ae.Status == http.StatusGone && ae.UseFlowID != "" && validID(ae.UseFlowID):
-		http.Redirect(w, r, "/"+string(kind)+"?flow="+url.QueryEscape(ae.UseFlowID), http.StatusSeeOther)
+		http.Redirect(w, r, s.url("/"+string(kind)+"?flow="+url.QueryEscape(ae.UseFlowID)), http.StatusSeeOther)
 	case ae.Status == http.StatusGone, ae.Status == http.StatusNotFound, ae.ID == "security_csrf_violation",
 		ae.Status == http.StatusForbidden && ae.RedirectBrowserTo == "":
 		s.Logger.InfoContext(r.Context(), "restarting flow", "flow", kind, "status", ae.Status, "kratos_error_id", ae.ID)
@@ -107,7 +107,7 @@ func (s *server) flowFetchFailed(w http.ResponseWriter, r *http.Request, kind kr
 		s.redirectChecked(w, r, ae.RedirectBrowserTo)
 	case ae.Status == http.StatusUnauthorized:
 		// Settings without a session: sign in first, then come back.
-		http.Redirect(w, r, "/login?return_to="+url.QueryEscape(s.Options.PublicURL.String()+"/"+string(kind)), http.StatusSeeOther)
+		http.Redirect(w, r, s.url("/login?return_to="+url.QueryEscape(s.Options.PublicURL.String()+"/"+string(kind))), http.StatusSeeOther)
 	default:
 		s.kratosFailure(w, r, err)
 	}
@@ -118,7 +118,7 @@ func (s *server) flowFetchFailed(w http.ResponseWriter, r *http.Request, kind kr
 // page says so instead of looping.
 func (s *server) restartFlow(w http.ResponseWriter, r *http.Request, kind kratos.Kind, q url.Values) {
 	if c, err := r.Cookie(restartCookie); err == nil && c.Value == string(kind) {
-		http.SetCookie(w, &http.Cookie{Name: restartCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		http.SetCookie(w, &http.Cookie{Name: restartCookie, Path: s.cookiePath(), MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		s.Logger.ErrorContext(r.Context(), "flow restart loop",
 			"flow", kind, "hint", "Kratos refuses fresh flows: check that serve.public.base_url is HERA_PUBLIC_URL/api/kratos/ and the cookie domain matches")
 		t := s.tr(r)
@@ -131,7 +131,7 @@ func (s *server) restartFlow(w http.ResponseWriter, r *http.Request, kind kratos
 		s.render.render(w, r, http.StatusConflict, "error", page{Title: v.Title, Data: v})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: restartCookie, Value: string(kind), Path: "/", MaxAge: 60,
+	http.SetCookie(w, &http.Cookie{Name: restartCookie, Value: string(kind), Path: s.cookiePath(), MaxAge: 60,
 		HttpOnly: true, Secure: s.Options.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, s.startURL(kind, q), http.StatusSeeOther)
 }
@@ -142,7 +142,7 @@ func (s *server) restartFlow(w http.ResponseWriter, r *http.Request, kind kratos
 // the identifier they typed again.
 func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.Kind, f *kratos.Flow, status int, restarted bool) {
 	vc := viewContext{
-		submitPath:   apiPrefix + "/" + string(kind) + "/submit?flow=" + url.QueryEscape(f.ID),
+		submitPath:   s.url(apiPrefix + "/" + string(kind) + "/submit?flow=" + url.QueryEscape(f.ID)),
 		kratosPrefix: s.kratosPrefix + "/",
 	}
 	var uiLocales []string

@@ -172,7 +172,7 @@ func attemptRefusal(err error) *guard.Refusal {
 // needs (Post/Redirect/Get: the flow page shows the messages). at is the
 // submission, whose identifier a restarted flow's page shows again.
 func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, o *kratos.Outcome, at *attempt.Attempt) {
-	flowPage := func(fid string) string { return "/" + string(kind) + "?flow=" + url.QueryEscape(fid) }
+	flowPage := func(fid string) string { return s.url("/" + string(kind) + "?flow=" + url.QueryEscape(fid)) }
 	switch o.Kind {
 	case kratos.OutcomeSuccess:
 		if next := o.NextURL(); next != "" {
@@ -183,7 +183,7 @@ func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kra
 			http.Redirect(w, r, flowPage(o.Flow.ID), http.StatusSeeOther)
 			return
 		}
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+		http.Redirect(w, r, s.url("/"), http.StatusSeeOther)
 	case kratos.OutcomeFlow:
 		if next := o.NextURL(); next != "" {
 			s.redirectChecked(w, r, next)
@@ -215,9 +215,9 @@ func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kra
 	default:
 		switch o.Err.ID {
 		case "session_already_available":
-			http.Redirect(w, r, "/", http.StatusSeeOther)
+			http.Redirect(w, r, s.url("/"), http.StatusSeeOther)
 		case "session_inactive", "session_required":
-			http.Redirect(w, r, "/login?return_to="+url.QueryEscape(s.Options.PublicURL.String()+"/"+string(kind)), http.StatusSeeOther)
+			http.Redirect(w, r, s.url("/login?return_to="+url.QueryEscape(s.Options.PublicURL.String()+"/"+string(kind))), http.StatusSeeOther)
 		default:
 			if validID(o.Err.UseFlowID) {
 				http.Redirect(w, r, flowPage(o.Err.UseFlowID), http.StatusSeeOther)
@@ -253,7 +253,7 @@ func (s *server) submitRefused(w http.ResponseWriter, r *http.Request, kind krat
 			target += "&notice=" + url.QueryEscape(ref.Notice)
 		}
 	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	http.Redirect(w, r, s.url(target), http.StatusSeeOther)
 }
 
 func noticeID(n string) string {

@@ -45,6 +45,10 @@ func handleFlowJSON(s *server) http.Handler {
 				writeAPIError(w, ae.Status, ae.ID, ae.Message)
 				return
 			}
+			if clientGone(r, err) {
+				s.clientWentAway(w, r, err)
+				return
+			}
 			s.Logger.ErrorContext(r.Context(), "flow fetch failed", "err", err)
 			writeAPIError(w, http.StatusBadGateway, "hera_upstream_unavailable", "The service is temporarily unavailable.")
 			return

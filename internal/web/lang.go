@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/heraproject/hera/internal/i18n"
@@ -88,8 +87,9 @@ func handleLanguage(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		lang := s.catalog.Negotiate(nil, q.Get("lang"), "", s.Options.DefaultLanguage)
-		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: s.cookiePath(), MaxAge: 365 * 24 * 3600,
 			HttpOnly: true, Secure: s.Options.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+		// next is a path from Hera's root (the page the switcher was on).
 		next := q.Get("next")
 		if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 			next = "/"
@@ -97,12 +97,6 @@ func handleLanguage(s *server) http.Handler {
 		if _, ok := s.redirects.Allowed(next); !ok {
 			next = "/"
 		}
-		http.Redirect(w, r, next, http.StatusSeeOther)
+		http.Redirect(w, r, s.url(next), http.StatusSeeOther)
 	})
-}
-
-// currentPath is the page's path and query, for the switcher's next=.
-func currentPath(r *http.Request) string {
-	u := url.URL{Path: r.URL.Path, RawQuery: r.URL.RawQuery}
-	return u.String()
 }

@@ -16,7 +16,7 @@ func handleLogoutPage(s *server) http.Handler {
 		}
 		if _, err := s.Kratos.Whoami(r.Context(), s.browser(r)); err != nil {
 			if ae, ok := kratos.IsAPIError(err, 0); ok && ae.Status == http.StatusUnauthorized {
-				http.Redirect(w, r, "/", http.StatusSeeOther)
+				http.Redirect(w, r, s.url("/"), http.StatusSeeOther)
 				return
 			}
 			if _, ok := kratos.IsAPIError(err, 0); !ok {
@@ -24,7 +24,7 @@ func handleLogoutPage(s *server) http.Handler {
 				return
 			}
 		}
-		s.render.render(w, r, http.StatusOK, "logout", page{Title: s.tr(r).T("hera.logout.title"), Data: LogoutView{Action: "/logout"}})
+		s.render.render(w, r, http.StatusOK, "logout", page{Title: s.tr(r).T("hera.logout.title"), Data: LogoutView{Action: s.url("/logout")}})
 	})
 }
 
@@ -47,7 +47,7 @@ func handleLogout(s *server) http.Handler {
 		u, err := s.Kratos.LogoutURL(r.Context(), "", b)
 		if err != nil {
 			if ae, ok := kratos.IsAPIError(err, 0); ok && ae.Status == http.StatusUnauthorized {
-				http.Redirect(w, r, "/", http.StatusSeeOther)
+				http.Redirect(w, r, s.url("/"), http.StatusSeeOther)
 				return
 			}
 			s.kratosFailure(w, r, err)

@@ -57,7 +57,7 @@ func (s *server) oauth2Login(w http.ResponseWriter, r *http.Request, challenge s
 	}
 	returning := r.URL.Query().Get(returnMarker) == "1"
 	if !returning && (lr.HasPrompt("registration") || lr.HasPrompt("create")) {
-		http.Redirect(w, r, "/registration?"+url.Values{"login_challenge": {challenge}}.Encode(), http.StatusSeeOther)
+		http.Redirect(w, r, s.url("/registration?"+url.Values{"login_challenge": {challenge}}.Encode()), http.StatusSeeOther)
 		return
 	}
 
@@ -169,7 +169,7 @@ func (s *server) oauth2ClientFor(ctx context.Context, returnTo string) (client *
 		return nil, "", nil
 	}
 	u, err := url.Parse(returnTo)
-	if err != nil || u.Host != s.Options.PublicURL.Host || u.Path != "/login" {
+	if err != nil || u.Host != s.Options.PublicURL.Host || u.Path != s.url("/login") {
 		return nil, "", nil
 	}
 	challenge := u.Query().Get("login_challenge")

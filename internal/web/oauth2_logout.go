@@ -25,7 +25,7 @@ func (s *server) oauth2LogoutPage(w http.ResponseWriter, r *http.Request, challe
 		s.oauth2Logout(w, r, challenge, lr, sess)
 		return
 	}
-	v := LogoutView{Action: "/logout", Challenge: challenge}
+	v := LogoutView{Action: s.url("/logout"), Challenge: challenge}
 	if lr.Client != nil {
 		v.ClientName = lr.Client.DisplayName()
 	}
@@ -123,7 +123,7 @@ func (s *server) oauth2LogoutDecision(w http.ResponseWriter, r *http.Request, ch
 		s.hydraFailure(w, r, err)
 		return
 	}
-	back := "/"
+	back := s.url("/")
 	if lr.Client != nil {
 		if u := safeHTTPURL(lr.Client.ClientURI); u != "" {
 			back = u

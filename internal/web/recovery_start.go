@@ -22,7 +22,7 @@ func handleRecoveryStart(s *server) http.Handler {
 		}
 		email := strings.TrimSpace(r.PostForm.Get("identifier"))
 		if email == "" {
-			http.Redirect(w, r, "/recovery", http.StatusSeeOther)
+			http.Redirect(w, r, s.url("/recovery"), http.StatusSeeOther)
 			return
 		}
 		ctx := r.Context()
@@ -38,7 +38,7 @@ func handleRecoveryStart(s *server) http.Handler {
 		if !strings.Contains(email, "@") {
 			// A username or phone number: Kratos recovers by e-mail only,
 			// so the page asks for the account's address, saying why.
-			http.Redirect(w, r, "/recovery?flow="+url.QueryEscape(f.ID)+"&notice=recovery-email", http.StatusSeeOther)
+			http.Redirect(w, r, s.url("/recovery?flow="+url.QueryEscape(f.ID)+"&notice=recovery-email"), http.StatusSeeOther)
 			return
 		}
 		sub.browser.Cookie = mergeCookies(sub.browser.Cookie, cookies)

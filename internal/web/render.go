@@ -31,6 +31,8 @@ type renderer struct {
 	langs func(cur string) []LangOption
 	cat   *i18n.Catalog
 	bufs  sync.Pool // *bytes.Buffer
+	// base is the path Hera is served under ("" at the root).
+	base string
 }
 
 func newRenderer(log *slog.Logger) (*renderer, error) {
@@ -91,7 +93,8 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, n
 	if rd.langs != nil {
 		p.Langs = rd.langs(p.Lang)
 	}
-	p.Path = currentPath(r)
+	p.Path = relativePath(rd.base, r)
+	p.Base = rd.base
 	p.RequestID = requestid.From(r.Context())
 	t := tr{lang: p.Lang, c: rd.cat}
 	p.T, p.TH = t.T, t.H
@@ -113,6 +116,12 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, n
 	c, err := content(name, &p)
 	if err == nil {
 		err = view.Layout(&p, c).Render(r.Context(), buf)
+	}
+	if clientGone(r, err) {
+		// templ stops when the request's context ends: the browser left.
+		rd.log.InfoContext(r.Context(), "client went away", "path", r.URL.Path, "err", err)
+		w.WriteHeader(statusClientClosed)
+		return
 	}
 	if err != nil {
 		rd.log.ErrorContext(r.Context(), "render", "page", name, "err", err)
@@ -154,10 +163,10 @@ func brandCSS(color, extra string) http.Handler {
 }
 
 // staticFiles serves the embedded CSS and JavaScript.
-func staticFiles() http.Handler {
+func staticFiles(base string) http.Handler {
 	sub, _ := fs.Sub(staticFS, "static") // cannot fail: the embed directive guarantees the directory
 	fsrv := http.FileServerFS(sub)
-	return http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.StripPrefix(base+"/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)
 	}))

@@ -41,7 +41,7 @@ func (s *server) keepTyped(w http.ResponseWriter, kind kratos.Kind, at *attempt.
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: typedCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(keep.Encode())),
-		Path: "/" + string(kind), MaxAge: 600, HttpOnly: true, Secure: s.Options.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+		Path: s.url("/" + string(kind)), MaxAge: 600, HttpOnly: true, Secure: s.Options.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
 }
 
 // typedField says whether a field of the submission names the account or
@@ -69,7 +69,7 @@ func (s *server) takeTyped(w http.ResponseWriter, r *http.Request, kind kratos.K
 	if err != nil {
 		return nil
 	}
-	http.SetCookie(w, &http.Cookie{Name: typedCookie, Path: "/" + string(kind), MaxAge: -1, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: typedCookie, Path: s.url("/" + string(kind)), MaxAge: -1, HttpOnly: true,
 		Secure: s.Options.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
 	b, err := base64.RawURLEncoding.DecodeString(c.Value)
 	if err != nil {

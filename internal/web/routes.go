@@ -8,49 +8,59 @@ import (
 
 // addRoutes is Hera's whole URL surface.
 func addRoutes(mux *http.ServeMux, s *server) {
-	mux.Handle("GET /health/alive", handleAlive())
-	mux.Handle("GET /health/ready", handleReady(s.Logger, readinessChecks(s.Deps)))
-	mux.Handle("GET /static/", staticFiles())
+	// Every path lives under HERA_PUBLIC_URL's path, b ("" at the root).
+	b := s.basePath()
+	mux.Handle("GET "+b+"/health/alive", handleAlive())
+	mux.Handle("GET "+b+"/health/ready", handleReady(s.Logger, readinessChecks(s.Deps)))
+	mux.Handle("GET "+b+"/static/", staticFiles(b))
 	if s.render.brand.CSS {
-		mux.Handle("GET /brand.css", brandCSS(s.Options.Brand.Color, s.Options.Brand.CSS))
+		mux.Handle("GET "+b+"/brand.css", brandCSS(s.Options.Brand.Color, s.Options.Brand.CSS))
 	}
 
 	// Self-service flow pages and Hera's own forms.
 	for _, k := range []kratos.Kind{kratos.Login, kratos.Registration, kratos.Recovery, kratos.Verification, kratos.Settings} {
-		mux.Handle("GET /"+string(k), handleFlowPage(s, k))
+		mux.Handle("GET "+b+"/"+string(k), handleFlowPage(s, k))
 	}
-	mux.Handle("POST /recovery/start", sameOrigin(handleRecoveryStart(s)))
-	mux.Handle("GET /error", handleErrorPage(s))
-	mux.Handle("GET /language", handleLanguage(s))
-	mux.Handle("GET /{$}", handleWelcome(s))
-	mux.Handle("GET /sessions", handleSessions(s))
-	mux.Handle("POST /sessions/revoke-others", sameOrigin(handleRevokeOthers(s)))
-	mux.Handle("POST /sessions/{id}/revoke", sameOrigin(handleRevokeSession(s)))
+	mux.Handle("POST "+b+"/recovery/start", sameOrigin(handleRecoveryStart(s)))
+	mux.Handle("GET "+b+"/error", handleErrorPage(s))
+	mux.Handle("GET "+b+"/language", handleLanguage(s))
+	mux.Handle("GET "+b+"/{$}", handleWelcome(s))
+	mux.Handle("GET "+b+"/sessions", handleSessions(s))
+	mux.Handle("POST "+b+"/sessions/revoke-others", sameOrigin(handleRevokeOthers(s)))
+	mux.Handle("POST "+b+"/sessions/{id}/revoke", sameOrigin(handleRevokeSession(s)))
 	if s.Options.Account.Deletion {
-		mux.Handle("GET /settings/delete", handleDeleteAccountPage(s))
-		mux.Handle("POST /settings/delete", sameOrigin(handleDeleteAccount(s)))
-		mux.Handle("GET /goodbye", handleGoodbye(s))
+		mux.Handle("GET "+b+"/settings/delete", handleDeleteAccountPage(s))
+		mux.Handle("POST "+b+"/settings/delete", sameOrigin(handleDeleteAccount(s)))
+		mux.Handle("GET "+b+"/goodbye", handleGoodbye(s))
 	}
-	mux.Handle("GET /logout", handleLogoutPage(s))
-	mux.Handle("POST /logout", sameOrigin(handleLogout(s)))
+	mux.Handle("GET "+b+"/logout", handleLogoutPage(s))
+	mux.Handle("POST "+b+"/logout", sameOrigin(handleLogout(s)))
 
 	// Hydra: login (above, with ?login_challenge=), consent, logout, errors.
-	mux.Handle("GET /consent", handleConsent(s))
-	mux.Handle("POST /consent", sameOrigin(handleConsentDecision(s)))
-	mux.Handle("GET /oauth2/error", handleOAuth2Error(s))
+	mux.Handle("GET "+b+"/consent", handleConsent(s))
+	mux.Handle("POST "+b+"/consent", sameOrigin(handleConsentDecision(s)))
+	mux.Handle("GET "+b+"/oauth2/error", handleOAuth2Error(s))
 	if s.Hydra != nil {
-		mux.Handle("GET /apps", handleApps(s))
-		mux.Handle("POST /apps/remove", sameOrigin(handleRemoveApp(s)))
+		mux.Handle("GET "+b+"/apps", handleApps(s))
+		mux.Handle("POST "+b+"/apps/remove", sameOrigin(handleRemoveApp(s)))
 	}
 	if s.Hydra != nil && s.Options.OAuth2.TokenHookSecret != "" {
 		// Called by Hydra, server to server: authenticated by its secret.
-		mux.Handle("POST /oauth2/token-hook", handleTokenHook(s))
+		mux.Handle("POST "+b+"/oauth2/token-hook", handleTokenHook(s))
 	}
 
 	// Kratos API: Hera's submit endpoint, the flow JSON, and the proxy.
-	mux.Handle("POST "+apiPrefix+"/{flow}/submit", sameOrigin(handleSubmit(s)))
-	mux.Handle("GET "+apiPrefix+"/flows", handleFlowJSON(s))
-	mux.Handle(apiPrefix+"/", s.proxy)
+	mux.Handle("POST "+b+apiPrefix+"/{flow}/submit", sameOrigin(handleSubmit(s)))
+	mux.Handle("GET "+b+apiPrefix+"/flows", handleFlowJSON(s))
+	mux.Handle(b+apiPrefix+"/", s.proxy)
 
-	mux.Handle("/", handleNotFound(s))
+	mux.Handle(b+"/", handleNotFound(s))
+	if b != "" {
+		// Outside the base path: the bare base goes to Hera's start page;
+		// the health checks also answer at the root, where probes look.
+		mux.Handle("GET "+b, http.RedirectHandler(b+"/", http.StatusMovedPermanently))
+		mux.Handle("GET /health/alive", handleAlive())
+		mux.Handle("GET /health/ready", handleReady(s.Logger, readinessChecks(s.Deps)))
+		mux.Handle("/", handleNotFound(s))
+	}
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -67,6 +69,9 @@ type Deps struct {
 	Lockout readier
 	// Metrics, when set, observes every request and upstream call.
 	Metrics metricsObserver
+	// Tracing, when set, makes a span of every request and of every call
+	// through the Kratos proxy (nil: tracing off, nothing wrapped).
+	Tracing tracer
 	// Links, when set, records which Hydra login session each Kratos
 	// session signed in to apps with, so that signing out ends it.
 	Links sessionLinks
@@ -76,6 +81,15 @@ type Deps struct {
 type metricsObserver interface {
 	Middleware(http.Handler) http.Handler
 	Transport(upstream string, rt http.RoundTripper) http.RoundTripper
+}
+
+// tracer is what the server needs of tracing (package tracing).
+type tracer interface {
+	// Middleware makes the server span; it must wrap the mux (or handlers
+	// that pass the request on unchanged) to learn the route's pattern.
+	Middleware(next http.Handler, trustParent func(*http.Request) bool) http.Handler
+	// Transport makes client spans and carries the trace to Kratos.
+	Transport(peer string, rt http.RoundTripper) http.RoundTripper
 }
 
 // server is the handlers' shared state, built once.
@@ -128,11 +142,12 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	rd.cat = cat
+	rd.base = strings.TrimSuffix(d.Options.PublicURL.Path, "/")
 	s := &server{Deps: d, render: rd, catalog: cat, redirects: allow, kratosPrefix: d.Options.PublicURL.String() + apiPrefix,
 		submits: newSlots(d.Options.Kratos.MaxSubmissions, d.Options.Kratos.SubmissionWait)}
 	proxy, err := kratos.NewProxy(kratos.ProxyConfig{
 		Upstream: d.Options.Kratos.PublicURL,
-		Prefix:   apiPrefix,
+		Prefix:   rd.base + apiPrefix,
 		Timeout:  d.Options.Kratos.Timeout,
 		MaxBody:  d.Options.MaxBodyBytes,
 		Logger:   d.Logger,
@@ -151,10 +166,13 @@ func NewServer(d Deps) (http.Handler, error) {
 		},
 		RedirectRefused: strings.TrimSuffix(d.Options.PublicURL.String(), "/") + "/error?reason=redirect",
 		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
-			if d.Metrics == nil {
-				return rt
+			if d.Metrics != nil {
+				rt = d.Metrics.Transport("kratos_proxy", rt)
 			}
-			return d.Metrics.Transport("kratos_proxy", rt)
+			if d.Tracing != nil {
+				rt = d.Tracing.Transport("kratos", rt)
+			}
+			return rt
 		},
 	})
 	if err != nil {
@@ -171,6 +189,11 @@ func NewServer(d Deps) (http.Handler, error) {
 		h = d.Metrics.Middleware(h)
 	}
 	h = recoverPanics(d.Logger, h)
+	if d.Tracing != nil {
+		// Inside securityHeaders, which hands on a new request: the
+		// tracing middleware must see the one the mux gets.
+		h = d.Tracing.Middleware(h, s.fromTrustedProxy)
+	}
 	h = securityHeaders(d.Options.PublicURL.Scheme == "https", h)
 	h = logRequests(d.Logger, h)
 	h = withRequestID(h)
@@ -212,6 +235,17 @@ func (s *server) submitter(r *http.Request) submitter {
 // (the language, the restart guard, device cookies) stay with Hera.
 func kratosCookie(name string) bool {
 	return name != langCookie && name != restartCookie && !strings.HasPrefix(name, device.NamePrefix)
+}
+
+// fromTrustedProxy reports whether the request's TCP peer is one of the
+// trusted reverse proxies, whose traceparent may then parent Hera's spans.
+func (s *server) fromTrustedProxy(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && isTrusted(a.Unmap(), s.Options.TrustedProxies)
 }
 
 func (s *server) clientIP(r *http.Request) string {

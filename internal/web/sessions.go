@@ -67,7 +67,7 @@ func (s *server) needSignIn(w http.ResponseWriter, r *http.Request, err error, r
 		if ae.Status == http.StatusForbidden {
 			q.Set("aal", "aal2")
 		}
-		http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+		http.Redirect(w, r, s.url("/login?"+q.Encode()), http.StatusSeeOther)
 		return true
 	}
 	s.kratosFailure(w, r, err)
@@ -90,7 +90,7 @@ func handleRevokeSession(s *server) http.Handler {
 			// sign-on to apps ends with it.
 			s.endSignOn(r.Context(), id)
 		}
-		http.Redirect(w, r, "/sessions?done=one", http.StatusSeeOther)
+		http.Redirect(w, r, s.url("/sessions?done=one"), http.StatusSeeOther)
 	})
 }
 
@@ -116,6 +116,6 @@ func handleRevokeOthers(s *server) http.Handler {
 		} else {
 			s.endSignOn(r.Context(), others...)
 		}
-		http.Redirect(w, r, "/sessions?done=others", http.StatusSeeOther)
+		http.Redirect(w, r, s.url("/sessions?done=others"), http.StatusSeeOther)
 	})
 }

@@ -31,8 +31,17 @@ type Options struct {
 	// KratosEnv overrides Kratos configuration keys, e.g.
 	// "SELFSERVICE_FLOWS_LOGIN_LIFESPAN=2s".
 	KratosEnv []string
+	// KratosNoDev runs Kratos without --dev, as in production: its cookies
+	// are Secure.
+	KratosNoDev bool
+	// HydraEnv overrides Hydra configuration keys, e.g.
+	// "URLS_LOGIN=https://elsewhere.example/login".
+	HydraEnv []string
 	// Schema is the identity schema (JSON); nil: the dev stack's.
 	Schema []byte
+	// PathPrefix serves Hera under a path ("/auth"): HeraURL carries it,
+	// and Kratos and Hydra are configured with it.
+	PathPrefix string
 	// SocialProvider also starts the upstream OpenID Connect provider (a
 	// second Hydra and its login and consent app, stack.StartUpstream) and
 	// enables Kratos's oidc method with it.
@@ -52,7 +61,7 @@ type Env struct {
 	ProviderApp  *stack.ProviderApp
 	ProviderURL  string
 	Mail         *stack.Mailbox
-	HeraURL      string // http://localhost:<port>
+	HeraURL      string // http://localhost:<port>, then Options.PathPrefix
 	HeraListener net.Listener
 	// TokenHookSecret is what Hydra sends to Hera's token hook: Hera must be
 	// configured with it (HERA_OAUTH2_TOKEN_HOOK_SECRET) or Hydra issues
@@ -84,7 +93,7 @@ func Start(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	e.HeraListener = ln
-	e.HeraURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	e.HeraURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + o.PathPrefix
 	t.Cleanup(func() { _ = ln.Close() })
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -132,6 +141,7 @@ func Start(t testing.TB, o Options) *Env {
 		Secret:     stack.RandomSecret(),
 		Output:     e.logs,
 		Env:        o.KratosEnv,
+		NoDev:      o.KratosNoDev,
 		Schema:     o.Schema,
 		Social:     social,
 	})
@@ -162,6 +172,7 @@ func Start(t testing.TB, o Options) *Env {
 			AdminPort:  ports[3],
 			Secret:     stack.RandomSecret(),
 			Output:     e.logs,
+			Env:        o.HydraEnv,
 
 			TokenHookSecret: e.TokenHookSecret,
 		})

@@ -3,6 +3,10 @@ package view
 // The models the page components render, built by package web.
 
 import (
+	"strings"
+
+	"github.com/a-h/templ"
+
 	"github.com/heraproject/hera/internal/captcha"
 	"github.com/heraproject/hera/internal/kratos"
 )
@@ -114,7 +118,10 @@ type Page struct {
 	Lang      string
 	Dir       string
 	Langs     []LangOption
-	Path      string // this page, for the language switcher
+	Path      string // this page from Hera's root, for the language switcher
+	// Base is the path Hera is served under ("" at the root, "/auth");
+	// U puts it before Hera's own paths.
+	Base string
 
 	// ScriptPrefix is where the page's Scripts may come from (Hera's Kratos
 	// proxy); others are not loaded.
@@ -239,4 +246,17 @@ type DeleteAccountView struct {
 	Identifier string
 	Word       string // what the user types to confirm
 	Apps       bool   // OAuth2 is on: apps lose their access too
+}
+
+// U is path p on Hera (written from Hera's root, "/login") as browsers
+// address it: under the path Hera is served at.
+func (p *Page) U(path string) templ.SafeURL { return templ.SafeURL(p.Base + path) }
+
+// Href is a link's target: Hera's own paths ("/login?…") go under the base
+// path; other URLs (an app's, Kratos's) are kept. Both are sanitized.
+func (p *Page) Href(h string) templ.SafeURL {
+	if strings.HasPrefix(h, "/") && !strings.HasPrefix(h, "//") {
+		h = p.Base + h
+	}
+	return templ.URL(h)
 }
