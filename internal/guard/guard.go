@@ -153,7 +153,7 @@ func (g *Guard) Admit(ctx context.Context, a *Attempt) (*Ticket, *Refusal) {
 			res, dec, err := g.limiter.Reserve(ctx, t.keys...)
 			d = dec
 			if err != nil {
-				g.log.ErrorContext(ctx, "lockout store", "op", "reserve", "err", err, "fail_open", !dec.Locked)
+				g.failed(ctx, "lockout store", err, "op", "reserve", "fail_open", !dec.Locked)
 			}
 			if ref := g.refusal(ctx, a, t, dec); ref != nil {
 				return nil, ref
@@ -215,7 +215,7 @@ func (g *Guard) subject(ctx context.Context, handle string) string {
 	}
 	s, err := g.limiter.Resolve(ctx, handle)
 	if err != nil {
-		g.log.ErrorContext(ctx, "lockout store", "op", "resolve", "err", err)
+		g.failed(ctx, "lockout store", err, "op", "resolve")
 	}
 	if s != "" {
 		return s
@@ -257,7 +257,7 @@ func (g *Guard) checkCaptcha(ctx context.Context, t *Ticket, d lockout.Decision)
 	}
 	if _, err := g.captcha.Verify(ctx, a.Fields, a.ClientIP); err != nil {
 		if errors.Is(err, captcha.ErrUnavailable) {
-			g.log.ErrorContext(ctx, "captcha provider unavailable", "err", err)
+			g.failed(ctx, "captcha provider unavailable", err)
 			g.decision(ctx, t, "captcha_unavailable")
 			return &Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, Reason: "captcha provider: " + string(captcha.ReasonOf(err))}
 		}
@@ -286,7 +286,7 @@ func (g *Guard) takeSends(ctx context.Context, t *Ticket) *Refusal {
 	}
 	q, err := g.limiter.TakeSend(ctx, a.ClientIP, recipients...)
 	if err != nil {
-		g.log.ErrorContext(ctx, "lockout store", "op", "take_send", "err", err, "fail_open", q.OK)
+		g.failed(ctx, "lockout store", err, "op", "take_send", "fail_open", q.OK)
 	}
 	if q.OK {
 		return nil
@@ -436,4 +436,15 @@ func (g *Guard) decision(ctx context.Context, t *Ticket, outcome string) {
 // minutes rounds a wait up to whole minutes, at least 1.
 func minutes(d time.Duration) int {
 	return max(int((d+time.Minute-1)/time.Minute), 1)
+}
+
+// failed logs a store or provider failure during admission, which runs on
+// the request's context: when the client went away, the failure is its
+// cancellation, not an outage, and is no ERROR line for an operator.
+func (g *Guard) failed(ctx context.Context, msg string, err error, args ...any) {
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		g.log.InfoContext(ctx, "client went away", append([]any{"during", msg, "err", err}, args...)...)
+		return
+	}
+	g.log.ErrorContext(ctx, msg, append([]any{"err", err}, args...)...)
 }
