@@ -173,6 +173,10 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 	case kind == kratos.Registration:
 		// The password step carries the traits typed on the first one.
 		addUsernameField(p, s.typedSignInName(r.Context(), p))
+	case kind == kratos.Login:
+		// Kratos hid the identifier (identifier-first, a refresh, the
+		// social account-linking prompt): password managers still need it.
+		addUsernameField(p, hiddenIdentifier(p))
 	}
 	p.Links, p.ForgotPassword = flowLinks(kind, f, t)
 	if kind == kratos.Settings {
@@ -253,6 +257,18 @@ func addUsernameField(p *FlowPage, name string) {
 			}
 		}
 	}
+}
+
+// hiddenIdentifier is the value of a login form's hidden identifier, if any.
+func hiddenIdentifier(p *FlowPage) string {
+	for fi := range p.Forms {
+		for _, it := range p.Forms[fi].Items {
+			if it.Kind == "hidden" && it.Name == "identifier" && it.Value != "" {
+				return it.Value
+			}
+		}
+	}
+	return ""
 }
 
 // prefillLoginHint puts Hydra's login_hint into an empty identifier field.

@@ -377,10 +377,9 @@ func (b *itemBuilder) add(n *kratos.Node) {
 	if it.Kind == "hidden" && it.Name == "identifier" && it.Value != "" && n.Group == "identifier_first" && b.kind == kratos.Login {
 		// Identifier-first sign-in past its first step: Kratos hid the
 		// identifier. Show whose sign-in this is, with the way back to the
-		// first step, and give password managers the account's name.
+		// first step.
 		b.items = append(b.items,
-			Item{Kind: "account", ID: b.id("account"), Value: it.Value, Href: b.anotherAccount, Text: b.t.T("hera.flow.use_another_account")},
-			Item{Kind: "username", Value: it.Value})
+			Item{Kind: "account", ID: b.id("account"), Value: it.Value, Href: b.anotherAccount, Text: b.t.T("hera.flow.use_another_account")})
 	}
 }
 
