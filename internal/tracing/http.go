@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"github.com/google/uuid"
 	"io"
 	"net"
 	"net/http"
@@ -270,21 +271,5 @@ func template(path string) string {
 	return strings.Join(segs, "/")
 }
 
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// isUUID: a canonical 36-character UUID (Kratos's and Hydra's IDs).
+func isUUID(s string) bool { return len(s) == 36 && uuid.Validate(s) == nil }

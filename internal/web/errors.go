@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"github.com/google/uuid"
 	"net/http"
 	"strconv"
 	"strings"
@@ -152,25 +153,9 @@ func (s *server) redirectRefused(w http.ResponseWriter, r *http.Request) {
 	s.render.render(w, r, http.StatusBadRequest, "error", page{Title: v.Title, Data: v})
 }
 
-// validID accepts Kratos's UUID flow and error IDs only.
-func validID(id string) bool {
-	if len(id) != 36 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// validID accepts Kratos's UUID flow and error IDs only, in their
+// canonical 36-character form.
+func validID(id string) bool { return len(id) == 36 && uuid.Validate(id) == nil }
 
 // sameOrigin refuses cross-origin state-changing requests (CSRF) using the
 // browser's Sec-Fetch-Site and Origin headers; Hera needs no CSRF cookie.
