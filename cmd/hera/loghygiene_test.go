@@ -369,7 +369,7 @@ func TestLogHygiene(t *testing.T) {
 		}
 	}
 	secrets := s.snapshot()
-	logs.settle() // the last batch of lines
+	settle(&logs) // the last batch of lines
 	journeyLog := logs.String()
 	lines := strings.Count(journeyLog, "\n")
 	t.Logf("log hygiene: %d secrets checked against %d log lines: %s", len(secrets), lines, s.summary())
@@ -432,7 +432,7 @@ func TestLogHygiene(t *testing.T) {
 		if login == "" {
 			t.Fatalf("prompt=login gave no login challenge (at %s)", p.URL)
 		}
-		logs.settle()
+		settle(&logs)
 		from := len(logs.String())
 		if err := e.Hydra.Stop(); err != nil {
 			t.Fatal(err)
@@ -442,7 +442,7 @@ func TestLogHygiene(t *testing.T) {
 				t.Errorf("%s with Hydra down: status %d", strings.Split(path, "?")[0], p.Status)
 			}
 		}
-		logs.settle()
+		settle(&logs)
 		downLog := logs.String()[from:]
 		if !strings.Contains(downLog, `"level":"ERROR"`) {
 			t.Fatalf("Hydra's outage was not logged:\n%s", downLog)

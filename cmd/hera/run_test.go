@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -126,7 +125,7 @@ func TestLogsCarryRequestID(t *testing.T) {
 		t.Fatalf("X-Request-Id %q", id)
 	}
 	// Log lines are written in batches (HERA_LOG_FLUSH_INTERVAL, 50ms).
-	logs.settle()
+	settle(&logs)
 	var lines []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var m map[string]any
@@ -238,26 +237,12 @@ func mapEnv(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// syncBuffer is the stack test kit's goroutine-safe buffer.
+type syncBuffer = stacktest.Buffer
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// settle waits until nothing has been written for a quarter of a second
-// (five times Hera's default log flush interval), at most 5 seconds.
-func (b *syncBuffer) settle() {
+// settle waits until nothing has been written to b for a quarter of a
+// second (five times Hera's default log flush interval), at most 5 seconds.
+func settle(b *syncBuffer) {
 	last, since := -1, time.Now()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		n := len(b.String())

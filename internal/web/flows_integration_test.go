@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -633,23 +632,6 @@ func (d dropCSRF) SetCookies(u *url.URL, cs []*http.Cookie) {
 	d.CookieJar.SetCookies(u, keep)
 }
 
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestExpiredFlows: an expired flow, fetched or submitted, continues on a
 // fresh one instead of showing an error.
 func TestExpiredFlows(t *testing.T) {
@@ -693,3 +675,6 @@ func mustShowRestart(t *testing.T, p *webtest.Page, identifier, password string)
 		t.Error("the password is on the page")
 	}
 }
+
+// lockedBuffer is the stack test kit's goroutine-safe buffer.
+type lockedBuffer = stacktest.Buffer

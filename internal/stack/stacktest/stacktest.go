@@ -68,7 +68,7 @@ type Env struct {
 	// no tokens.
 	TokenHookSecret string
 
-	logs *syncBuffer
+	logs *Buffer
 }
 
 // Start starts the stack or fails the test. Binaries come from bin/ at the
@@ -84,7 +84,7 @@ func Start(t testing.TB, o Options) *Env {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	e := &Env{Mail: stack.NewMailbox(), logs: &syncBuffer{}}
+	e := &Env{Mail: stack.NewMailbox(), logs: &Buffer{}}
 	mailSrv := httptest.NewServer(e.Mail)
 	t.Cleanup(mailSrv.Close)
 
@@ -232,19 +232,28 @@ func freePorts(t testing.TB, n int) []int {
 	return ports
 }
 
-// syncBuffer collects child-process output from several goroutines.
-type syncBuffer struct {
+// Buffer collects output (a child process's, a logger's) written from
+// several goroutines, for tests to read while it grows.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) Tail(n int) string {
+// String is everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Tail is the last n bytes written.
+func (b *Buffer) Tail(n int) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.buf.Bytes()
