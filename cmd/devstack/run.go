@@ -194,6 +194,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{"KRATOS_PUBLIC_URL", k.PublicURL},
 		{"KRATOS_ADMIN_URL", k.AdminURL},
 		{"HYDRA_ADMIN_URL", h.AdminURL},
+		{"HYDRA_PUBLIC_URL", h.PublicURL},
 		{"HERA_OAUTH2_TOKEN_HOOK_SECRET", hookSecret},
 		{"HERA_METRICS_LISTEN", "127.0.0.1:4456"},
 	} {

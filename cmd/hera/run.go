@@ -36,11 +36,15 @@ var version = "dev"
 // down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	start := time.Now()
+	if len(args) > 1 && args[1] == "doctor" {
+		return runDoctor(ctx, args[2:], getenv, stdout, stderr)
+	}
 	for _, a := range args[1:] {
 		switch a {
 		case "-h", "-help", "--help", "help":
 			config.Usage(stdout)
 			tracing.Usage(stdout)
+			fmt.Fprintln(stdout, "\nhera doctor checks that Kratos and Hydra are configured for this Hera (hera doctor -h).")
 			return nil
 		case "-version", "--version", "version":
 			fmt.Fprintln(stdout, "hera", version)
@@ -67,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logOut = lw
 	}
 	log := slog.New(requestid.Handler{Handler: slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.Log.Level})})
+	// hera doctor's checks, in the background: a warning per problem.
+	defer startupChecks(ctx, cfg, log)()
 
 	tr, err := tracing.Setup(ctx, tcfg, tracing.Options{Logger: log, Version: version})
 	if err != nil {

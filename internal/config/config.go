@@ -76,8 +76,9 @@ type Kratos struct {
 
 // Hydra is Hydra's admin API; AdminURL nil runs Hera without OAuth2.
 type Hydra struct {
-	AdminURL *url.URL
-	Timeout  time.Duration
+	AdminURL  *url.URL
+	PublicURL *url.URL // for checking Hydra's URLs only (hera doctor)
+	Timeout   time.Duration
 }
 
 // OAuth2 is how Hera answers Hydra's login, consent and logout requests.
@@ -152,6 +153,9 @@ type Log struct {
 	FlushInterval time.Duration
 	// MetricsListen is where /metrics is served; "" switches metrics off.
 	MetricsListen string
+	// StartupChecks: check Kratos's and Hydra's configuration at start
+	// (hera doctor's checks) and log the problems.
+	StartupChecks bool
 }
 
 // Var describes one setting: the single source for parsing, --help and the

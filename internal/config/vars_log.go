@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"time"
 )
 
 // Log and metrics.
 func logVars() []Var {
 	return []Var{
+		{Name: "HERA_STARTUP_CHECKS", Default: "true", Help: "at start, check Kratos's and Hydra's configuration as hera doctor does (without its sign-in) and log a warning per problem",
+			set: func(c *Config, v string) (err error) { c.Log.StartupChecks, err = strconv.ParseBool(v); return err }},
 		{Name: "HERA_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error",
 			set: func(c *Config, v string) error { return c.Log.Level.UnmarshalText([]byte(v)) }},
 		{Name: "HERA_LOG_FLUSH_INTERVAL", Default: "50ms", Help: "how long log lines may wait to be written together (at most 1s); 0 writes each line at once",

@@ -19,7 +19,7 @@ var rank = map[string]int{
 	"internal/attempt": 3, "internal/device": 3,
 	"internal/lockout/memory": 4, "internal/lockout/postgres": 4, "internal/lockout/redis": 4,
 	"internal/captcha": 4, "internal/redirect": 4, "internal/i18n": 4,
-	"internal/kratos": 4, "internal/hydra": 4,
+	"internal/kratos": 4, "internal/hydra": 4, "internal/doctor": 4,
 	"internal/config": 4, "internal/metrics": 4, "internal/tracing": 4, "internal/logbuf": 4, "internal/stack": 4,
 	"internal/lockout":   5,
 	"internal/requestid": 6, "deploy/dev": 6,
