@@ -424,7 +424,7 @@ func parsePositiveDuration(v string) (time.Duration, error) {
 
 // Usage writes the --help text.
 func Usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: hera [--help]")
+	fmt.Fprintln(w, "Usage: hera [--help | --version] | hera doctor [-h]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Hera is the login and account UI for Ory Kratos and Ory Hydra.")
 	fmt.Fprintln(w, "It is configured through environment variables; each may also be given as NAME_FILE")
