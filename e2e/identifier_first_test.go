@@ -104,12 +104,7 @@ func TestIdentifierFirst(t *testing.T) {
 		b := s.newTab(t)
 		b.virtualAuthenticator()
 		email := newEmail("idf-passkey")
-		b.open("/registration")
-		b.fill("#form-registration-traits-email", email)
-		b.click(`#form-registration button[name=method][value=profile]`)
-		b.mustBeAt("/registration")
-		b.click(`#form-registration button[name=passkey_register_trigger]`)
-		b.mustBeAt("/verification")
+		b.signUpWithPasskey(email)
 
 		// Signing out lands on the first step, where passkey autofill
 		// signs in with the passkey (as a user picking it from the list).

@@ -252,15 +252,7 @@ func TestJourneys(t *testing.T) {
 		b := s.newTab(t)
 		b.virtualAuthenticator()
 		email := newEmail("passkey")
-		b.open("/registration")
-		b.fill("#form-registration-traits-email", email)
-		b.click(`#form-registration button[name=method][value=profile]`)
-		b.mustBeAt("/registration")
-		// Kratos's WebAuthn script creates the credential with the virtual
-		// authenticator and submits the form.
-		b.click(`#form-registration button[name=passkey_register_trigger]`)
-		// Signed up and in; Kratos asks to verify the address next.
-		b.mustBeAt("/verification")
+		b.signUpWithPasskey(email)
 		b.open("/")
 		b.mustSee("signed in as " + email)
 
@@ -480,6 +472,19 @@ func (b *tab) login(email, pw string) {
 	b.fill("#form-login-identifier", email)
 	b.fill("#form-login-password", pw)
 	b.click(`#form-login button[name=method][value=password]`)
+}
+
+// signUpWithPasskey signs up with a passkey of the tab's virtual
+// authenticator: Kratos's WebAuthn script creates the credential and
+// submits the form; signed up and in, Kratos asks to verify the address.
+func (b *tab) signUpWithPasskey(email string) {
+	b.t.Helper()
+	b.open("/registration")
+	b.fill("#form-registration-traits-email", email)
+	b.click(`#form-registration button[name=method][value=profile]`)
+	b.mustBeAt("/registration")
+	b.click(`#form-registration button[name=passkey_register_trigger]`)
+	b.mustBeAt("/verification")
 }
 
 // logout signs out through Hera's confirmation page (audited when check).

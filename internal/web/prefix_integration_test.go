@@ -108,10 +108,14 @@ func TestPathPrefix(t *testing.T) {
 
 	// Outside the prefix: nothing of Hera's but the health checks.
 	for path, want := range map[string]int{
-		"/health/alive":               http.StatusOK,
-		"/auth/health/alive":          http.StatusOK,
-		"/login":                      http.StatusNotFound,
-		"/api/kratos/sessions/whoami": http.StatusNotFound,
+		"/health/alive":      http.StatusOK,
+		"/auth/health/alive": http.StatusOK,
+		"/login":             http.StatusNotFound,
+		// The proxy's refusals hold below the prefix too.
+		"/auth/api/kratos/admin/identities":        http.StatusNotFound,
+		"/auth/api/kratos/%2e%2e/admin/identities": http.StatusNotFound,
+		"/auth/api/kratos/sessions/whoami":         http.StatusUnauthorized,
+		"/api/kratos/sessions/whoami":              http.StatusNotFound,
 	} {
 		res, err := http.Get(root + path)
 		if err != nil {

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 
 	"github.com/heraproject/hera/internal/kratos"
@@ -67,13 +68,15 @@ func (s *server) typedSignInName(ctx context.Context, p *FlowPage) string {
 			}
 		}
 	}
+	// Schemas in a fixed order: the same page names the same trait.
+	ids := slices.Sorted(maps.Keys(m))
 	for _, pick := range []func(kratos.SchemaTraits) []string{
 		func(st kratos.SchemaTraits) []string { return st.Identifiers },
 		func(st kratos.SchemaTraits) []string { return st.Emails },
 		func(st kratos.SchemaTraits) []string { return st.Phones },
 	} {
-		for _, st := range m {
-			for _, path := range pick(st) {
+		for _, id := range ids {
+			for _, path := range pick(m[id]) {
 				if v := hidden["traits."+path]; v != "" {
 					return v
 				}
