@@ -82,6 +82,15 @@ if [[ ! -f $vulndb/index/db.json || $(cat "$vulndb.stamp" 2>/dev/null) != "$vuln
 fi
 go run "golang.org/x/vuln/cmd/govulncheck@$govulncheck_version" -db "file://$vulndb" -format json ./... | go run ./scripts/vulngate
 
+echo "== keys against Kratos's own reading, all of Unicode"
+# The race run below scans a bounded slice (the race detector slows it
+# tenfold); this scans every code point through Kratos's own code
+# (bin/kratosform) and Hera's key functions, and prints how many disagree.
+if ! go test -count=1 -run '^TestKeysFollowKratosOverUnicode$' -v ./cmd/hera | grep -E 'keyscan:|^(--- |ok|FAIL)'; then
+  echo "the full-Unicode key scan failed" >&2
+  exit 1
+fi
+
 echo "== go test"
 pkgs=("$@")
 ((${#pkgs[@]})) || pkgs=(./...)

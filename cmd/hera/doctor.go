@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/doctor"
+	"github.com/heraproject/hera/internal/kratos"
 )
 
 // exitError is an error with the exit status main gives it.
@@ -133,6 +134,7 @@ func doctorOptions(cfg *config.Config, hydraPublic *url.URL) doctor.Options {
 		KratosPublicURL:   cfg.Kratos.PublicURL,
 		KratosAdminURL:    cfg.Kratos.AdminURL,
 		SessionCookie:     cfg.Kratos.SessionCookie,
+		KratosVersion:     kratos.MirroredVersion,
 		HydraAdminURL:     cfg.Hydra.AdminURL,
 		HydraPublicURL:    hydraPublic,
 		Timeout:           max(cfg.Kratos.Timeout, cfg.Hydra.Timeout),
@@ -164,6 +166,8 @@ func startupChecks(ctx context.Context, cfg *config.Config, log *slog.Logger) (s
 			switch r.Status {
 			case doctor.Fail:
 				log.Warn("configuration problem", "check", r.Check, "problem", r.Message, "setting", r.Setting, "fix", r.Fix)
+			case doctor.Warn:
+				log.Warn("configuration warning", "check", r.Check, "warning", r.Message, "setting", r.Setting, "fix", r.Fix)
 			case doctor.Skip:
 				log.Info("configuration not checked", "check", r.Check, "reason", r.Message)
 			}

@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraproject/hera/internal/stack/stacktest"
 	"github.com/heraproject/hera/internal/webtest"
 	"golang.org/x/net/html"
 )
@@ -35,6 +34,9 @@ type client struct {
 	c    *http.Client
 	// header is added to every request (X-Forwarded-For, cookies).
 	header http.Header
+	// lenient: a request that gets no answer (the server was killed) is
+	// an answer of status 0, not a test failure.
+	lenient bool
 }
 
 func newClient(t *testing.T, base string) *client {
@@ -70,7 +72,9 @@ func (c *client) do(method, path, ct, body string, hdr http.Header) answer {
 	start := time.Now()
 	res, err := c.c.Do(req)
 	if err != nil {
-		c.t.Errorf("%s %s: %v", method, path, err)
+		if !c.lenient {
+			c.t.Errorf("%s %s: %v", method, path, err)
+		}
 		return answer{}
 	}
 	defer res.Body.Close()
@@ -475,26 +479,6 @@ func TestParallelGuessesBoundedByPolicy(t *testing.T) {
 	}
 }
 
-// countMails waits until Kratos's courier has delivered what it will
-// (nothing new for a second) and counts the messages to recipient received
-// after index i.
-func countMails(e *stacktest.Env, i int, recipient string) int {
-	last, since := -1, time.Now()
-	for time.Since(since) < time.Second {
-		if n := e.Mail.Len(); n != last {
-			last, since = n, time.Now()
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	count := 0
-	for _, m := range e.Mail.Since(i) {
-		if strings.EqualFold(m.Recipient, recipient) {
-			count++
-		}
-	}
-	return count
-}
-
 // TestCodeSendLimits (defect 5): codes Kratos sends are counted per
 // recipient and per client IP before Kratos is asked, on every path.
 func TestCodeSendLimits(t *testing.T) {
@@ -535,7 +519,7 @@ func TestCodeSendLimits(t *testing.T) {
 			}
 		}
 	}
-	mails := countMails(e, before, victim)
+	mails := e.MailsTo(t, before, victim)
 	t.Logf("12 recovery requests for one address: %d mails sent, %d requests refused", mails, refused)
 	if mails != 3 || refused != 9 {
 		t.Fatalf("%d mails, %d refused; want 3 and 9", mails, refused)
@@ -562,7 +546,7 @@ func TestCodeSendLimits(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := countMails(e, before, parallelVictim); got != 3 || limited.Load() != 9 {
+	if got := e.MailsTo(t, before, parallelVictim); got != 3 || limited.Load() != 9 {
 		t.Fatalf("12 parallel recovery requests: %d mails, %d refused; want 3 and 9", got, limited.Load())
 	}
 
@@ -614,7 +598,7 @@ func TestCodeSendLimits(t *testing.T) {
 	if a.status != http.StatusBadRequest {
 		t.Errorf("GET verification with an address: %d", a.status)
 	}
-	if got := countMails(e, n, victim); got != 0 {
+	if got := e.MailsTo(t, n, victim); got != 0 {
 		t.Errorf("GET verification with an address sent %d mails", got)
 	}
 }
@@ -643,7 +627,7 @@ func TestSettingsAddressChangesCounted(t *testing.T) {
 	if !p.Contains("Too many codes requested. Try again in") {
 		t.Fatalf("4th change to one address: %s", p.Text())
 	}
-	if got := countMails(e, before, a); got != 3 {
+	if got := e.MailsTo(t, before, a); got != 3 {
 		t.Errorf("%d verification mails to %s, want 3", got, a)
 	}
 }

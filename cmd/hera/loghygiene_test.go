@@ -300,7 +300,7 @@ func TestLogHygiene(t *testing.T) {
 	if p.URL.Path != "/verification" {
 		t.Fatalf("registration ended at %s: %v %s", p.URL, p.Alerts(), p.Text())
 	}
-	p = j.submit(p.Form("method", "code"), "method", "code", map[string]string{"code": mailCode(mails, "verification")})
+	p = j.submit(p.Form("method", "code"), "method", "code", map[string]string{"code": mailCode(mails, "verification"), "cf-turnstile-response": j.token()})
 	if !p.Contains("You successfully verified") {
 		t.Fatalf("verification: %s", p.Text())
 	}

@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	store, closeStore, err := openLockoutStore(ctx, cfg)
+	store, closeStore, err := openLockoutStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if tr.Enabled() {
 		store = tracedStore{Store: store, t: tr, system: cfg.Lockout.Store}
 	}
-	limiter, err := lockout.New(store, cfg.Lockout.Policy)
+	policy := cfg.Lockout.Policy
+	if m != nil {
+		policy.OnExpired = m.ReservationsExpired
+	}
+	limiter, err := lockout.New(store, policy)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,8 @@ import (
 )
 
 // openLockoutStore opens the configured counter store. close releases it.
-func openLockoutStore(ctx context.Context, cfg *config.Config) (store lockout.Store, close func(), err error) {
+// The Redis client logs through log.
+func openLockoutStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store lockout.Store, close func(), err error) {
 	switch cfg.Lockout.Store {
 	case "postgres":
 		pool, err := pgxpool.New(ctx, cfg.Lockout.PostgresDSN)
@@ -46,6 +47,10 @@ func openLockoutStore(ctx context.Context, cfg *config.Config) (store lockout.St
 			return nil, nil, fmt.Errorf("lockout store (redis): bad HERA_LOCKOUT_REDIS_URL")
 		}
 		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = cfg.Lockout.Timeout, cfg.Lockout.Timeout, cfg.Lockout.Timeout
+		// go-redis prints its own lines (connection pool trouble) as plain
+		// text on stderr; it only offers a package-wide setter to send them
+		// through slog instead, so this holds for every client in the process.
+		redis.SetLogger(redisstore.Logger(log))
 		client := redis.NewClient(opts)
 		st, err := redisstore.New(client, redisstore.Config{Timeout: cfg.Lockout.Timeout})
 		if err != nil {
@@ -75,7 +80,7 @@ func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc
 			flows = append(flows, k)
 		}
 	}
-	gc := guard.Config{Logger: log, Limiter: limiter, CaptchaFlows: flows, Devices: devices,
+	gc := guard.Config{Logger: log, Limiter: limiter, CaptchaFlows: flows, CaptchaExemptAPI: cfg.Captcha.ExemptAPI, Devices: devices,
 		Identities: kc, SessionCookie: cfg.Kratos.SessionCookie}
 	if m != nil {
 		gc.Observer = m
@@ -136,8 +141,11 @@ type storeReadiness struct {
 	realm string
 }
 
+// probeRule is the rule of the readiness probe's Get (its key has no data).
+var probeRule = lockout.DefaultConfig().IP
+
 func (s storeReadiness) Ready(ctx context.Context) error {
-	_, err := s.store.Get(ctx, lockout.Key{Realm: s.realm, Kind: lockout.KindIP, Digest: "readiness-probe"}, time.Now())
+	_, err := s.store.Get(ctx, lockout.Key{Realm: s.realm, Kind: lockout.KindIP, Digest: "readiness-probe"}, time.Now(), probeRule)
 	return err
 }
 
@@ -168,9 +176,9 @@ func (s tracedStore) Fail(ctx context.Context, key lockout.Key, now time.Time, r
 	return st, err
 }
 
-func (s tracedStore) Get(ctx context.Context, key lockout.Key, now time.Time) (lockout.State, error) {
+func (s tracedStore) Get(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule) (lockout.State, error) {
 	ctx, end := s.call(ctx, "Get", key)
-	st, err := s.Store.Get(ctx, key, now)
+	st, err := s.Store.Get(ctx, key, now, rule)
 	end(err)
 	return st, err
 }
@@ -182,16 +190,16 @@ func (s tracedStore) Reset(ctx context.Context, key lockout.Key) error {
 	return err
 }
 
-func (s tracedStore) Reserve(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
+func (s tracedStore) Reserve(ctx context.Context, key lockout.Key, id string, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
 	ctx, end := s.call(ctx, "Reserve", key)
-	st, ok, err := s.Store.Reserve(ctx, key, now, rule, hold)
+	st, ok, err := s.Store.Reserve(ctx, key, id, now, rule, hold)
 	end(err)
 	return st, ok, err
 }
 
-func (s tracedStore) Settle(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, failed bool) (lockout.State, error) {
+func (s tracedStore) Settle(ctx context.Context, key lockout.Key, id string, now time.Time, rule lockout.Rule, failed bool) (lockout.State, error) {
 	ctx, end := s.call(ctx, "Settle", key)
-	st, err := s.Store.Settle(ctx, key, now, rule, failed)
+	st, err := s.Store.Settle(ctx, key, id, now, rule, failed)
 	end(err)
 	return st, err
 }

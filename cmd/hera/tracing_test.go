@@ -175,7 +175,7 @@ func TestTracedStoreConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = st.Close() })
-		return storetest.NewBackend(tracedStore{Store: st, t: tr, system: "memory"}, nil)
+		return storetest.NewBackend(tracedStore{Store: st, t: tr, system: "memory"}, nil, nil)
 	})
 	ops := map[string]bool{}
 	for _, s := range exp.GetSpans() {

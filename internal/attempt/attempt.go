@@ -19,12 +19,12 @@ package attempt
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/heraproject/hera/internal/kratos"
-	"github.com/heraproject/hera/internal/lockout"
 )
 
 // Secret is what an attempt carries that a script could guess.
@@ -47,8 +47,11 @@ func (s Secret) String() string {
 type Attempt struct {
 	Kind   kratos.Kind
 	Method string
-	// Account is the account a first-factor sign-in names (the login
-	// identifier or code address, as typed); "" if none.
+	// Account is the account a first-factor sign-in names, in the form
+	// Kratos's method looks it up by (kratos.PasswordIdentifier for
+	// passwords and security keys, kratos.Address for one-time codes); ""
+	// if none. Counters are keyed on it, so spellings Kratos resolves to
+	// one account count as one.
 	Account string
 	// Secret is what Kratos will judge.
 	Secret Secret
@@ -58,7 +61,8 @@ type Attempt struct {
 	// Unguessable: the credential is a signed assertion (passkey, security
 	// key, ID token) that no script can guess.
 	Unguessable bool
-	// Sends lists the addresses Kratos may send a code or link to.
+	// Sends lists the addresses Kratos may send a code or link to, in the
+	// form Kratos sends to (kratos.Address).
 	Sends []string
 	// SendsToSession: Kratos may send a code to the addresses of the
 	// session's identity (a second-factor code without an address).
@@ -272,20 +276,21 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 	case kratos.Login:
 		switch m {
 		case "password":
-			id, err := oneAccount(s("identifier"), s("password_identifier"))
+			id, err := oneAccount(kratos.PasswordIdentifier, s("identifier"), s("password_identifier"))
 			if err != nil {
 				return nil, err
 			}
 			set["identifier"] = id
-			a.Account = id
+			a.Account = accountForm(kratos.PasswordIdentifier, id)
 			if s("password") != "" {
 				a.Secret = Password
 			}
 		case "code":
-			name, err := oneAccount(s("address"), s("identifier"))
+			typed, err := oneAccount(kratos.Address, s("address"), s("identifier"))
 			if err != nil {
 				return nil, err
 			}
+			name := accountForm(kratos.Address, typed)
 			send, check := codePhase(f, s("resend"), s("code") != "")
 			if f.Known && f.RequestedAAL == "aal2" {
 				a.SecondFactor = true
@@ -319,10 +324,10 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 			a.Unguessable = true
 			a.SecondFactor = m == "webauthn" && f.Known && f.RequestedAAL == "aal2"
 			if m == "webauthn" {
-				a.Account = s("identifier")
+				a.Account = accountForm(kratos.PasswordIdentifier, s("identifier"))
 			}
 		case "identifier_first":
-			a.Account = s("identifier")
+			a.Account = accountForm(kratos.PasswordIdentifier, s("identifier"))
 		}
 		if a.Secret != NoSecret && !a.SecondFactor && a.Account == "" {
 			// Kratos would fail too; refusing here means such a guess is
@@ -345,7 +350,7 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 				if len(addrs) == 0 {
 					return nil, badRequest("code requested without an address", "no-account")
 				}
-				a.Sends = addrs
+				a.Sends = sendForms(addrs)
 			}
 			if check {
 				a.Secret = OneTimeCode
@@ -361,7 +366,7 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 			// Verification checks a code whenever one is present.
 			a.Secret = OneTimeCode
 		case email != "":
-			a.Sends = []string{email}
+			a.Sends = []string{kratos.Address(email)}
 		case code != "":
 			// Recovery checks the code of the flow's last send; the
 			// address is not in the request, but every code was counted
@@ -390,16 +395,25 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 }
 
 // oneAccount returns the account named by the fields Kratos may read it
-// from (first non-empty wins there), refusing two different ones. Values
-// are compared as the lockout counts them.
-func oneAccount(first, second string) (string, error) {
-	if first != "" && second != "" && lockout.NormalizeIdentifier(first) != lockout.NormalizeIdentifier(second) {
+// from (first non-empty wins there), refusing two that Kratos's form of the
+// method tells apart: which one Kratos judged would depend on the step.
+func oneAccount(form func(string) string, first, second string) (string, error) {
+	if first != "" && second != "" && form(first) != form(second) {
 		return "", badRequest("two different accounts named", "two-accounts")
 	}
 	if first != "" {
 		return first, nil
 	}
 	return second, nil
+}
+
+// accountForm is form(typed), or "" when nothing was typed: an empty or
+// blank identifier names no account (Kratos refuses it as required).
+func accountForm(form func(string) string, typed string) string {
+	if typed == "" {
+		return ""
+	}
+	return form(typed)
 }
 
 // codePhase says whether a code-method submission makes Kratos send a code
@@ -422,7 +436,8 @@ func codePhase(f Flow, resend string, hasCode bool) (send, check bool) {
 	return false, false
 }
 
-// addresses returns the submission's values of the schema's address traits.
+// addresses returns the submission's values of the schema's address
+// traits, as typed.
 func addresses(b *Body, schema Schema) ([]string, error) {
 	var out []string
 	for _, p := range schema.Addresses {
@@ -432,16 +447,32 @@ func addresses(b *Body, schema Schema) ([]string, error) {
 		}
 		out = append(out, vs...)
 	}
-	return dedupe(out), nil
+	return out, nil
+}
+
+// sendForms returns Kratos's form of each address (kratos.Address), each
+// once.
+func sendForms(typed []string) []string {
+	var out []string
+	for _, v := range typed {
+		if f := kratos.Address(v); !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // changedAddresses returns the address traits a settings profile update
-// sets to a value the identity does not have yet: Kratos sends each a
-// verification code. Without the current traits, every one.
+// sets to a value the identity does not have yet, in Kratos's form: Kratos
+// sends each a verification code. New and current values are compared as
+// Kratos compares verifiable addresses (identity/extension_verification.go:
+// an e-mail address lower-cased and trimmed, a phone number only trimmed;
+// a value with an "@" can only be an e-mail address). Without the current
+// traits, every one.
 func changedAddresses(b *Body, f Flow, schema Schema) ([]string, error) {
 	addrs, err := addresses(b, schema)
 	if err != nil || !f.Known || len(f.Traits) == 0 {
-		return addrs, err
+		return sendForms(addrs), err
 	}
 	current := map[string]bool{}
 	for _, p := range schema.Addresses {
@@ -450,29 +481,24 @@ func changedAddresses(b *Body, f Flow, schema Schema) ([]string, error) {
 			return nil, err
 		}
 		for _, v := range vs {
-			current[lockout.NormalizeIdentifier(v)] = true
+			current[verifiable(v)] = true
 		}
 	}
-	var out []string
+	var changed []string
 	for _, v := range addrs {
-		if !current[lockout.NormalizeIdentifier(v)] {
-			out = append(out, v)
+		if !current[verifiable(v)] {
+			changed = append(changed, v)
 		}
 	}
-	return out, nil
+	return sendForms(changed), nil
 }
 
-func dedupe(vs []string) []string {
-	seen := map[string]bool{}
-	out := vs[:0]
-	for _, v := range vs {
-		n := lockout.NormalizeIdentifier(v)
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, v)
-		}
+// verifiable is the value Kratos stores for a verifiable address.
+func verifiable(v string) string {
+	if strings.Contains(v, "@") {
+		return strings.ToLower(strings.TrimSpace(v))
 	}
-	return out
+	return strings.TrimSpace(v)
 }
 
 // FlowOf builds the Flow of a flow Kratos answered with.

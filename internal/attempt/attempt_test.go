@@ -292,7 +292,7 @@ func TestRegistrationCode(t *testing.T) {
 	// Schema-defined arrays of addresses: every one is a recipient.
 	b, _ := Parse(JSONType, []byte(`{"method":"code","traits":{"emails":["a@x.io","B@x.io","b@x.io"]}}`))
 	a, err := Classify(kratos.Registration, b, choose, Schema{Addresses: []string{"emails"}})
-	if err != nil || !slices.Equal(a.Sends, []string{"a@x.io", "B@x.io"}) {
+	if err != nil || !slices.Equal(a.Sends, []string{"a@x.io", "b@x.io"}) {
 		t.Fatalf("%v %+v", err, a)
 	}
 	refused(t, kratos.Registration, FormType, "method=code&traits.name.first=A", choose, 400)
@@ -380,4 +380,45 @@ func FuzzClassify(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAccountInKratosForm (issue 23, defects 2 and 3): the account an
+// attempt names is Kratos's own form of what was typed, per method: the
+// password method lower-cases and trims (İ becomes i, as Kratos's
+// strings.ToLower does, not i + U+0307 as case folding would); the code
+// method also writes a valid phone number in E.164.
+func TestAccountInKratosForm(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{"method=password&identifier=+V%C4%B0CT%C4%B0M%40Example.COM%20", "victim@example.com"},
+		{"method=password&password_identifier=Victim%40example.com&password=p", "victim@example.com"},
+		{"method=password&identifier=%2B49%2030%20123456&password=p", "+49 30 123456"},
+		{"method=code&identifier=%2B49%20(30)%20901820", "+4930901820"},
+		{"method=code&identifier=%2B49.30.901820", "+4930901820"},
+		{"method=code&identifier=V%C4%B0CT%C4%B0M%40Example.COM", "victim@example.com"},
+	} {
+		b, err := Parse(FormType, []byte(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := Classify(kratos.Login, b, choose, DefaultSchema)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.body, err)
+		}
+		if a.Account != tc.want {
+			t.Errorf("%s: account %q, want %q", tc.body, a.Account, tc.want)
+		}
+	}
+	// A code sent to one number in any format is one recipient.
+	b, _ := Parse(FormType, []byte("method=code&identifier=%2B49-30-901820"))
+	a, err := Classify(kratos.Login, b, choose, DefaultSchema)
+	if err != nil || !slices.Equal(a.Sends, []string{"+4930901820"}) {
+		t.Fatalf("%v %v", err, a.Sends)
+	}
+	// Two fields naming one account in two spellings Kratos merges are one
+	// account; two accounts are refused.
+	refused(t, kratos.Login, FormType, "method=code&identifier=a%40x.io&address=b%40x.io", choose, 400)
+	b, _ = Parse(FormType, []byte("method=code&identifier=A%40x.io&address=a%40x.io"))
+	if _, err := Classify(kratos.Login, b, choose, DefaultSchema); err != nil {
+		t.Fatalf("one account in two spellings refused: %v", err)
+	}
 }

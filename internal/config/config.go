@@ -104,6 +104,8 @@ type Captcha struct {
 	VerifyURL string
 	Timeout   time.Duration
 	Flows     []string
+	// ExemptAPI spares API flows the captcha (HERA_CAPTCHA_API_FLOWS=exempt).
+	ExemptAPI bool
 	Hostnames []string
 	Action    string
 }
@@ -247,9 +249,17 @@ func (c *Config) crossCheck() []error {
 	// Second factors and device cookies follow the account rule.
 	c.Lockout.Policy.Identity = c.Lockout.Policy.Identifier
 	c.Lockout.Policy.Device = c.Lockout.Policy.Identifier
-	// A reservation outlives any submission that could still settle it:
-	// the wait for a Kratos slot, the captcha, the flow read and the submit.
-	c.Lockout.Policy.Hold = max(time.Minute, c.Kratos.SubmissionWait+2*c.Kratos.Timeout+c.Captcha.Timeout+30*time.Second)
+	// A reservation must outlive any submission that could still settle it
+	// (the wait for a Kratos slot, the captcha, the flow read and the
+	// submit): one not settled within the hold counts as a failed attempt.
+	longest := c.Kratos.SubmissionWait + 2*c.Kratos.Timeout + c.Captcha.Timeout
+	switch {
+	case c.Lockout.Policy.Hold == 0:
+		c.Lockout.Policy.Hold = max(lockout.DefaultHold, longest+30*time.Second)
+	case c.Lockout.Policy.Hold <= longest:
+		errs = append(errs, fmt.Errorf("HERA_LOCKOUT_HOLD=%v: must exceed the longest submission, %v (HERA_KRATOS_SUBMISSION_WAIT + 2 × KRATOS_TIMEOUT + HERA_CAPTCHA_TIMEOUT): an attempt still in flight after the hold counts as a failure",
+			c.Lockout.Policy.Hold, longest))
+	}
 	c.Lockout.Policy.FailOpen = c.Lockout.FailOpen
 	if c.Lockout.KeySecret != "" {
 		c.Lockout.Policy.KeySecret = []byte(c.Lockout.KeySecret)

@@ -215,3 +215,35 @@ func TestLocalesDir(t *testing.T) {
 		}
 	}
 }
+
+// TestLockoutHold: HERA_LOCKOUT_HOLD is the reservation hold, 1s to 1h, and
+// must exceed the longest submission: an attempt still in flight after it
+// counts as a failure.
+func TestLockoutHold(t *testing.T) {
+	c, err := Load(env(withMinimal(map[string]string{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Lockout.Policy.Hold != time.Minute {
+		t.Errorf("default hold %v, want 1m", c.Lockout.Policy.Hold)
+	}
+	for _, v := range []string{"500ms", "2h", "0", "soon", "10"} {
+		if _, err := Load(env(withMinimal(map[string]string{"HERA_LOCKOUT_HOLD": v}))); err == nil || !strings.Contains(err.Error(), "HERA_LOCKOUT_HOLD") {
+			t.Errorf("HERA_LOCKOUT_HOLD=%q: %v", v, err)
+		}
+	}
+	// Longer Kratos calls need a longer hold: unset, it follows them; set,
+	// it must be long enough.
+	c, err = Load(env(withMinimal(map[string]string{"KRATOS_TIMEOUT": "30s"})))
+	if err != nil || c.Lockout.Policy.Hold != 5*time.Second+2*30*time.Second+5*time.Second+30*time.Second {
+		t.Errorf("KRATOS_TIMEOUT=30s, no hold: %v, %v; want the longest submission + 30s", c, err)
+	}
+	_, err = Load(env(withMinimal(map[string]string{"KRATOS_TIMEOUT": "30s", "HERA_LOCKOUT_HOLD": "1m"})))
+	if err == nil || !strings.Contains(err.Error(), "HERA_LOCKOUT_HOLD") {
+		t.Errorf("KRATOS_TIMEOUT=30s, HERA_LOCKOUT_HOLD=1m: %v, want the hold refused", err)
+	}
+	c, err = Load(env(withMinimal(map[string]string{"KRATOS_TIMEOUT": "30s", "HERA_LOCKOUT_HOLD": "2m"})))
+	if err != nil || c.Lockout.Policy.Hold != 2*time.Minute {
+		t.Errorf("KRATOS_TIMEOUT=30s, HERA_LOCKOUT_HOLD=2m: %v, %v", c, err)
+	}
+}

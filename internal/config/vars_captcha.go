@@ -25,7 +25,7 @@ func captchaVars() []Var {
 			set: func(c *Config, v string) error { c.Captcha.VerifyURL = v; return nil }},
 		{Name: "HERA_CAPTCHA_TIMEOUT", Default: "5s", Help: "timeout of a captcha verification, its one retry included",
 			set: func(c *Config, v string) (err error) { c.Captcha.Timeout, err = parsePositiveDuration(v); return err }},
-		{Name: "HERA_CAPTCHA_FLOWS", Default: "login,registration,recovery", Help: "flows whose every submission needs the captcha (login, registration, recovery, verification)",
+		{Name: "HERA_CAPTCHA_FLOWS", Default: "login,registration,recovery,verification", Help: "flows whose every submission needs the captcha (login, registration, recovery, verification); the others ask for it once an account's failures escalate",
 			set: func(c *Config, v string) error {
 				c.Captcha.Flows = splitList(v)
 				for _, f := range c.Captcha.Flows {
@@ -36,6 +36,15 @@ func captchaVars() []Var {
 					}
 				}
 				return nil
+			}},
+		{Name: "HERA_CAPTCHA_API_FLOWS", Default: "require", Help: "API flows (native apps): require, a token the app obtains itself in the same field as the widget's; exempt, no captcha, held by the account, identity and IP limits alone (bots can then use the API flows)",
+			set: func(c *Config, v string) error {
+				switch v {
+				case "require", "exempt":
+					c.Captcha.ExemptAPI = v == "exempt"
+					return nil
+				}
+				return errors.New("want require or exempt")
 			}},
 		{Name: "HERA_CAPTCHA_HOSTNAMES", Help: "hostnames the provider must report; empty: HERA_PUBLIC_URL's host",
 			set: func(c *Config, v string) error { c.Captcha.Hostnames = splitList(v); return nil }},

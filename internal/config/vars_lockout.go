@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/heraproject/hera/internal/lockout"
 )
 
 // Lockout: the store, the failure policy, send quotas and device cookies.
@@ -66,14 +68,26 @@ func lockoutVars() []Var {
 				c.Lockout.Policy.IP.MaxLockDuration = c.Lockout.Policy.IP.LockDuration
 				return err
 			}},
+		{Name: "HERA_LOCKOUT_HOLD", Help: "how long a sign-in attempt may stay in flight: one not settled by then (its replica died) counts as a failed attempt; 1s to 1h, more than the longest submission; empty: 1m, or the longest submission + 30s if longer",
+			set: func(c *Config, v string) (err error) {
+				if c.Lockout.Policy.Hold, err = parsePositiveDuration(v); err != nil {
+					return err
+				}
+				return lockout.ValidateHold(c.Lockout.Policy.Hold)
+			}},
 		{Name: "HERA_LOCKOUT_CAPTCHA_AFTER", Default: "3", Help: "with a captcha provider: account failures after which every flow asks for the captcha; -1: never",
 			set: func(c *Config, v string) (err error) {
 				c.Lockout.Policy.CaptchaAfter, err = strconv.Atoi(v)
 				return err
 			}},
-		{Name: "HERA_SEND_LIMIT_RECIPIENT", Default: "3/15m,10/1h", Help: "codes and links Kratos may send to one address: comma-separated count/period limits",
+		{Name: "HERA_SEND_LIMIT_RECIPIENT", Default: "3/15m,10/1h", Help: "codes and links Kratos may send to one address for one purpose (recovery, verification, sign-in, registration, settings): comma-separated count/period limits",
 			set: func(c *Config, v string) (err error) {
 				c.Lockout.Policy.Sends.Recipient, err = parseLimits(v)
+				return err
+			}},
+		{Name: "HERA_SEND_LIMIT_RECIPIENT_TOTAL", Default: "6/15m,20/1h", Help: "codes and links Kratos may send to one address for every purpose but recovery together (recovery keeps its own quota): count/period limits",
+			set: func(c *Config, v string) (err error) {
+				c.Lockout.Policy.Sends.RecipientTotal, err = parseLimits(v)
 				return err
 			}},
 		{Name: "HERA_SEND_LIMIT_IP", Default: "30/1h", Help: "codes and links one client IP (IPv6: its /64) may have sent: count/period limits",

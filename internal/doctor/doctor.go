@@ -43,6 +43,10 @@ type Options struct {
 	// SessionCookie is the name Hera expects Kratos's session cookie to
 	// have (HERA_KRATOS_SESSION_COOKIE).
 	SessionCookie string
+	// KratosVersion is the Kratos release whose reading of identifiers,
+	// addresses and session cookies Hera mirrors; another one is warned
+	// about. "" skips the check.
+	KratosVersion string
 	// HydraAdminURL nil: Hera runs without OAuth2, Hydra is not checked.
 	HydraAdminURL *url.URL
 	// HydraPublicURL is where the doctor reaches Hydra's public API; nil:
@@ -69,6 +73,9 @@ const (
 	// Skip: the check could not be made (the reason is the message); it
 	// does not count as a problem.
 	Skip
+	// Warn: nothing is broken, but something deserves the operator's
+	// attention (the message says what); it does not count as a problem.
+	Warn
 )
 
 // Result is one check's outcome.
@@ -97,6 +104,9 @@ func (r Report) Passed() int { return r.count(Pass) }
 
 // Skipped counts the checks that could not be made.
 func (r Report) Skipped() int { return r.count(Skip) }
+
+// Warned counts the warnings.
+func (r Report) Warned() int { return r.count(Warn) }
 
 func (r Report) count(s Status) int {
 	n := 0
@@ -137,7 +147,7 @@ func (r Report) Write(w io.Writer, plain bool) error {
 		b.WriteByte(' ')
 		b.WriteString(res.Message)
 		b.WriteByte('\n')
-		if res.Status != Fail {
+		if res.Status != Fail && res.Status != Warn {
 			continue
 		}
 		if res.Setting != "" {
@@ -166,6 +176,9 @@ func (r Report) Summary() string {
 		s = plural(n, "problem") + " found"
 	}
 	s += ": " + plural(r.Passed(), "check") + " passed"
+	if n := r.Warned(); n > 0 {
+		s += ", " + plural(n, "warning")
+	}
 	if n := r.Skipped(); n > 0 {
 		s += fmt.Sprintf(", %d not checked", n)
 	}
@@ -189,6 +202,10 @@ func mark(s Status, plain bool) string {
 		return "FAIL"
 	case s == Fail:
 		return "✗"
+	case s == Warn && plain:
+		return "WARN"
+	case s == Warn:
+		return "!"
 	case plain:
 		return "SKIP"
 	}

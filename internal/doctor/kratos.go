@@ -136,7 +136,35 @@ func (d *doctor) kratos(ctx context.Context) []Result {
 		out = append(out, d.checkReturnTo(ctx, rt, "", false))
 	}
 	out = append(out, d.checkSession(ctx)...)
+	if d.o.KratosVersion != "" {
+		out = append(out, d.checkVersion(ctx))
+	}
 	return out
+}
+
+// checkVersion warns when Kratos is not the release whose reading of
+// identifiers, addresses and session cookies Hera's counters mirror: a
+// Kratos that normalizes differently could resolve two spellings to one
+// account that Hera counts apart.
+func (d *doctor) checkVersion(ctx context.Context) Result {
+	const id = "kratos.version"
+	a, err := d.do(ctx, http.MethodGet, d.kratosAdmin("/admin/version"), nil, "application/json", nil)
+	var v struct {
+		Version string `json:"version"`
+	}
+	if err != nil || a.StatusCode != http.StatusOK || json.Unmarshal(a.body, &v) != nil || v.Version == "" {
+		return Result{Check: id, Status: Skip, Message: "Kratos's version could not be read from its admin API (GET /admin/version)"}
+	}
+	if v.Version == d.o.KratosVersion {
+		return Result{Check: id, Status: Pass, Message: "Kratos is " + v.Version + ", the release whose reading of identifiers, addresses and session cookies Hera mirrors"}
+	}
+	return Result{
+		Check: id, Status: Warn,
+		Message: fmt.Sprintf("Kratos is %s, not %s: Hera's brute-force counters and send quotas mirror how Kratos %s reads identifiers, addresses and session cookies, and another release may read them differently",
+			v.Version, d.o.KratosVersion, d.o.KratosVersion),
+		Setting: "the Kratos release (its image tag, or the build's github.com/ory/kratos/driver/config.Version)",
+		Fix:     "run Kratos " + d.o.KratosVersion + ", or a Hera release made for your Kratos (see docs/abuse-protection.md)",
+	}
 }
 
 // describeError is Kratos's error message in a, or its status.

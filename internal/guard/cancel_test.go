@@ -19,7 +19,7 @@ import (
 // networked store does when the request behind it is abandoned.
 type canceledStore struct{ *memory.Store }
 
-func (s canceledStore) Reserve(ctx context.Context, _ lockout.Key, _ time.Time, _ lockout.Rule, _ time.Duration) (lockout.State, bool, error) {
+func (s canceledStore) Reserve(ctx context.Context, _ lockout.Key, _ string, _ time.Time, _ lockout.Rule, _ time.Duration) (lockout.State, bool, error) {
 	<-ctx.Done()
 	return lockout.State{}, false, ctx.Err()
 }

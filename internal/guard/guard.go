@@ -8,8 +8,9 @@
 // Kratos's decoders; the guard keys on that:
 //
 //   - a first-factor sign-in (password, sign-in code) counts against the
-//     account it names, or, when the browser holds a valid device cookie
-//     for that account, against that cookie's own counter;
+//     account it names, in the form Kratos's method looks it up by, or,
+//     when the browser holds a valid device cookie for that account,
+//     against that cookie's own counter;
 //   - a second factor (TOTP, backup code, second-factor code) counts
 //     against the identity of the session it arrives on, whichever session
 //     that is: sessions Hera saw Kratos create are linked to their identity;
@@ -18,7 +19,14 @@
 //   - recovery, verification and registration codes count against the IP
 //     but are not refused by its lock (recovery stays open); per address
 //     they are bounded by the send quota (each code Kratos sends is counted
-//     against its address) and Kratos's five attempts per code.
+//     against its address, per purpose) and Kratos's five attempts per code.
+//
+// Where a flow always asks for a captcha, the captcha is checked before any
+// slot is reserved, so a bot's invalid tokens never hold an account's slots
+// while the captcha provider answers; a failed captcha counts against the
+// client IP, and an IP locked that way is refused before the provider is
+// asked again. Where the captcha is an escalation (the account's count
+// asks for it), the slot is reserved first, since the count decides.
 package guard
 
 import (
@@ -42,6 +50,9 @@ import (
 // Attempt is one submission on its way to Kratos.
 type Attempt struct {
 	*attempt.Attempt
+	// API: the flow is an API flow (a native app's), which cannot show a
+	// captcha widget.
+	API      bool
 	ClientIP string // after trusted-proxy handling
 	// Session is the session handle Kratos will read (kratos.SessionHandle);
 	// "" if none. Never log it.
@@ -78,9 +89,12 @@ type Ticket struct {
 	// (device-cookie attempts; recovery, verification and registration
 	// codes, which an IP's lock must not block).
 	countIP lockout.Key
-	device  bool
-	subject string // second factor: the identity (or session) counted
-	settled bool
+	// device is the ID of the browser's valid device cookie for the
+	// account ("" if none).
+	device      string
+	subject     string // second factor: the identity (or session) counted
+	captchaDone bool
+	settled     bool
 }
 
 // identities is what the guard needs of Kratos's admin API to learn whose
@@ -98,6 +112,11 @@ type Config struct {
 	// CaptchaFlows need a captcha on every submission; other flows need one
 	// only once the lockout escalates (Decision.CaptchaRequired).
 	CaptchaFlows []kratos.Kind
+	// CaptchaExemptAPI spares API flows (native apps) the captcha: they are
+	// then held by the account, identity and IP limits alone. By default
+	// they need a token too, obtained by the app itself: otherwise a bot
+	// would simply use the API flows.
+	CaptchaExemptAPI bool
 	// Limiter holds the counters, quotas and session links.
 	Limiter *lockout.Limiter
 	// Devices issues and checks device cookies; nil switches them off.
@@ -116,6 +135,7 @@ type Guard struct {
 	log        *slog.Logger
 	captcha    *captcha.Verifier
 	flows      []kratos.Kind
+	exemptAPI  bool
 	limiter    *lockout.Limiter
 	devices    *device.Cookies
 	identities identities
@@ -128,7 +148,7 @@ func New(c Config) (*Guard, error) {
 	if c.Logger == nil || c.Limiter == nil {
 		return nil, errors.New("guard: logger and limiter are required")
 	}
-	g := &Guard{log: c.Logger, captcha: c.Captcha, flows: c.CaptchaFlows, limiter: c.Limiter,
+	g := &Guard{log: c.Logger, captcha: c.Captcha, flows: c.CaptchaFlows, exemptAPI: c.CaptchaExemptAPI, limiter: c.Limiter,
 		devices: c.Devices, identities: c.Identities, sessionCk: c.SessionCookie, observer: c.Observer}
 	if g.sessionCk == "" {
 		g.sessionCk = kratos.DefaultSessionCookie
@@ -146,39 +166,83 @@ func (g *Guard) CaptchaOn(flow kratos.Kind) bool {
 // a Ticket to Settle.
 func (g *Guard) Admit(ctx context.Context, a *Attempt) (*Ticket, *Refusal) {
 	t := &Ticket{a: a}
-	var d lockout.Decision
+	ip := g.limiter.IPKey(a.ClientIP)
+	if a.Account != "" && !a.SecondFactor && g.devices != nil {
+		t.device, _ = g.devices.Verify(a.Account, a.Cookies)
+	}
+	if g.captchaApplies(a) && slices.Contains(g.flows, a.Kind) {
+		// Every submission of the flow, a sign-up's steps included. Captcha
+		// first: nothing is reserved while the provider answers.
+		if ref := g.gateIP(ctx, t, ip); ref != nil {
+			return nil, ref
+		}
+		if ref := g.checkCaptcha(ctx, t, ip); ref != nil {
+			return nil, ref
+		}
+	}
+	if a.Secret == attempt.NoSecret && len(a.Sends) == 0 && !a.SendsToSession {
+		return t, nil
+	}
 	if a.Secret != attempt.NoSecret {
-		t.keys = g.keys(ctx, t)
+		t.keys = g.keys(ctx, t, ip)
 		if len(t.keys) > 0 {
-			res, dec, err := g.limiter.Reserve(ctx, t.keys...)
-			d = dec
+			res, d, err := g.limiter.Reserve(ctx, t.keys...)
 			if err != nil {
-				g.failed(ctx, "lockout store", err, "op", "reserve", "fail_open", !dec.Locked)
+				g.failed(ctx, "lockout store", err, "op", "reserve", "fail_open", !d.Locked)
 			}
-			if ref := g.refusal(ctx, a, t, dec); ref != nil {
+			if ref := g.refusal(ctx, t, d); ref != nil {
 				return nil, ref
 			}
 			t.res = res
+			if d.CaptchaRequired && !t.captchaDone && g.captchaApplies(a) {
+				// The escalation: the count asked for the captcha.
+				if ref := g.checkCaptcha(ctx, t, ip); ref != nil {
+					g.release(ctx, t)
+					return nil, ref
+				}
+			}
 		}
-	}
-	if ref := g.checkCaptcha(ctx, t, d); ref != nil {
-		g.release(ctx, t)
-		return nil, ref
 	}
 	if ref := g.takeSends(ctx, t); ref != nil {
 		g.release(ctx, t)
 		return nil, ref
 	}
-	if a.Secret != attempt.NoSecret || len(a.Sends) > 0 || a.SendsToSession {
-		g.decision(ctx, t, "allowed")
-	}
+	g.decision(ctx, t, "allowed")
 	return t, nil
 }
 
+// captchaApplies reports whether a captcha can be asked of this attempt at
+// all. Second factors and security keys never need one: their pages have
+// no widget and the lockout bounds them. API flows need one unless the
+// operator exempted them.
+func (g *Guard) captchaApplies(a *Attempt) bool {
+	switch {
+	case g.captcha == nil, a.SecondFactor, a.Kind == kratos.Login && a.Method == "webauthn":
+		return false
+	case a.API && g.exemptAPI:
+		return false
+	}
+	return true
+}
+
+// gateIP refuses, before the captcha provider is asked, a client IP that is
+// locked: failed captchas count on it, so a bot's calls to the provider are
+// bounded by the IP rule. A browser with the account's device cookie is
+// not held by its IP.
+func (g *Guard) gateIP(ctx context.Context, t *Ticket, ip lockout.Key) *Refusal {
+	if t.device != "" {
+		return nil
+	}
+	d, err := g.limiter.Check(ctx, ip)
+	if err != nil {
+		g.failed(ctx, "lockout store", err, "op", "check", "fail_open", !d.Locked)
+	}
+	return g.refusal(ctx, t, d)
+}
+
 // keys returns the counters an attempt with a secret is reserved on.
-func (g *Guard) keys(ctx context.Context, t *Ticket) []lockout.Key {
+func (g *Guard) keys(ctx context.Context, t *Ticket, ip lockout.Key) []lockout.Key {
 	a := t.a
-	ip := g.limiter.IPKey(a.ClientIP)
 	switch {
 	case a.SecondFactor:
 		t.subject = g.subject(ctx, a.Session)
@@ -188,12 +252,10 @@ func (g *Guard) keys(ctx context.Context, t *Ticket) []lockout.Key {
 		}
 		return keys
 	case a.Account != "":
-		if g.devices != nil {
-			if id, ok := g.devices.Verify(a.Account, a.Cookies); ok {
-				// The owner's browser: its own counter, and no IP gate.
-				t.device, t.countIP = true, ip
-				return []lockout.Key{g.limiter.DeviceKey(id)}
-			}
+		if t.device != "" {
+			// The owner's browser: its own counter, and no IP gate.
+			t.countIP = ip
+			return []lockout.Key{g.limiter.DeviceKey(t.device)}
 		}
 		return []lockout.Key{ip, g.limiter.IdentifierKey(a.Account)}
 	}
@@ -220,15 +282,29 @@ func (g *Guard) subject(ctx context.Context, handle string) string {
 	if s != "" {
 		return s
 	}
+	return SessionSubject(handle)
+}
+
+// IdentitySubject is whom second factors on a session of identity id count
+// against.
+func IdentitySubject(id string) string { return "identity:" + id }
+
+// SessionSubject is whom second factors on a session Hera cannot attribute
+// to an identity count against: the session itself (its handle's digest).
+func SessionSubject(handle string) string {
 	sum := sha256.Sum256([]byte(handle))
 	return "session:" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-func (g *Guard) refusal(ctx context.Context, a *Attempt, t *Ticket, d lockout.Decision) *Refusal {
+// storeRetry is the Retry-After of a refusal because the lockout store did
+// not answer.
+const storeRetry = 5 * time.Second
+
+func (g *Guard) refusal(ctx context.Context, t *Ticket, d lockout.Decision) *Refusal {
 	switch {
 	case d.Locked && d.Unavailable:
 		g.decision(ctx, t, "store_unavailable")
-		return &Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, Reason: "lockout store unavailable"}
+		return &Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, RetryAfter: storeRetry, Reason: "lockout store unavailable"}
 	case d.Locked:
 		g.decision(ctx, t, "locked")
 		return &Refusal{Notice: fmt.Sprintf("locked-%d", minutes(d.RetryAfter)), Status: http.StatusTooManyRequests,
@@ -242,29 +318,34 @@ func (g *Guard) refusal(ctx context.Context, a *Attempt, t *Ticket, d lockout.De
 	return nil
 }
 
-// checkCaptcha verifies the captcha where it is needed. Second factors and
-// security keys never need one: their pages have no widget and the
-// lockout bounds them.
-func (g *Guard) checkCaptcha(ctx context.Context, t *Ticket, d lockout.Decision) *Refusal {
+// checkCaptcha verifies the captcha. A token the provider refuses counts
+// as a failure of the client IP; a provider that does not answer does not.
+func (g *Guard) checkCaptcha(ctx context.Context, t *Ticket, ip lockout.Key) *Refusal {
 	a := t.a
-	if g.captcha == nil {
-		return nil
-	}
-	exempt := a.SecondFactor || (a.Kind == kratos.Login && a.Method == "webauthn")
-	need := slices.Contains(g.flows, a.Kind) || d.CaptchaRequired
-	if exempt || !need {
-		return nil
-	}
 	if _, err := g.captcha.Verify(ctx, a.Fields, a.ClientIP); err != nil {
 		if errors.Is(err, captcha.ErrUnavailable) {
 			g.failed(ctx, "captcha provider unavailable", err)
 			g.decision(ctx, t, "captcha_unavailable")
-			return &Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, Reason: "captcha provider: " + string(captcha.ReasonOf(err))}
+			return &Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, RetryAfter: storeRetry,
+				Reason: "captcha provider: " + string(captcha.ReasonOf(err))}
+		}
+		if _, err := g.limiter.Fail(context.WithoutCancel(ctx), ip); err != nil {
+			g.log.ErrorContext(ctx, "lockout store", "op", "fail", "err", err)
 		}
 		g.decision(ctx, t, "captcha_failed")
 		return &Refusal{Notice: "captcha", Status: http.StatusForbidden, Reason: "captcha: " + string(captcha.ReasonOf(err))}
 	}
+	t.captchaDone = true
 	return nil
+}
+
+// purposes names the send quota of each flow's codes.
+var purposes = map[kratos.Kind]lockout.Purpose{
+	kratos.Login:        lockout.PurposeLogin,
+	kratos.Registration: lockout.PurposeRegistration,
+	kratos.Recovery:     lockout.PurposeRecovery,
+	kratos.Verification: lockout.PurposeVerification,
+	kratos.Settings:     lockout.PurposeSettings,
 }
 
 // takeSends uses the send quota of every address Kratos may send a code to
@@ -284,7 +365,7 @@ func (g *Guard) takeSends(ctx context.Context, t *Ticket) *Refusal {
 			recipients = append(slices.Clone(recipients), "identity-addresses:"+t.subject)
 		}
 	}
-	q, err := g.limiter.TakeSend(ctx, a.ClientIP, recipients...)
+	q, err := g.limiter.TakeSend(ctx, purposes[a.Kind], a.ClientIP, recipients...)
 	if err != nil {
 		g.failed(ctx, "lockout store", err, "op", "take_send", "fail_open", q.OK)
 	}
@@ -293,7 +374,7 @@ func (g *Guard) takeSends(ctx context.Context, t *Ticket) *Refusal {
 	}
 	if err != nil {
 		g.decision(ctx, t, "store_unavailable")
-		return &Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, Reason: "lockout store unavailable"}
+		return &Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, RetryAfter: storeRetry, Reason: "lockout store unavailable"}
 	}
 	wait := time.Until(q.RetryAt)
 	g.decision(ctx, t, "send_limited")
@@ -311,18 +392,32 @@ func (g *Guard) release(ctx context.Context, t *Ticket) {
 	}
 }
 
-// Release settles an admitted attempt Kratos never judged (it failed or
-// timed out): nothing is counted.
-func (g *Guard) Release(ctx context.Context, t *Ticket) { g.release(ctx, t) }
+// Release settles an admitted attempt Kratos gave no verdict on. judged
+// says whether Kratos may have judged it all the same (the request reached
+// Kratos, which then timed out or failed): it then counts as a failed
+// attempt, for an attacker must not be able to make guesses uncounted by
+// slowing Kratos down. An attempt that never reached Kratos (it could not
+// be connected to) counts nothing.
+func (g *Guard) Release(ctx context.Context, t *Ticket, judged bool) {
+	if !judged {
+		g.release(ctx, t)
+		return
+	}
+	g.Settle(ctx, t, Answer{})
+}
 
 // Settle records Kratos's answer: a credential failure counts on every key
 // the attempt reserved; a sign-in that succeeded resets the account (or
 // device) and identity counters, links the session Kratos created to its
-// identity and hands the browser a device cookie. It returns the cookies
-// to set.
-func (g *Guard) Settle(ctx context.Context, t *Ticket, ans Answer) []*http.Cookie {
+// identity and hands the browser a device cookie. An empty Answer (no
+// outcome) is an attempt Kratos may have judged without answering: it
+// counts as a failure. It returns the cookies to set and, when the verdict
+// could not be recorded because the lockout store failed (and the store
+// fails closed), a Refusal to answer instead of Kratos's answer: a guess
+// must not be answered unless it was counted.
+func (g *Guard) Settle(ctx context.Context, t *Ticket, ans Answer) ([]*http.Cookie, *Refusal) {
 	if t == nil || t.settled {
-		return nil
+		return nil, nil
 	}
 	t.settled = true
 	a, o := t.a, ans.Outcome
@@ -330,6 +425,9 @@ func (g *Guard) Settle(ctx context.Context, t *Ticket, ans Answer) []*http.Cooki
 	issued := kratos.IssuedSession(ans.SetCookies, g.sessionCk, o)
 	switch {
 	case o == nil:
+		if a.Secret != attempt.NoSecret {
+			outcome = lockout.Failure
+		}
 	case o.CredentialFailure():
 		outcome = lockout.Failure
 	case a.Kind == kratos.Login && a.Secret != attempt.NoSecret && (o.Kind == kratos.OutcomeSuccess || issued != ""):
@@ -337,9 +435,13 @@ func (g *Guard) Settle(ctx context.Context, t *Ticket, ans Answer) []*http.Cooki
 		// that still needs a second factor (its answer is a redirect).
 		outcome = lockout.Success
 	}
+	var unrecorded bool
 	if t.res != nil {
 		engaged, err := g.limiter.Settle(ctx, t.res, outcome)
 		if err != nil {
+			// The reservation's hold stays in the store and counts as a
+			// failure when it ends, if the store kept it.
+			unrecorded = true
 			g.log.ErrorContext(ctx, "lockout store", "op", "settle", "err", err)
 		}
 		for _, k := range engaged {
@@ -348,9 +450,15 @@ func (g *Guard) Settle(ctx context.Context, t *Ticket, ans Answer) []*http.Cooki
 	}
 	if outcome == lockout.Failure && t.countIP.Digest != "" {
 		// Skipping the IP gate is not skipping the IP count.
-		if _, err := g.limiter.Fail(ctx, t.countIP); err != nil {
+		if _, err := g.limiter.Fail(context.WithoutCancel(ctx), t.countIP); err != nil {
+			unrecorded = true
 			g.log.ErrorContext(ctx, "lockout store", "op", "fail", "err", err)
 		}
+	}
+	if unrecorded && !g.limiter.Config().FailOpen {
+		g.decision(ctx, t, "store_unavailable")
+		return nil, &Refusal{Notice: "unavailable", Status: http.StatusServiceUnavailable, RetryAfter: storeRetry,
+			Reason: "lockout store unavailable when settling"}
 	}
 	switch outcome {
 	case lockout.Failure:
@@ -369,7 +477,7 @@ func (g *Guard) Settle(ctx context.Context, t *Ticket, ans Answer) []*http.Cooki
 	if issued != "" && o != nil {
 		g.link(ctx, t, issued, o)
 	}
-	return cookies
+	return cookies, nil
 }
 
 // link remembers whose session Kratos just issued, so second factors on it
@@ -382,7 +490,7 @@ func (g *Guard) link(ctx context.Context, t *Ticket, handle string, o *kratos.Ou
 		// A session re-issued after a second factor: same identity.
 		subject = t.subject
 	case o.Session != nil && o.Session.Identity != nil && o.Session.Identity.ID != "":
-		subject = "identity:" + o.Session.Identity.ID
+		subject = IdentitySubject(o.Session.Identity.ID)
 	case g.identities != nil:
 		var id string
 		var err error
@@ -395,7 +503,7 @@ func (g *Guard) link(ctx context.Context, t *Ticket, handle string, o *kratos.Ou
 			g.log.WarnContext(ctx, "cannot name the identity of a new session", "err", err)
 		}
 		if id != "" {
-			subject = "identity:" + id
+			subject = IdentitySubject(id)
 		}
 	}
 	if subject == "" && t.a.Account != "" {
@@ -424,8 +532,11 @@ func (g *Guard) decision(ctx context.Context, t *Ticket, outcome string) {
 			attrs = append(attrs, "account_key", string(k.Kind)+":"+k.Digest[:min(16, len(k.Digest))])
 		}
 	}
-	if t.device {
+	if t.device != "" {
 		attrs = append(attrs, "device_cookie", true)
+	}
+	if a.API {
+		attrs = append(attrs, "api_flow", true)
 	}
 	g.log.InfoContext(ctx, "auth decision", attrs...)
 	if g.observer != nil {

@@ -75,7 +75,7 @@ func TestKeyingAndEscalation(t *testing.T) {
 			}
 			tk, ref := try(tc.then)
 			if tk != nil {
-				g.Release(t.Context(), tk)
+				g.Release(t.Context(), tk, false)
 			}
 			if got := ref != nil && strings.HasPrefix(ref.Notice, "locked-"); got != tc.locked {
 				t.Fatalf("locked %v (refusal %+v), want %v", got, ref, tc.locked)

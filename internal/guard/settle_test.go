@@ -125,7 +125,7 @@ func TestReleaseCountsNothing(t *testing.T) {
 		if ref != nil {
 			t.Fatalf("refused: %+v", ref)
 		}
-		g.Release(t.Context(), tk)
+		g.Release(t.Context(), tk, false)
 	}
 	st, err := lim.Check(t.Context(), lim.IdentifierKey("bob@example.com"))
 	if err != nil || st.Failures != 0 || st.Locked {

@@ -5,9 +5,11 @@ package kratos
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -250,6 +252,27 @@ func (c *Client) GetFlow(ctx context.Context, kind Kind, id string, b Browser) (
 	return &f, nil
 }
 
+// GetFlowJSON returns a flow as Kratos's public API answers it, every
+// field, for clients that read the flow themselves. Answers other than 200
+// are APIErrors.
+func (c *Client) GetFlowJSON(ctx context.Context, kind Kind, id string, b Browser) ([]byte, error) {
+	u := c.public.JoinPath("/self-service", string(kind), "flows")
+	u.RawQuery = url.Values{"id": {id}}.Encode()
+	h := http.Header{}
+	b.apply(h)
+	res, err := c.do(ctx, http.MethodGet, u, nil, h)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != http.StatusOK {
+		return nil, parseAPIError(res.Status, res.Body)
+	}
+	if !json.Valid(res.Body) {
+		return nil, fmt.Errorf("%w: GET %s: malformed answer", ErrUnavailable, u.Path)
+	}
+	return res.Body, nil
+}
+
 // CreateBrowserFlow starts a browser flow server-side (as the browser) and
 // returns it with the Set-Cookie headers (the CSRF cookie) the browser must
 // receive.
@@ -401,6 +424,26 @@ func (c *Client) GetIdentity(ctx context.Context, id string) (*Identity, error) 
 	return &i, nil
 }
 
+// SetIdentityState sets an identity's state ("active" or "inactive")
+// through the admin API (a JSON Patch of /state). Kratos refuses an
+// inactive identity's sessions and sign-ins, and Hera's token hook its
+// tokens. An identity already gone is an APIError with status 404.
+func (c *Client) SetIdentityState(ctx context.Context, id, state string) error {
+	if id == "" || (state != "active" && state != "inactive") {
+		return fmt.Errorf("kratos: SetIdentityState: id and a state of active or inactive are required")
+	}
+	patch := []byte(`[{"op":"replace","path":"/state","value":"` + state + `"}]`)
+	res, err := c.do(ctx, http.MethodPatch, c.admin.JoinPath("/admin/identities", id), bytes.NewReader(patch),
+		http.Header{"Content-Type": {"application/json"}})
+	if err != nil {
+		return err
+	}
+	if res.Status != http.StatusOK {
+		return parseAPIError(res.Status, res.Body)
+	}
+	return nil
+}
+
 // DeleteIdentity deletes an identity through the admin API, with its
 // credentials and sessions. An identity already gone is an APIError with
 // status 404.
@@ -496,4 +539,17 @@ func readUpTo(r io.Reader, buf []byte, limit int) (out []byte, complete bool, er
 		}
 	}
 	return buf, false, nil
+}
+
+// Reached reports whether a failed call may have reached Kratos: anything
+// but a failure to connect (refused, unroutable, a name that does not
+// resolve). A submission that reached Kratos may have been judged even if
+// no answer came back (Kratos timed out or failed after reading it).
+func Reached(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	var dns *net.DNSError
+	return !errors.As(err, &dns)
 }

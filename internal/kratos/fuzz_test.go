@@ -67,8 +67,15 @@ func forwardableProblem(method, p string) string {
 	switch first {
 	case "self-service", "schemas", ".well-known":
 	case "sessions":
-		if p != "/sessions/whoami" {
-			return "session API other than whoami"
+		// The session's own API: whoami, the token exchange, listing and
+		// revoking (DELETE of the list, or of one session by its UUID).
+		rest := strings.TrimPrefix(p, "/sessions")
+		switch {
+		case rest == "/whoami", rest == "/token-exchange":
+		case rest == "" && method != http.MethodPost:
+		case method == http.MethodDelete && len(rest) == 37 && strings.Count(rest, "-") == 4:
+		default:
+			return "session API route that Kratos's FrontendApi does not have: " + p
 		}
 	default:
 		return "not a public route: " + first

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Route is what the proxy does with a request.
@@ -46,8 +48,19 @@ func Classify(method, path string) (Route, Kind) {
 	seg := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	read := method == http.MethodGet || method == http.MethodHead
 	switch {
-	case len(seg) == 2 && seg[0] == "sessions" && seg[1] == "whoami" && read:
-		return RouteForward, ""
+	case seg[0] == "sessions":
+		// The session's own API (FrontendApi): whoami, list, revoke one or
+		// the others, and the native social sign-in's token exchange.
+		// They authenticate with the session and guess nothing.
+		switch {
+		case len(seg) == 1 && (read || method == http.MethodDelete):
+			return RouteForward, ""
+		case len(seg) == 2 && (seg[1] == "whoami" || seg[1] == "token-exchange") && read:
+			return RouteForward, ""
+		case len(seg) == 2 && method == http.MethodDelete && uuidLike(seg[1]):
+			return RouteForward, ""
+		}
+		return RouteRefuse, ""
 	case seg[0] == "schemas" && len(seg) <= 2 && read:
 		return RouteForward, ""
 	case len(seg) == 3 && seg[0] == ".well-known" && seg[1] == "ory" && seg[2] == "webauthn.js" && read:
@@ -81,14 +94,57 @@ func Classify(method, path string) (Route, Kind) {
 		if k, ok := ParseKind(seg[1]); ok && read && (seg[2] == "browser" || seg[2] == "api" || seg[2] == "flows") {
 			return RouteForward, k
 		}
-	case 5:
+	case 4, 5:
 		// Social sign-in callbacks; some providers POST (form_post).
-		if seg[1] == "methods" && seg[2] == "oidc" && seg[3] == "callback" && seg[4] != "" &&
+		// Providers with "pkce: force" call back without the provider's
+		// ID in the path.
+		if seg[1] == "methods" && seg[2] == "oidc" && seg[3] == "callback" && (len(seg) == 4 || seg[4] != "") &&
 			(read || method == http.MethodPost) {
 			return RouteForward, ""
 		}
 	}
 	return RouteRefuse, ""
+}
+
+// uuidLike reports whether s is a UUID in its canonical form (Kratos's
+// session IDs).
+func uuidLike(s string) bool { return len(s) == 36 && uuid.Validate(s) == nil }
+
+// SessionOp is a forwarded request that ends Kratos sessions: whoever
+// keeps state about those sessions (single sign-on to apps) must end it
+// too, whichever way the client signed out.
+type SessionOp int
+
+// The requests that end sessions.
+const (
+	// OpLogout is the browser's logout URL, GET /self-service/logout?token=:
+	// it ends the session of the request's cookie.
+	OpLogout SessionOp = iota + 1
+	// OpLogoutAPI is DELETE /self-service/logout/api: it ends the session
+	// whose token its JSON body names.
+	OpLogoutAPI
+	// OpRevokeSession is DELETE /sessions/{id}: one of the caller's other
+	// sessions.
+	OpRevokeSession
+	// OpRevokeOthers is DELETE /sessions: all the caller's sessions but
+	// the current one.
+	OpRevokeOthers
+)
+
+// sessionOp names what a forwarded request for path ends, if anything; arg
+// is the session ID of OpRevokeSession.
+func sessionOp(method, path string) (op SessionOp, arg string) {
+	switch {
+	case method == http.MethodGet && path == "/self-service/logout":
+		return OpLogout, ""
+	case method == http.MethodDelete && path == "/self-service/logout/api":
+		return OpLogoutAPI, ""
+	case method == http.MethodDelete && path == "/sessions":
+		return OpRevokeOthers, ""
+	case method == http.MethodDelete && strings.HasPrefix(path, "/sessions/"):
+		return OpRevokeSession, strings.TrimPrefix(path, "/sessions/")
+	}
+	return 0, ""
 }
 
 // cleanPath accepts only plain absolute paths made of safe characters.
@@ -161,6 +217,28 @@ type ProxyConfig struct {
 	// RedirectRefused is where the browser goes instead of a Location from
 	// Kratos that CheckRedirect refuses (absolute, on Hera; required with it).
 	RedirectRefused string
+	// EndingSessions, if set, is called before a request that ends Kratos
+	// sessions is forwarded (op; arg: OpRevokeSession's session ID, or
+	// OpLogoutAPI's body), and returns what to call with Kratos's status
+	// once Kratos answered (nil: nothing).
+	EndingSessions func(r *http.Request, op SessionOp, arg string) (done func(status int))
+	// SessionCookie is the name of Kratos's session cookie, for
+	// IssuedSession.
+	SessionCookie string
+	// IssuedSession, if set, is called when Kratos's answer to a forwarded
+	// request for path sets a session cookie (handle: its canonical value),
+	// before the answer goes to the client.
+	IssuedSession func(r *http.Request, path, handle string)
+}
+
+// hooksKey carries a forwarded request's hooks from ServeHTTP to
+// modifyResponse, which sees only the outgoing request.
+type hooksKey struct{}
+
+type hooks struct {
+	in   *http.Request
+	path string // below the prefix
+	done func(status int)
 }
 
 // Proxy forwards the public Kratos routes browsers need, cookies intact in
@@ -263,8 +341,27 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.cfg.Fail(w, r, http.StatusBadRequest)
 			return
 		}
-		p.rp.ServeHTTP(w, r)
+		// A recovery link signs the browser in: the hooks see the session.
+		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hooksKey{}, &hooks{in: r, path: rest})))
 	case RouteForward:
+		op, arg := sessionOp(r.Method, rest)
+		if op == OpLogoutAPI {
+			// The body names the session: read it (bounded) to look it up.
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxBody))
+			if err != nil {
+				p.cfg.Fail(w, r, http.StatusRequestEntityTooLarge)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+			r.TransferEncoding = nil
+			arg = string(body)
+		}
+		h := &hooks{in: r, path: rest}
+		if op != 0 && p.cfg.EndingSessions != nil {
+			h.done = p.cfg.EndingSessions(r, op, arg)
+		}
+		r = r.WithContext(context.WithValue(r.Context(), hooksKey{}, h))
 		if p.cfg.CheckRedirect != nil && !p.returnToAllowed(rest, r.URL.RawQuery) {
 			p.cfg.Logger.InfoContext(r.Context(), "kratos proxy refused a return_to", "path", r.URL.Path)
 			p.cfg.Fail(w, r, http.StatusBadRequest)

@@ -82,10 +82,23 @@ func absolute(target string) bool {
 	return err == nil && u.Scheme != "" && u.Host != ""
 }
 
-// modifyResponse checks Kratos's redirects, then sizes the answer.
+// modifyResponse checks Kratos's redirects, tells the hooks what Kratos
+// did to sessions, then sizes the answer.
 func (p *Proxy) modifyResponse(res *http.Response) error {
 	if p.cfg.CheckRedirect != nil && res.StatusCode >= 300 && res.StatusCode < 400 && res.Request != nil {
 		p.checkLocation(res)
+	}
+	if res.Request != nil {
+		if h, ok := res.Request.Context().Value(hooksKey{}).(*hooks); ok {
+			if h.done != nil {
+				h.done(res.StatusCode)
+			}
+			if p.cfg.IssuedSession != nil && p.cfg.SessionCookie != "" {
+				if handle := IssuedSession(res.Header.Values("Set-Cookie"), p.cfg.SessionCookie, nil); handle != "" {
+					p.cfg.IssuedSession(h.in, h.path, handle)
+				}
+			}
+		}
 	}
 	return p.sizeBody(res)
 }

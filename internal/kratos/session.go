@@ -13,15 +13,18 @@ const DefaultSessionCookie = "ory_kratos_session"
 // request, in Kratos v1.3.1's order (session/manager_http.go, extractToken):
 // a non-empty X-Session-Token header; else the session cookie, the first
 // of its name among cookies as net/http parses the Cookie header (Kratos
-// reads it with r.Cookie); else an "Authorization: Bearer" token. token
+// reads it with r.Cookie), in its canonical spelling
+// ([CanonicalSessionCookie]); else an "Authorization: Bearer" token. token
 // reports that the handle is a token, to be forwarded as X-Session-Token.
+// Tokens are looked up by Kratos as they are, so they are taken as they
+// are.
 func SessionHandle(h http.Header, cookies []*http.Cookie, cookieName string) (handle string, token bool) {
 	if t := h.Get("X-Session-Token"); t != "" {
 		return t, true
 	}
 	for _, c := range cookies {
 		if c.Name == cookieName {
-			return c.Value, false
+			return CanonicalSessionCookie(c.Value), false
 		}
 	}
 	parts := strings.Split(h.Get("Authorization"), " ")
@@ -58,8 +61,8 @@ func CanonicalCookie(cookies []*http.Cookie, keep func(name string) bool) string
 }
 
 // IssuedSession returns the session handle an answer hands the client: the
-// value of a session cookie it sets (not one it clears), or the session
-// token of an API flow's answer. "" when it issues none.
+// canonical value of a session cookie it sets (not one it clears), or the
+// session token of an API flow's answer. "" when it issues none.
 func IssuedSession(setCookies []string, cookieName string, o *Outcome) string {
 	for _, sc := range setCookies {
 		if !strings.HasPrefix(strings.TrimLeft(sc, " \t"), cookieName) {
@@ -70,7 +73,7 @@ func IssuedSession(setCookies []string, cookieName string, o *Outcome) string {
 			continue
 		}
 		if c.Value != "" && c.MaxAge >= 0 {
-			return c.Value
+			return CanonicalSessionCookie(c.Value)
 		}
 	}
 	if o != nil {

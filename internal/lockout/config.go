@@ -29,12 +29,16 @@ type Config struct {
 	// Device is the rule for device cookies ([Limiter.DeviceKey]).
 	// Default: the Identifier rule (after its defaults).
 	Device Rule
-	// Hold is how long a reservation ([Limiter.Reserve]) keeps its slot if it
-	// is never settled (the instance crashed). It must exceed the longest
-	// Kratos call. Default 1 min; 1 s to 1 h.
+	// Hold is how long a reservation ([Limiter.Reserve]) may stay unsettled:
+	// one not settled by then (its instance crashed, or the store failed at
+	// Settle) counts as a failed attempt on every key it holds. It must
+	// exceed the longest time from Reserve to Settle, so every Kratos call.
+	// Default 1 min; 1 s to 1 h.
 	Hold time.Duration
 	// Sends are the send quotas of [Limiter.TakeSend].
-	// Default: per recipient 3 per 15 min and 10 per hour; per IP 30 per hour.
+	// Default: per recipient and purpose 3 per 15 min and 10 per hour; per
+	// recipient over every purpose but recovery 6 per 15 min and 20 per
+	// hour; per IP 30 per hour.
 	Sends SendPolicy
 	// LinkTTL is how long a session link lasts ([Limiter.Link]).
 	// Default 24 h; 1 min to 30 days.
@@ -54,13 +58,20 @@ type Config struct {
 	KeySecret []byte
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// OnExpired, if set, is called whenever a store write of the limiter
+	// counted n reservations on a key of kind as failures because their
+	// hold ended unsettled (for metrics). It must be quick and safe for
+	// concurrent use.
+	OnExpired func(kind Kind, n int)
 }
 
 // SendPolicy is the send quotas: how often Kratos may be asked to send a
-// code to one recipient, and for one client IP.
+// code to one recipient for one purpose ([Purpose]), to one recipient for
+// every purpose but recovery together, and for one client IP.
 type SendPolicy struct {
-	Recipient []Limit
-	IP        []Limit
+	Recipient      []Limit
+	RecipientTotal []Limit
+	IP             []Limit
 }
 
 // Default policy numbers.
@@ -76,11 +87,13 @@ const (
 	minConfigLinkTTL = time.Minute
 )
 
-// defaultRecipientLimits and defaultIPSendLimits are the default send quotas;
+// defaultRecipientLimits, defaultRecipientTotalLimits and
+// defaultIPSendLimits are the default send quotas;
 // withDefaults copies them, so no caller can change them.
 var (
-	defaultRecipientLimits = []Limit{{Max: 3, Per: 15 * time.Minute}, {Max: 10, Per: time.Hour}}
-	defaultIPSendLimits    = []Limit{{Max: 30, Per: time.Hour}}
+	defaultRecipientLimits      = []Limit{{Max: 3, Per: 15 * time.Minute}, {Max: 10, Per: time.Hour}}
+	defaultRecipientTotalLimits = []Limit{{Max: 6, Per: 15 * time.Minute}, {Max: 20, Per: time.Hour}}
+	defaultIPSendLimits         = []Limit{{Max: 30, Per: time.Hour}}
 )
 
 // defaultIdentifierRule is the default rule for identifiers and identities.
@@ -111,11 +124,15 @@ func (c Config) withDefaults() Config {
 	if len(c.Sends.Recipient) == 0 {
 		c.Sends.Recipient = defaultRecipientLimits
 	}
+	if len(c.Sends.RecipientTotal) == 0 {
+		c.Sends.RecipientTotal = defaultRecipientTotalLimits
+	}
 	if len(c.Sends.IP) == 0 {
 		c.Sends.IP = defaultIPSendLimits
 	}
 	// Copies: the limiter keeps its own, whatever the caller does later.
 	c.Sends.Recipient = append([]Limit(nil), c.Sends.Recipient...)
+	c.Sends.RecipientTotal = append([]Limit(nil), c.Sends.RecipientTotal...)
 	c.Sends.IP = append([]Limit(nil), c.Sends.IP...)
 	if c.LinkTTL == 0 {
 		c.LinkTTL = DefaultLinkTTL
@@ -178,6 +195,9 @@ func (c Config) Validate() error {
 	}
 	if err := ValidateLimits(c.Sends.Recipient); err != nil {
 		errs = append(errs, fmt.Errorf("lockout: Sends.Recipient: %w", err))
+	}
+	if err := ValidateLimits(c.Sends.RecipientTotal); err != nil {
+		errs = append(errs, fmt.Errorf("lockout: Sends.RecipientTotal: %w", err))
 	}
 	if err := ValidateLimits(c.Sends.IP); err != nil {
 		errs = append(errs, fmt.Errorf("lockout: Sends.IP: %w", err))

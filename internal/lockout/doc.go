@@ -11,20 +11,31 @@
 //     the attempt ([Limiter.IdentifierKey] or, for second factors,
 //     [Limiter.IdentityKey], plus [Limiter.IPKey] and, if the browser has
 //     one, [Limiter.DeviceKey]) and calls [Limiter.Reserve]. Each key admits
-//     the attempt as pending only while fewer attempts are in flight than it
-//     has failures left before its lock ([Rule.Reserve]). If the [Decision]
-//     is Locked or Busy there is no Reservation and the credential is not
-//     forwarded; the caller shows the generic "too many attempts" message.
+//     the attempt only while fewer attempts are in flight than it has
+//     failures left before its lock ([Rule.Reserve]), and then holds it: a
+//     [Hold] under the reservation's random ID, until now + Config.Hold. If
+//     the [Decision] is Locked or Busy there is no Reservation and the
+//     credential is not forwarded; the caller shows the generic "too many
+//     attempts" message.
 //  2. Once Kratos answered, the caller calls [Limiter.Settle] with the
-//     [Outcome]: Failure counts a failure on every key and frees the slot,
-//     Success frees it and resets every key but the IP key, Neutral (Kratos
-//     judged nothing) only frees it. A reservation never settled (the
-//     instance crashed) frees its slot after Config.Hold.
+//     [Outcome]: Failure counts a failure on every key and removes the hold,
+//     Success removes it and resets every key but the IP key, Neutral (Kratos
+//     judged nothing) only removes it.
+//
+// A reservation not settled within Config.Hold (its instance was killed
+// while Kratos judged the credential, or the store failed at Settle) counts
+// as a failed attempt on every key it holds, as at the end of its hold
+// ([Rule.Current]): exactly once, by whichever store operation on the key
+// comes first after that, and every read shows it. Settling it later counts
+// nothing more, so a late Settle never double counts, and an attacker who
+// crashes instances mid-guess gains no guess. Config.OnExpired reports these
+// (for metrics).
 //
 // So at most MaxFailures credentials are judged before a key locks, however
-// many arrive at once, and after a lock has ended within the window only one
-// at a time. [Limiter.Check], [Limiter.Fail] and [Limiter.Succeed] remain for
-// callers that count after the fact.
+// many arrive at once and whatever happens to the instances judging them,
+// and after a lock has ended within the window only one at a time.
+// [Limiter.Check], [Limiter.Fail] and [Limiter.Succeed] remain for callers
+// that count after the fact.
 //
 // The same stores also keep send quotas ([Limiter.TakeSend]: a sliding window
 // per recipient and per client IP, taken before Kratos is asked to send a
@@ -59,7 +70,8 @@
 //   - identity (second factors: TOTP, lookup secrets, codes): same as
 //     identifier.
 //   - device (a device cookie's own counter): the identifier rule.
-//   - hold: a reservation never settled frees its slot after 1 min.
+//   - hold: a reservation not settled within 1 min counts as a failed
+//     attempt.
 //   - captcha: [Decision].CaptchaRequired is set from the 4th attempt on an
 //     identifier, identity or device key (failed or in flight, [Decision].Slot
 //     above 3), so the caller can ask for a captcha before the hard lock (this
@@ -74,10 +86,21 @@
 // every further failure after a lock has expired locks the key again, for
 // twice as long as before (capped at MaxLockDuration). A key that stays quiet
 // until its window ends is forgotten, escalation included (attempts still in
-// flight stay counted until they settle or their hold ends). [Rule.Apply],
-// [Rule.Reserve], [Rule.Settle] and [TakeQuota] are the reference
-// implementations of these semantics; every [Store] implements exactly them,
-// atomically, which the conformance suite in package storetest checks.
+// flight stay counted until they settle, or their hold ends and they count
+// as failures). [Rule.Current], [Rule.Apply], [Rule.Reserve], [Rule.Settle]
+// and [TakeQuota] are the reference implementations of these semantics;
+// every [Store] implements exactly them, atomically, which the conformance
+// suite in package storetest checks.
+//
+// # Older versions sharing a store
+//
+// Hera versions before holds kept only a count of pending reservations and
+// their latest end ([State].Pending and PendingUntil). Stores keep both up to
+// date beside the holds (Pending counts every attempt in flight, holds
+// included), so during a rolling deploy older replicas see this version's
+// reservations in their busy check, and this version honours theirs until
+// PendingUntil. Their reservations are anonymous: unsettled, they are
+// forgotten, not counted.
 //
 // # ASVS 2.2.1: at most 100 failures per hour per account
 //
@@ -100,7 +123,8 @@
 // demand a captcha while the store is down; Reserve then returns a
 // Reservation whose Settle counts a failure with Fail, should the store be
 // back. [Limiter.Settle], [Limiter.Fail] and [Limiter.Succeed] return the
-// error; the caller logs it.
+// error; the caller logs it. Settle tries each store operation up to three
+// times first; a hold it could not remove counts as a failure when it ends.
 //
 // # Wiring
 //
@@ -120,8 +144,8 @@
 // # Stores
 //
 // Implementations live in subpackages: memory (default, one instance, bounded
-// and swept), postgres (pgx: single statements and short row-locking
-// transactions) and redis (go-redis: one Lua script per operation). Stores
+// and swept), postgres (pgx: short row-locking transactions and single
+// statements) and redis (go-redis: one Lua script per operation). Stores
 // take "now" from the caller rather than from the database clock, so tests
 // can move time, and bound every operation by the timeout in their config.
 package lockout

@@ -2,12 +2,10 @@ package lockout
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -39,58 +37,6 @@ func New(store Store, cfg Config) (*Limiter, error) {
 
 // Config returns the effective configuration (defaults filled in).
 func (l *Limiter) Config() Config { return l.cfg }
-
-// IdentifierKey returns the key for a login identifier as typed by the user;
-// it is normalized with [NormalizeIdentifier].
-func (l *Limiter) IdentifierKey(identifier string) Key {
-	return l.key(KindIdentifier, NormalizeIdentifier(identifier))
-}
-
-// IPKey returns the key for a client IP address; it is normalized with
-// [NormalizeIP].
-func (l *Limiter) IPKey(ip string) Key {
-	return l.key(KindIP, NormalizeIP(ip, l.cfg.IPv6Prefix))
-}
-
-// IdentityKey returns the key for a second-factor attempt on an identity
-// (its Kratos identity ID).
-func (l *Limiter) IdentityKey(identityID string) Key {
-	return l.key(KindIdentity, NormalizeIdentityID(identityID))
-}
-
-// DeviceKey returns the key of a device cookie's own failure counter. id is
-// the cookie's identifier, taken as it is: it is random, not typed.
-func (l *Limiter) DeviceKey(id string) Key {
-	return l.key(KindDevice, id)
-}
-
-// RecipientKey returns the send-quota key of an address Kratos sends codes
-// to (email or phone); it is normalized with [NormalizeIdentifier].
-func (l *Limiter) RecipientKey(address string) Key {
-	return l.key(KindRecipient, NormalizeIdentifier(address))
-}
-
-// SessionKey returns the key of a Kratos session handle, for session links.
-// The handle is taken as it is (it is a secret, not typed); stores only see
-// its digest.
-func (l *Limiter) SessionKey(handle string) Key {
-	return l.key(KindSession, handle)
-}
-
-func (l *Limiter) key(kind Kind, normalized string) Key {
-	var h hash.Hash
-	if len(l.cfg.KeySecret) > 0 {
-		h = hmac.New(sha256.New, l.cfg.KeySecret)
-	} else {
-		h = sha256.New()
-	}
-	// The kind is hashed in too, so equal values of different kinds never
-	// share a digest.
-	h.Write([]byte(kind))
-	h.Write([]byte{0})
-	h.Write([]byte(normalized))
-	return Key{Realm: l.cfg.Realm, Kind: kind, Digest: base64.RawURLEncoding.EncodeToString(h.Sum(nil))}
-}
 
 // Rule returns the rule for kind.
 func (l *Limiter) Rule(kind Kind) Rule {
@@ -165,7 +111,7 @@ func (l *Limiter) Check(ctx context.Context, keys ...Key) (Decision, error) {
 		if err := l.checkKey(k); err != nil {
 			return Decision{Locked: true}, err
 		}
-		s, err := l.store.Get(ctx, k, now)
+		s, err := l.store.Get(ctx, k, now, l.Rule(k.Kind))
 		if err != nil {
 			return l.unavailable(), storeErr("check", k, err)
 		}
@@ -222,6 +168,7 @@ func (l *Limiter) Fail(ctx context.Context, key Key) (State, error) {
 	if err != nil {
 		return State{}, storeErr("fail", key, err)
 	}
+	l.expired(key, s)
 	return s, nil
 }
 
@@ -264,18 +211,27 @@ const (
 // Reservation is what one Reserve admitted; Settle it exactly once (later
 // calls do nothing).
 type Reservation struct {
-	at         time.Time
-	keys       []Key // admitted: each holds one slot of Pending
-	unreserved []Key // not reserved because the store failed under FailOpen
+	id         string // the hold's ID on every key
+	keys       []Key  // admitted: each holds the hold id
+	unreserved []Key  // not reserved because the store failed under FailOpen
 	done       atomic.Bool
 }
 
+// newHoldID returns a random reservation ID: 16 bytes, unpadded base64url.
+func newHoldID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (crypto/rand crashes the program instead)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
 // Reserve admits one attempt on keys before its credential is forwarded to
-// Kratos: each key, in order, counts it as pending (see [Rule.Reserve]), so
-// concurrent attempts cannot all pass before the first failure is recorded.
-// Call it with all the keys of the attempt (identifier and IP, or identity
-// and IP, plus the device key if any) and [Limiter.Settle] the Reservation
-// once Kratos answered.
+// Kratos: each key, in order, holds it under one random ID (see
+// [Rule.Reserve]), so concurrent attempts cannot all pass before the first
+// failure is recorded. Call it with all the keys of the attempt (identifier
+// and IP, or identity and IP, plus the device key if any) and
+// [Limiter.Settle] the Reservation once Kratos answered. A reservation not
+// settled within Config.Hold (the instance crashed) counts as a failure on
+// every key it holds.
 //
 // When a key refuses, the keys already admitted are released, the
 // Reservation is nil and the Decision is Locked or Busy, with Until and
@@ -286,7 +242,9 @@ type Reservation struct {
 // wraps [ErrUnavailable]. The Decision is then Locked and Unavailable (fail
 // closed) with a nil Reservation; with Config.FailOpen it is Unavailable and,
 // unless captchas are disabled, CaptchaRequired, and the Reservation is
-// non-nil so that Settle can still count a failure with Fail.
+// non-nil so that Settle can still count a failure with Fail. (The failed
+// Reserve may have stored its hold all the same; it then counts as a failure
+// when its hold ends: over-counted, never under-counted.)
 func (l *Limiter) Reserve(ctx context.Context, keys ...Key) (*Reservation, Decision, error) {
 	for _, k := range keys {
 		if err := l.checkKey(k); err != nil {
@@ -295,17 +253,18 @@ func (l *Limiter) Reserve(ctx context.Context, keys ...Key) (*Reservation, Decis
 	}
 	keys = distinct(keys)
 	now := l.cfg.Now()
-	r := &Reservation{at: now}
+	r := &Reservation{id: newHoldID()}
 	var d Decision
 	for _, k := range keys {
-		st, ok, err := l.store.Reserve(ctx, k, now, l.Rule(k.Kind), l.cfg.Hold)
+		st, ok, err := l.store.Reserve(ctx, k, r.id, now, l.Rule(k.Kind), l.cfg.Hold)
 		if err != nil {
-			err = errors.Join(storeErr("reserve", k, err), l.release(ctx, now, r.keys))
+			err = errors.Join(storeErr("reserve", k, err), l.release(ctx, now, r))
 			if !l.cfg.FailOpen {
 				return nil, l.unavailable(), err
 			}
-			return &Reservation{at: now, unreserved: keys}, l.unavailable(), err
+			return &Reservation{id: r.id, unreserved: keys}, l.unavailable(), err
 		}
+		l.expired(k, st)
 		d.count(k, st)
 		if !ok {
 			if st.Locked(now) {
@@ -318,7 +277,7 @@ func (l *Limiter) Reserve(ctx context.Context, keys ...Key) (*Reservation, Decis
 				d.Slot = max(d.Slot, st.Failures+st.Pending+1)
 			}
 			d.CaptchaRequired = l.captcha(d.Slot)
-			return nil, d, l.release(ctx, now, r.keys)
+			return nil, d, l.release(ctx, now, r)
 		}
 		if k.Kind != KindIP {
 			d.Slot = max(d.Slot, st.Failures+st.Pending)
@@ -333,6 +292,14 @@ func (l *Limiter) captcha(slot int64) bool {
 	return l.cfg.CaptchaAfter >= 0 && slot > int64(l.cfg.CaptchaAfter)
 }
 
+// expired hands the number of holds a store write on k counted as failures,
+// because they ended unsettled, to Config.OnExpired.
+func (l *Limiter) expired(k Key, st State) {
+	if st.Expired > 0 && l.cfg.OnExpired != nil {
+		l.cfg.OnExpired(k.Kind, st.Expired)
+	}
+}
+
 // distinct returns a copy of keys without repetitions: one attempt takes one
 // slot of a key, however often the caller names it.
 func distinct(keys []Key) []Key {
@@ -345,63 +312,111 @@ func distinct(keys []Key) []Key {
 	return out
 }
 
-// release settles admitted keys without a failure: their attempt was not
-// forwarded. It runs even when ctx was cancelled, bounded by the store's own
-// timeout, or the slots would stay taken until the hold ends.
-func (l *Limiter) release(ctx context.Context, now time.Time, keys []Key) error {
+// release settles the keys r admitted without a failure: the attempt was
+// not forwarded. It runs even when ctx was cancelled, bounded by the store's
+// own timeout, and retries like Settle: a hold left behind would count as a
+// failure when it ends.
+func (l *Limiter) release(ctx context.Context, now time.Time, r *Reservation) error {
 	ctx = context.WithoutCancel(ctx)
+	var rt retrier
 	var errs []error
-	for _, k := range keys {
-		if _, err := l.store.Settle(ctx, k, now, l.Rule(k.Kind), false); err != nil {
+	for _, k := range r.keys {
+		var st State
+		err := rt.do(func() (err error) {
+			st, err = l.store.Settle(ctx, k, r.id, now, l.Rule(k.Kind), false)
+			return err
+		})
+		if err != nil {
 			errs = append(errs, storeErr("release", k, err))
+			continue
 		}
+		l.expired(k, st)
 	}
 	return errors.Join(errs...)
 }
 
+// settleBackoff is how long Settle waits before each further attempt of a
+// store operation that failed: three attempts in all.
+var settleBackoff = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond}
+
+// retrier retries store operations after settleBackoff until one of them
+// has failed every attempt: the store is down, and the operations after it
+// get one attempt each, so that settling several keys does not wait for
+// each in turn.
+type retrier struct{ gaveUp bool }
+
+func (r *retrier) do(op func() error) error {
+	err := op()
+	if r.gaveUp {
+		return err
+	}
+	for _, d := range settleBackoff {
+		if err == nil {
+			return nil
+		}
+		time.Sleep(d)
+		err = op()
+	}
+	r.gaveUp = err != nil
+	return err
+}
+
 // Settle ends a reserved attempt once Kratos answered; o says how. Failure
 // counts a failure on every key (with Fail for the keys the store could not
-// reserve under FailOpen) and returns the keys whose lock this failure
+// reserve under FailOpen) and returns the keys whose lock this Settle
 // engaged. Success frees the slots and then resets the keys other than IP
 // keys, like [Limiter.Succeed]. Neutral only frees the slots. A nil r does
 // nothing, as does settling r again.
 //
 // Settle runs even if ctx was cancelled (the client went away after Kratos
 // judged its credential: the failure must count), bounded by the store's own
-// timeout. A reservation settled after Config.Hold may no longer hold its
-// slot, so its keys are then treated as unreserved: a failure is counted with
-// Fail and no slot is freed (at worst a slot stays taken until the other
-// reservations' hold ends; never is one freed twice). Errors are joined and
-// wrap [ErrUnavailable].
+// timeout. A store operation that fails is tried up to three times (after
+// 50 ms, then 200 ms), until one has failed all three: the operations after
+// it are tried once. Settling a hold is idempotent; a retried Fail (keys
+// not reserved under FailOpen) may count twice: over-counted, never
+// under-counted. If settling a key
+// still fails, its hold stays in the store and counts as a failure when it
+// ends, Config.Hold after Reserve: a Neutral or Success outcome may then be
+// counted as a failure, a Failure is never left uncounted. A reservation
+// settled after its hold ended was counted as a failure then; settling it
+// counts nothing more (a late Settle never double counts). Errors are
+// joined and wrap [ErrUnavailable].
 func (l *Limiter) Settle(ctx context.Context, r *Reservation, o Outcome) (engaged []Key, err error) {
 	if r == nil || !r.done.CompareAndSwap(false, true) {
 		return nil, nil
 	}
 	ctx = context.WithoutCancel(ctx)
 	now := l.cfg.Now()
-	admitted, unreserved := r.keys, r.unreserved
-	if now.Sub(r.at) >= l.cfg.Hold {
-		admitted, unreserved = nil, slices.Concat(r.keys, r.unreserved)
-	}
+	var rt retrier
 	var errs []error
-	for _, k := range admitted {
-		st, err := l.store.Settle(ctx, k, now, l.Rule(k.Kind), o == Failure)
+	for _, k := range r.keys {
+		var st State
+		err := rt.do(func() (err error) {
+			st, err = l.store.Settle(ctx, k, r.id, now, l.Rule(k.Kind), o == Failure)
+			return err
+		})
 		if err != nil {
 			errs = append(errs, storeErr("settle", k, err))
 			continue
 		}
+		l.expired(k, st)
 		if st.LockedNow {
 			engaged = append(engaged, k)
 		}
 	}
 	switch o {
 	case Failure:
-		for _, k := range unreserved {
-			st, err := l.store.Fail(ctx, k, now, l.Rule(k.Kind))
+		for _, k := range r.unreserved {
+			var st State
+			err := rt.do(func() (err error) {
+				st, err = l.store.Fail(ctx, k, now, l.Rule(k.Kind))
+				return err
+			})
 			if err != nil {
 				errs = append(errs, storeErr("fail", k, err))
 				continue
 			}
+			l.expired(k, st)
 			if st.LockedNow {
 				engaged = append(engaged, k)
 			}
@@ -411,7 +426,7 @@ func (l *Limiter) Settle(ctx context.Context, r *Reservation, o Outcome) (engage
 			if k.Kind == KindIP {
 				continue
 			}
-			if err := l.store.Reset(ctx, k); err != nil {
+			if err := rt.do(func() error { return l.store.Reset(ctx, k) }); err != nil {
 				errs = append(errs, storeErr("reset", k, err))
 			}
 		}
@@ -420,17 +435,23 @@ func (l *Limiter) Settle(ctx context.Context, r *Reservation, o Outcome) (engage
 }
 
 // TakeSend spends one use of the send quotas before Kratos is asked to send
-// a code: first the client IP's (Config.Sends.IP), then each distinct
-// recipient's (Config.Sends.Recipient; addresses normalized with
-// [NormalizeIdentifier]). It stops at the first refusal and returns it, so a
-// refused IP never spends a recipient's quota; a recipient refused after
-// others were taken leaves theirs spent. With no recipients only the IP
-// quota is taken. An accepted Quota's Used is the highest among the
-// recipients (the IP's if there are none).
+// a code for purpose: first the client IP's (Config.Sends.IP), then, for
+// each distinct recipient, its quota for the purpose
+// (Config.Sends.Recipient) and, for every purpose but recovery, its total
+// over those purposes (Config.Sends.RecipientTotal). Recipients are
+// Kratos's own form of the address (kratos.Address). It stops at the first
+// refusal and returns it, so a refused IP never spends a recipient's quota;
+// a quota refused after others were taken leaves theirs spent. With no
+// recipients only the IP quota is taken. An accepted Quota's Used is the
+// highest among the recipients' purpose quotas (the IP's if there are
+// none).
+//
+// Recovery is outside the total on purpose: whatever is sent to an address
+// for other purposes, its owner can still be sent a recovery code.
 //
 // When the store fails the error wraps [ErrUnavailable] and the Quota is
 // refused (fail closed), or allowed with Config.FailOpen.
-func (l *Limiter) TakeSend(ctx context.Context, ip string, recipients ...string) (Quota, error) {
+func (l *Limiter) TakeSend(ctx context.Context, purpose Purpose, ip string, recipients ...string) (Quota, error) {
 	now := l.cfg.Now()
 	take := func(k Key, limits []Limit) (Quota, error) {
 		q, err := l.store.Take(ctx, k, now, limits)
@@ -445,13 +466,18 @@ func (l *Limiter) TakeSend(ctx context.Context, ip string, recipients ...string)
 	}
 	seen := make([]Key, 0, len(recipients))
 	for _, addr := range recipients {
-		k := l.RecipientKey(addr)
+		k := l.RecipientKey(purpose, addr)
 		if slices.Contains(seen, k) {
 			continue
 		}
 		rq, err := take(k, l.cfg.Sends.Recipient)
 		if err != nil || !rq.OK {
 			return rq, err
+		}
+		if purpose != PurposeRecovery {
+			if tq, err := take(l.RecipientKey(purposeTotal, addr), l.cfg.Sends.RecipientTotal); err != nil || !tq.OK {
+				return tq, err
+			}
 		}
 		if len(seen) == 0 || rq.Used > q.Used {
 			q = rq

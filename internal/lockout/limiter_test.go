@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -319,14 +321,14 @@ var errBroken = errors.New("broken")
 func (brokenStore) Fail(context.Context, lockout.Key, time.Time, lockout.Rule) (lockout.State, error) {
 	return lockout.State{}, errBroken
 }
-func (brokenStore) Get(context.Context, lockout.Key, time.Time) (lockout.State, error) {
+func (brokenStore) Get(context.Context, lockout.Key, time.Time, lockout.Rule) (lockout.State, error) {
 	return lockout.State{}, errBroken
 }
 func (brokenStore) Reset(context.Context, lockout.Key) error { return errBroken }
-func (brokenStore) Reserve(context.Context, lockout.Key, time.Time, lockout.Rule, time.Duration) (lockout.State, bool, error) {
+func (brokenStore) Reserve(context.Context, lockout.Key, string, time.Time, lockout.Rule, time.Duration) (lockout.State, bool, error) {
 	return lockout.State{}, false, errBroken
 }
-func (brokenStore) Settle(context.Context, lockout.Key, time.Time, lockout.Rule, bool) (lockout.State, error) {
+func (brokenStore) Settle(context.Context, lockout.Key, string, time.Time, lockout.Rule, bool) (lockout.State, error) {
 	return lockout.State{}, errBroken
 }
 func (brokenStore) Take(context.Context, lockout.Key, time.Time, []lockout.Limit) (lockout.Quota, error) {
@@ -408,21 +410,29 @@ type flakyStore struct {
 	kind lockout.Kind
 }
 
-func (f flakyStore) Reserve(ctx context.Context, k lockout.Key, now time.Time, r lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
+func (f flakyStore) Reserve(ctx context.Context, k lockout.Key, id string, now time.Time, r lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
 	if f.kind == "" || k.Kind == f.kind {
 		return lockout.State{}, false, errBroken
 	}
-	return f.Store.Reserve(ctx, k, now, r, hold)
+	return f.Store.Reserve(ctx, k, id, now, r, hold)
 }
 
+// mustGet returns the state of k under the default rule of its kind.
 func mustGet(t *testing.T, s lockout.Store, k lockout.Key, now time.Time) lockout.State {
 	t.Helper()
-	st, err := s.Get(context.Background(), k, now)
+	r := lockout.DefaultConfig().Identifier
+	if k.Kind == lockout.KindIP {
+		r = lockout.DefaultConfig().IP
+	}
+	st, err := s.Get(context.Background(), k, now, r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return st
 }
+
+// empty reports whether st is the zero State.
+func empty(st lockout.State) bool { return reflect.DeepEqual(st, lockout.State{}) }
 
 func reserveOK(t *testing.T, l *lockout.Limiter, keys ...lockout.Key) (*lockout.Reservation, lockout.Decision) {
 	t.Helper()
@@ -474,8 +484,19 @@ func TestNewConfigDefaults(t *testing.T) {
 
 func TestNewKeys(t *testing.T) {
 	l := newLimiter(t, memStore(t), lockout.Config{})
-	if l.RecipientKey(" Alice@Example.com\u200b") != l.RecipientKey("alice@example.com") {
+	if l.RecipientKey(lockout.PurposeRecovery, " Alice@Example.com\u200b") != l.RecipientKey(lockout.PurposeRecovery, "alice@example.com") {
 		t.Fatal("recipients not normalized")
+	}
+	// Each purpose has its own quota per address.
+	purposes := []lockout.Purpose{lockout.PurposeRecovery, lockout.PurposeVerification, lockout.PurposeLogin,
+		lockout.PurposeRegistration, lockout.PurposeSettings}
+	seen := map[lockout.Key]bool{}
+	for _, p := range purposes {
+		k := l.RecipientKey(p, "alice@example.com")
+		if seen[k] {
+			t.Fatalf("purpose %s shares a key", p)
+		}
+		seen[k] = true
 	}
 	if l.SessionKey("Handle") == l.SessionKey("handle") || l.SessionKey(" h") == l.SessionKey("h") {
 		t.Fatal("session handles normalized")
@@ -484,7 +505,7 @@ func TestNewKeys(t *testing.T) {
 		t.Fatal("device ids normalized")
 	}
 	digests := map[string]lockout.Kind{}
-	for _, k := range []lockout.Key{l.IdentifierKey("x"), l.IPKey("x"), l.IdentityKey("x"), l.DeviceKey("x"), l.RecipientKey("x"), l.SessionKey("x")} {
+	for _, k := range []lockout.Key{l.IdentifierKey("x"), l.IPKey("x"), l.IdentityKey("x"), l.DeviceKey("x"), l.RecipientKey(lockout.PurposeLogin, "x"), l.SessionKey("x")} {
 		if !k.Kind.Valid() || len(k.Digest) != 43 || strings.Contains(k.String(), ":x") {
 			t.Fatalf("key %s", k)
 		}
@@ -592,7 +613,7 @@ func TestReserveRefusalReleases(t *testing.T) {
 	if r != nil || !d.Locked || d.IPFailures != 1 || d.RetryAfter != 15*time.Minute {
 		t.Fatalf("locked IP: %v %+v", r, d)
 	}
-	if st := mustGet(t, store, id, c.now); st != (lockout.State{}) {
+	if st := mustGet(t, store, id, c.now); !empty(st) {
 		t.Fatalf("the identifier kept the refused attempt's slot: %+v", st)
 	}
 	// An invalid key reserves nothing and fails closed.
@@ -600,7 +621,7 @@ func TestReserveRefusalReleases(t *testing.T) {
 	if r != nil || !d.Locked || !errors.Is(err, lockout.ErrInvalidKey) {
 		t.Fatalf("invalid key: %v %+v %v", r, d, err)
 	}
-	if st := mustGet(t, store, id, c.now); st != (lockout.State{}) {
+	if st := mustGet(t, store, id, c.now); !empty(st) {
 		t.Fatalf("an invalid attempt reserved: %+v", st)
 	}
 	// A key named twice takes one slot.
@@ -645,7 +666,7 @@ func TestSettleOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []lockout.Key{id, dev} {
-		if st := mustGet(t, store, k, c.now); st != (lockout.State{}) {
+		if st := mustGet(t, store, k, c.now); !empty(st) {
 			t.Fatalf("%s after a success: %+v, want reset", k.Kind, st)
 		}
 	}
@@ -654,30 +675,157 @@ func TestSettleOutcomes(t *testing.T) {
 	}
 }
 
-// TestSettleAfterHold: a reservation settled after its hold may have lost
-// its slot, so it frees none (never one of another attempt) but its failure
-// still counts.
+// TestSettleAfterHold: a reservation settled after its hold ended was
+// counted as a failure when it ended; the late Settle counts nothing more,
+// whatever the outcome, and frees no other attempt's slot.
 func TestSettleAfterHold(t *testing.T) {
 	c := newClock()
 	store := mustMem(t)
-	l := newLimiter(t, store, lockout.Config{Now: c.Now})
+	var expired []string
+	l := newLimiter(t, store, lockout.Config{Now: c.Now, OnExpired: func(k lockout.Kind, n int) {
+		expired = append(expired, fmt.Sprintf("%s:%d", k, n))
+	}})
 	id := l.IdentifierKey("alice@example.com")
 	slow, _ := reserveOK(t, l, id)
 	c.Add(30 * time.Second)
-	other, _ := reserveOK(t, l, id) // holds both slots until T0+90s
+	other, _ := reserveOK(t, l, id) // holds its slot until T0+90s
 	c.Add(30 * time.Second)
 	engaged, err := l.Settle(context.Background(), slow, lockout.Failure)
 	if err != nil || engaged != nil {
 		t.Fatal(engaged, err)
 	}
-	if st := mustGet(t, store, id, c.now); st.Failures != 1 || st.Pending != 2 {
-		t.Fatalf("after a settle past the hold: %+v, want the failure counted and no slot freed", st)
+	if st := mustGet(t, store, id, c.now); st.Failures != 1 || st.Pending != 1 || len(st.Holds) != 1 {
+		t.Fatalf("after a settle past the hold: %+v, want the expired hold counted once and the other slot kept", st)
+	}
+	if !slices.Equal(expired, []string{"identifier:1"}) {
+		t.Fatalf("OnExpired calls %v, want identifier:1", expired)
 	}
 	if _, err := l.Settle(context.Background(), other, lockout.Neutral); err != nil {
 		t.Fatal(err)
 	}
-	if st := mustGet(t, store, id, c.now); st.Failures != 1 || st.Pending != 1 {
+	if st := mustGet(t, store, id, c.now); st.Failures != 1 || st.Pending != 0 {
 		t.Fatalf("after the other settle: %+v", st)
+	}
+}
+
+// TestCrashedReservation is the incident: 5 guesses for one account are
+// reserved, the replica judging one of them dies (it never settles), the
+// others fail. Once its hold has ended, the dead replica's guess counts as
+// the 5th failure: the account locks, and no 6th guess is judged.
+func TestCrashedReservation(t *testing.T) {
+	c := newClock()
+	store := mustMem(t)
+	var expired atomic.Int64
+	l := newLimiter(t, store, lockout.Config{Now: c.Now, OnExpired: func(_ lockout.Kind, n int) { expired.Add(int64(n)) }})
+	id, ip := l.IdentifierKey("victim@example.com"), l.IPKey("192.0.2.1")
+	var rs []*lockout.Reservation
+	for range 5 {
+		r, d := reserveOK(t, l, id, ip)
+		if r == nil {
+			t.Fatalf("refused: %+v", d)
+		}
+		rs = append(rs, r)
+	}
+	for _, r := range rs[1:] { // rs[0] was on the replica that died
+		if _, err := l.Settle(context.Background(), r, lockout.Failure); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Add(l.Config().Hold - time.Millisecond)
+	if r, d := reserveOK(t, l, id, ip); r != nil || !d.Busy {
+		t.Fatalf("while the dead replica's hold lasts: %v %+v, want Busy", r, d)
+	}
+	c.Add(time.Millisecond)
+	r, d := reserveOK(t, l, id, ip)
+	if r != nil || !d.Locked || d.Failures != 5 {
+		t.Fatalf("once the dead replica's hold ended: %v %+v, want Locked after 5 failures", r, d)
+	}
+	// The identifier refused first: the IP's hold is counted by its next
+	// write, and shows as a failure already.
+	if n := expired.Load(); n != 1 {
+		t.Fatalf("OnExpired counted %d expired reservations, want 1 (the identifier's)", n)
+	}
+	if st := mustGet(t, store, ip, c.now); st.Failures != 5 || st.Pending != 0 {
+		t.Fatalf("IP: %+v, want the dead replica's guess among its 5 failures", st)
+	}
+}
+
+// settleFlaky fails the first fails Settle calls, then works.
+type settleFlaky struct {
+	lockout.Store
+	fails atomic.Int64
+	calls atomic.Int64
+}
+
+func (f *settleFlaky) Settle(ctx context.Context, k lockout.Key, id string, now time.Time, r lockout.Rule, failed bool) (lockout.State, error) {
+	f.calls.Add(1)
+	if f.fails.Add(-1) >= 0 {
+		return lockout.State{}, errBroken
+	}
+	return f.Store.Settle(ctx, k, id, now, r, failed)
+}
+
+// TestSettleRetries: Settle tries a failing store three times; if the store
+// is still down, the hold stays and counts as a failure when it ends, and
+// the keys after it are tried once.
+func TestSettleRetries(t *testing.T) {
+	c := newClock()
+	mem := mustMem(t)
+	flaky := &settleFlaky{Store: mem}
+	l := newLimiter(t, flaky, lockout.Config{Now: c.Now})
+	id, ip := l.IdentifierKey("alice@example.com"), l.IPKey("192.0.2.1")
+
+	// Two failures, then the store answers: counted once.
+	r, _ := reserveOK(t, l, id, ip)
+	flaky.fails.Store(2)
+	if _, err := l.Settle(context.Background(), r, lockout.Failure); err != nil {
+		t.Fatalf("Settle with a store failing twice: %v", err)
+	}
+	for _, k := range []lockout.Key{id, ip} {
+		if st := mustGet(t, mem, k, c.now); st.Failures != 1 || st.Pending != 0 {
+			t.Fatalf("%s after the retried Settle: %+v", k.Kind, st)
+		}
+	}
+	// The store stays down: 3 attempts on the first key, 1 on the second.
+	r, _ = reserveOK(t, l, id, ip)
+	flaky.fails.Store(1 << 20)
+	flaky.calls.Store(0)
+	if _, err := l.Settle(context.Background(), r, lockout.Neutral); !errors.Is(err, lockout.ErrUnavailable) || !errors.Is(err, errBroken) {
+		t.Fatalf("Settle with the store down: %v", err)
+	}
+	if n := flaky.calls.Load(); n != 4 {
+		t.Fatalf("%d Settle calls with the store down, want 3 for the first key and 1 for the second", n)
+	}
+	flaky.fails.Store(0)
+	if st := mustGet(t, mem, id, c.now); st.Failures != 1 || st.Pending != 1 {
+		t.Fatalf("after the failed Settle: %+v, want the hold kept", st)
+	}
+	c.Add(l.Config().Hold)
+	if st := mustGet(t, mem, id, c.now); st.Failures != 2 || st.Pending != 0 {
+		t.Fatalf("once the hold ended: %+v, want it counted as a failure", st)
+	}
+}
+
+// TestReservationIDs: each Reserve holds every key under one ID of its own.
+func TestReservationIDs(t *testing.T) {
+	store := mustMem(t)
+	l := newLimiter(t, store, lockout.Config{})
+	id, ip, dev := l.IdentifierKey("alice@example.com"), l.IPKey("192.0.2.1"), l.DeviceKey("d")
+	reserveOK(t, l, id, ip, dev)
+	reserveOK(t, l, id, ip)
+	now := time.Now()
+	ids := map[string]int{}
+	for _, k := range []lockout.Key{id, ip, dev} {
+		for _, h := range mustGet(t, store, k, now).Holds {
+			if err := lockout.ValidateHoldID(h.ID); err != nil || len(h.ID) != 22 {
+				t.Fatalf("hold ID %q: %v, want 22 bytes of base64url", h.ID, err)
+			}
+			ids[h.ID]++
+		}
+	}
+	counts := slices.Sorted(maps.Values(ids))
+	if !slices.Equal(counts, []int{2, 3}) {
+		t.Fatalf("hold IDs %v, want one on all 3 keys and one on 2", ids)
 	}
 }
 
@@ -712,7 +860,7 @@ func TestReserveOutage(t *testing.T) {
 	if _, err := l.Settle(ctx, r, lockout.Success); err != nil {
 		t.Fatal(err)
 	}
-	if mustGet(t, mem, id, c.now) != (lockout.State{}) || mustGet(t, mem, ip, c.now).Failures != 1 {
+	if !empty(mustGet(t, mem, id, c.now)) || mustGet(t, mem, ip, c.now).Failures != 1 {
 		t.Fatal("a fail-open success did not reset the identifier alone")
 	}
 
@@ -767,7 +915,7 @@ func TestTakeSend(t *testing.T) {
 	}})
 	take := func(ip string, recipients ...string) lockout.Quota {
 		t.Helper()
-		q, err := l.TakeSend(ctx, ip, recipients...)
+		q, err := l.TakeSend(ctx, lockout.PurposeRecovery, ip, recipients...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -801,10 +949,55 @@ func TestTakeSend(t *testing.T) {
 	// The store fails: closed by default, open if configured.
 	for _, open := range []bool{false, true} {
 		l := newLimiter(t, brokenStore{}, lockout.Config{FailOpen: open})
-		q, err := l.TakeSend(ctx, "192.0.2.1", "alice@example.com")
+		q, err := l.TakeSend(ctx, lockout.PurposeRecovery, "192.0.2.1", "alice@example.com")
 		if q.OK != open || !errors.Is(err, lockout.ErrUnavailable) {
 			t.Errorf("FailOpen=%v: %+v, %v", open, q, err)
 		}
+	}
+}
+
+// TestTakeSendPurposes: sends for other purposes cannot use up an address's
+// recovery quota, and every purpose but recovery shares a total per
+// address.
+func TestTakeSendPurposes(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	l := newLimiter(t, memStore(t), lockout.Config{Now: c.Now, Sends: lockout.SendPolicy{
+		Recipient:      []lockout.Limit{{Max: 3, Per: time.Hour}},
+		RecipientTotal: []lockout.Limit{{Max: 5, Per: time.Hour}},
+		IP:             []lockout.Limit{{Max: 1000, Per: time.Hour}},
+	}})
+	take := func(p lockout.Purpose) bool {
+		t.Helper()
+		q, err := l.TakeSend(ctx, p, "192.0.2.1", "owner@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.OK
+	}
+	for i := range 3 {
+		if !take(lockout.PurposeVerification) {
+			t.Fatalf("verification send %d refused", i+1)
+		}
+	}
+	if take(lockout.PurposeVerification) {
+		t.Fatal("a fourth verification send passed its quota of 3")
+	}
+	if !take(lockout.PurposeLogin) || !take(lockout.PurposeSettings) {
+		t.Fatal("other purposes refused while under the total")
+	}
+	// 5 sends in all: the total refuses registration …
+	if take(lockout.PurposeRegistration) {
+		t.Fatal("a sixth send passed the total of 5")
+	}
+	// … but recovery has its own quota, whatever was sent before.
+	for i := range 3 {
+		if !take(lockout.PurposeRecovery) {
+			t.Fatalf("recovery send %d refused after other purposes' sends", i+1)
+		}
+	}
+	if take(lockout.PurposeRecovery) {
+		t.Fatal("a fourth recovery send passed its quota of 3")
 	}
 }
 

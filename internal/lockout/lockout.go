@@ -58,7 +58,8 @@ func (k Key) String() string {
 }
 
 // State is the stored state of one key. A key never seen, or whose entry has
-// expired, has the zero State. The entry lives until [State.Expiry].
+// expired, has the zero State. The entry lives at least until
+// [State.Expiry]; stores keep it until [Rule.KeepUntil].
 type State struct {
 	// Failures counted since the key's window started.
 	Failures int64
@@ -69,14 +70,36 @@ type State struct {
 	// ExpiresAt is when the failure window (Failures, Locks, LockedUntil) is
 	// forgotten; zero if there is none.
 	ExpiresAt time.Time
-	// Pending is the number of attempts admitted by Reserve and not yet
-	// settled; they are forgotten at PendingUntil.
+	// Holds are the reservations admitted by Reserve and not yet settled,
+	// sorted by Until, then ID. A hold still there at its Until counts as a
+	// failure as at that time ([Rule.Current]).
+	Holds []Hold
+	// Pending is the number of attempts in flight: the Holds, plus the
+	// anonymous reservations of older Hera versions sharing the store (they
+	// keep only this count and PendingUntil). PendingUntil is the latest
+	// end among them all; the anonymous ones are forgotten then. Both are
+	// kept up to date for those older versions: Pending is never below
+	// len(Holds), PendingUntil never before a hold's Until.
 	Pending      int64
 	PendingUntil time.Time
-	// LockedNow is set only in the State returned by Fail or Settle: this
-	// very failure engaged the lock. Exactly one failure per lock reports it,
-	// however many run concurrently.
+	// Expired is set only in the State returned by a write (Fail, Reserve,
+	// Settle): how many holds this very operation counted as failures
+	// because they ended unsettled. Exactly one operation reports each.
+	Expired int
+	// LockedNow is set only in the State returned by a write: this very
+	// operation engaged the lock, by its own failure or by an expired
+	// hold's. Exactly one operation per lock reports it, however many run
+	// concurrently.
 	LockedNow bool
+}
+
+// Hold is one reservation ([Store].Reserve) not yet settled.
+type Hold struct {
+	// ID is the caller's opaque reservation ID ([ValidateHoldID]).
+	ID string
+	// Until is when the hold ends: unsettled by then, it counts as a
+	// failure.
+	Until time.Time
 }
 
 // Locked reports whether the key is locked at now.
@@ -92,35 +115,42 @@ func (s State) Locked(now time.Time) bool {
 // sharing the data (two pools on one database), and apply the reference
 // functions atomically: [Rule.Apply] in Fail (N concurrent failures for one
 // key count exactly N, and exactly one of them reports LockedNow per lock),
-// [Rule.Reserve] in Reserve, [Rule.Settle] in Settle and [TakeQuota] in
-// Take. They take the time from now (never from their own clock), work at
+// [Rule.Reserve] in Reserve, [Rule.Settle] in Settle, [Rule.Current] in Get
+// and [TakeQuota] in Take. Every counter write first counts the holds that
+// ended unsettled ([Rule.Current]), each exactly once across all instances.
+// They take the time from now (never from their own clock), work at
 // millisecond precision, honour ctx and wrap every error in
 // [ErrUnavailable], invalid arguments included.
 //
 // An operation that failed may still have taken effect: a database finishes
 // a statement whose client timed out. So a Fail that returned an error may
 // have been counted (failures are over-counted, never under-counted), and a
-// Reserve that returned an error may hold a slot until its hold ends.
+// Reserve that returned an error may have stored its hold, which counts as a
+// failure when it ends unless settled. Settle is idempotent (a hold is
+// removed once), so it can be retried.
 //
 // The conformance suite in package storetest checks all of this.
 type Store interface {
 	// Fail records one failure of key at now under rule and returns the new
 	// state. rule must be valid ([Rule.Validate]).
 	Fail(ctx context.Context, key Key, now time.Time, rule Rule) (State, error)
-	// Get returns the state of key at now ([State.Current]; the zero State
-	// when absent or expired).
-	Get(ctx context.Context, key Key, now time.Time) (State, error)
-	// Reset forgets the counter of key, pending reservations included.
-	// Resetting an absent key is not an error.
+	// Get returns the state of key at now under rule ([Rule.Current]: holds
+	// that ended show as failures; the zero State when absent or expired).
+	// It writes nothing; Expired and LockedNow are unset.
+	Get(ctx context.Context, key Key, now time.Time, rule Rule) (State, error)
+	// Reset forgets the counter of key, holds and pending reservations
+	// included. Resetting an absent key is not an error.
 	Reset(ctx context.Context, key Key) error
 
-	// Reserve admits one attempt on key ([Rule.Reserve]) and returns the
-	// state and whether it was admitted. A refused Reserve changes nothing.
-	// hold must pass [ValidateHold].
-	Reserve(ctx context.Context, key Key, now time.Time, rule Rule, hold time.Duration) (State, bool, error)
-	// Settle ends one attempt admitted by Reserve ([Rule.Settle]); failed
-	// counts it as a failure.
-	Settle(ctx context.Context, key Key, now time.Time, rule Rule, failed bool) (State, error)
+	// Reserve admits one attempt on key as the hold id ([Rule.Reserve])
+	// and returns the state and whether it was admitted. A refused Reserve
+	// writes only the expired holds it counted. id must pass
+	// [ValidateHoldID], hold [ValidateHold].
+	Reserve(ctx context.Context, key Key, id string, now time.Time, rule Rule, hold time.Duration) (State, bool, error)
+	// Settle ends the attempt held as id ([Rule.Settle]); failed counts it
+	// as a failure. An id not held (expired, settled already, never
+	// stored) counts nothing.
+	Settle(ctx context.Context, key Key, id string, now time.Time, rule Rule, failed bool) (State, error)
 
 	// Take spends one use of key's send quota ([TakeQuota]); limits must
 	// pass [ValidateLimits]. A refused take is not recorded.
@@ -139,7 +169,7 @@ type Store interface {
 // entries itself through TTLs.
 type Sweeper interface {
 	// Sweep deletes the counters, quotas and links expired at now and
-	// returns how many. A counter lives until [State.Expiry], so one that
-	// only holds a live reservation is kept.
+	// returns how many. A counter lives until [Rule.KeepUntil], so one
+	// with a hold is kept until the failure it may count is forgotten.
 	Sweep(ctx context.Context, now time.Time) (int, error)
 }

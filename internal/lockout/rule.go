@@ -1,8 +1,11 @@
 package lockout
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -72,59 +75,149 @@ func lockMillis(base, max int64, level int) int64 {
 	return d
 }
 
-// Current returns s as seen at now (times at millisecond precision):
+// Current returns prev as seen at now under r (times at millisecond
+// precision). Reservations that expired unsettled count as failures:
 //
+//	if now >= KeepUntil(prev): the zero State (the entry is gone: whatever
+//	    its holds would count has been forgotten by then too)
+//	for each hold with Until <= now, in (Until, ID) order:
+//	    remove it; Pending-- (not below 0); Expired++
+//	    count a failure as at Until (see Apply; it may set LockedNow)
 //	if ExpiresAt is set and now >= ExpiresAt:
 //	    Failures, Locks, LockedUntil, ExpiresAt = 0 (window forgotten; Pending kept)
 //	if PendingUntil is set and now >= PendingUntil: Pending, PendingUntil = 0
+//	    (the anonymous reservations of older versions are forgotten)
+//	Pending = max(Pending, len(Holds)); PendingUntil = max(PendingUntil, the holds' Until)
+//	if Pending == 0: PendingUntil = 0
 //
-// LockedNow is cleared: it describes an update, not a state.
-func (s State) Current(now time.Time) State {
+// LockedNow and Expired describe this very update: both start cleared, so
+// the State a read returns has them unset. Current never modifies prev.
+func (r Rule) Current(prev State, now time.Time) State {
 	nowMS := now.UnixMilli()
-	s.LockedNow = false
+	if k := r.KeepUntil(prev); !k.IsZero() && nowMS >= k.UnixMilli() {
+		return State{}
+	}
+	s := prev
+	s.LockedNow, s.Expired = false, 0
+	holds := sortedHolds(prev.Holds)
+	n := 0
+	for ; n < len(holds) && holds[n].Until.UnixMilli() <= nowMS; n++ {
+		s.Pending = max(s.Pending-1, 0)
+		s = r.failAt(s, holds[n].Until.UnixMilli())
+		s.Expired++
+	}
+	s.Holds = nil
+	if n < len(holds) {
+		s.Holds = holds[n:]
+	}
 	if !s.ExpiresAt.IsZero() && nowMS >= s.ExpiresAt.UnixMilli() {
 		s.Failures, s.Locks, s.LockedUntil, s.ExpiresAt = 0, 0, time.Time{}, time.Time{}
 	}
 	if !s.PendingUntil.IsZero() && nowMS >= s.PendingUntil.UnixMilli() {
 		s.Pending, s.PendingUntil = 0, time.Time{}
 	}
+	return s.withPending()
+}
+
+// withPending restores the invariants of the legacy fields: Pending counts
+// at least the holds, PendingUntil is at least their latest end, and zero
+// when nothing is pending.
+func (s State) withPending() State {
+	s.Pending = max(s.Pending, int64(len(s.Holds)))
+	if n := len(s.Holds); n > 0 && s.Holds[n-1].Until.After(s.PendingUntil) {
+		s.PendingUntil = s.Holds[n-1].Until
+	}
+	if s.Pending == 0 {
+		s.PendingUntil = time.Time{}
+	}
 	return s
 }
 
-// Expiry is when the entry is forgotten: the later of ExpiresAt and
-// PendingUntil (zero if neither is set). Stores keep an entry until then.
-func (s State) Expiry() time.Time {
-	if s.PendingUntil.After(s.ExpiresAt) {
-		return s.PendingUntil
+// sortedHolds returns a copy of holds at millisecond precision, sorted by
+// Until, then ID.
+func sortedHolds(holds []Hold) []Hold {
+	if len(holds) == 0 {
+		return nil
 	}
-	return s.ExpiresAt
+	out := make([]Hold, len(holds))
+	for i, h := range holds {
+		out[i] = Hold{ID: h.ID, Until: time.UnixMilli(h.Until.UnixMilli())}
+	}
+	slices.SortFunc(out, compareHolds)
+	return out
+}
+
+func compareHolds(a, b Hold) int {
+	if c := cmp.Compare(a.Until.UnixMilli(), b.Until.UnixMilli()); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// Expiry is when the entry is forgotten if nothing else happens to it and
+// none of its holds expires unsettled: the latest of ExpiresAt, PendingUntil
+// and the holds' Until (zero if none is set). See [Rule.KeepUntil] for how
+// long a store must keep it.
+func (s State) Expiry() time.Time {
+	e := s.ExpiresAt
+	if s.PendingUntil.After(e) {
+		e = s.PendingUntil
+	}
+	for _, h := range s.Holds {
+		if h.Until.After(e) {
+			e = h.Until
+		}
+	}
+	return e
+}
+
+// KeepUntil is how long a store keeps an entry in state s: until
+// [State.Expiry], and while it has holds, until the failure each would count
+// on expiring has been forgotten too, at the latest its Until +
+// MaxLockDuration + Window. Stores delete (or let expire) entries then, not
+// sooner; [Rule.Current] sees them gone from then on.
+func (r Rule) KeepUntil(s State) time.Time {
+	e := s.Expiry()
+	for _, h := range s.Holds {
+		if k := h.Until.Add(r.MaxLockDuration + r.Window); k.After(e) {
+			e = k
+		}
+	}
+	return e
 }
 
 // Apply returns the state after one failure at now, given the previous state.
 // It is the reference semantics every [Store] implements atomically in Fail:
 //
-//	s = prev.Current(now)
+//	s = Current(prev, now) (expired holds count first)
 //	if s has no window (ExpiresAt zero): start afresh,
 //	    Failures = 0, Locks = 0, LockedUntil = 0, ExpiresAt = now + Window
-//	    (Pending and PendingUntil are kept: attempts in flight stay counted)
+//	    (Pending, PendingUntil and Holds are kept: attempts in flight stay counted)
 //	Failures++
 //	if Failures >= MaxFailures and now >= LockedUntil:
 //	    Locks++; LockedUntil = now + LockFor(Locks)
 //	    ExpiresAt = max(ExpiresAt, LockedUntil + Window); LockedNow = true
 //
-// Apply keeps a live Pending as it is; see [Rule.Settle]. Times are
-// truncated to milliseconds.
+// Times are truncated to milliseconds.
 func (r Rule) Apply(prev State, now time.Time) State {
-	nowMS := now.UnixMilli()
+	return r.failAt(r.Current(prev, now), now.UnixMilli())
+}
+
+// failAt counts one failure at Unix millisecond at: Apply's steps after
+// Current, with the window's end checked at at. An expired hold counts as at
+// its Until through it. LockedNow and Expired are kept.
+func (r Rule) failAt(s State, at int64) State {
 	winMS := r.Window.Milliseconds()
-	s := prev.Current(now)
+	if !s.ExpiresAt.IsZero() && at >= s.ExpiresAt.UnixMilli() {
+		s.ExpiresAt = time.Time{}
+	}
 	if s.ExpiresAt.IsZero() {
-		s = State{ExpiresAt: time.UnixMilli(nowMS + winMS), Pending: s.Pending, PendingUntil: s.PendingUntil}
+		s.Failures, s.Locks, s.LockedUntil, s.ExpiresAt = 0, 0, time.Time{}, time.UnixMilli(at+winMS)
 	}
 	s.Failures++
-	if s.Failures >= int64(r.MaxFailures) && (s.LockedUntil.IsZero() || nowMS >= s.LockedUntil.UnixMilli()) {
+	if s.Failures >= int64(r.MaxFailures) && (s.LockedUntil.IsZero() || at >= s.LockedUntil.UnixMilli()) {
 		s.Locks++
-		lu := nowMS + lockMillis(r.LockDuration.Milliseconds(), r.MaxLockDuration.Milliseconds(), s.Locks)
+		lu := at + lockMillis(r.LockDuration.Milliseconds(), r.MaxLockDuration.Milliseconds(), s.Locks)
 		s.LockedUntil = time.UnixMilli(lu)
 		if lu+winMS > s.ExpiresAt.UnixMilli() {
 			s.ExpiresAt = time.UnixMilli(lu + winMS)
@@ -148,26 +241,52 @@ func ValidateHold(hold time.Duration) error {
 	return nil
 }
 
-// Reserve admits one attempt at now, to be settled by [Rule.Settle] within
-// hold, and reports whether it was admitted. It is the reference semantics
-// of [Store].Reserve:
+// MaxHoldIDBytes is the longest reservation ID ([ValidateHoldID]).
+const MaxHoldIDBytes = 64
+
+// ValidateHoldID checks a reservation ID: 1 to 64 bytes of A-Z a-z 0-9 _ -
+// (base64url without padding fits). Stores treat IDs as opaque.
+func ValidateHoldID(id string) error {
+	if len(id) < 1 || len(id) > MaxHoldIDBytes {
+		return fmt.Errorf("reservation ID of %d bytes: want 1 to %d", len(id), MaxHoldIDBytes)
+	}
+	for i := range len(id) {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return fmt.Errorf("reservation ID: byte %d is not one of A-Z a-z 0-9 _ -", i)
+		}
+	}
+	return nil
+}
+
+// Reserve admits one attempt at now as the hold id, to be settled by
+// [Rule.Settle] within hold, and reports whether it was admitted. It is the
+// reference semantics of [Store].Reserve:
 //
-//	s = prev.Current(now)
+//	s = Current(prev, now) (expired holds count first)
+//	if s already holds id: admitted, nothing changes (a retried Reserve)
 //	if now < LockedUntil: refused (locked)
 //	remaining = MaxFailures - Failures, at least 1
 //	    (after a lock ended within the window, one attempt at a time: its
 //	    failure locks again)
 //	if Pending >= remaining: refused (busy: as many attempts in flight as
-//	    failures remain)
-//	Pending++; PendingUntil = max(PendingUntil, now + hold)
+//	    failures remain, older versions' anonymous reservations included)
+//	Holds += {id, now + hold}; Pending++; PendingUntil = max(PendingUntil, now + hold)
 //
 // So the attempts admitted while a key has no lock can, all failing, at most
-// reach the lock: no more credentials are judged than MaxFailures allows. A
-// refused Reserve returns s and changes nothing. PendingUntil never moves
-// back, so a caller with a slower clock cannot shorten the others' holds.
-func (r Rule) Reserve(prev State, now time.Time, hold time.Duration) (State, bool) {
+// reach the lock: no more credentials are judged than MaxFailures allows,
+// since a hold never settled counts as a failure when it ends. A refused
+// Reserve stores nothing but the expired holds it counted (s.Expired > 0:
+// then s must be written, so that they are counted, and reported, once).
+// PendingUntil never moves back, so a caller with a slower clock cannot
+// shorten the others' holds.
+func (r Rule) Reserve(prev State, now time.Time, hold time.Duration, id string) (State, bool) {
 	nowMS := now.UnixMilli()
-	s := prev.Current(now)
+	s := r.Current(prev, now)
+	if s.holdIndex(id) >= 0 {
+		return s, true
+	}
 	if !s.LockedUntil.IsZero() && nowMS < s.LockedUntil.UnixMilli() {
 		return s, false
 	}
@@ -175,35 +294,52 @@ func (r Rule) Reserve(prev State, now time.Time, hold time.Duration) (State, boo
 	if s.Pending >= remaining {
 		return s, false
 	}
+	h := Hold{ID: id, Until: time.UnixMilli(nowMS + hold.Milliseconds())}
+	i, _ := slices.BinarySearchFunc(s.Holds, h, compareHolds)
+	s.Holds = slices.Insert(s.Holds, i, h)
 	s.Pending++
-	if until := nowMS + hold.Milliseconds(); s.PendingUntil.IsZero() || until > s.PendingUntil.UnixMilli() {
-		s.PendingUntil = time.UnixMilli(until)
+	if s.PendingUntil.IsZero() || h.Until.After(s.PendingUntil) {
+		s.PendingUntil = h.Until
 	}
 	return s, true
 }
 
-// Settle ends one attempt admitted by [Rule.Reserve] at now; failed counts
-// it as a failure ([Rule.Apply], which reports LockedNow). It is the
-// reference semantics of [Store].Settle:
+// holdIndex returns the index of the hold id in s.Holds, or -1.
+func (s State) holdIndex(id string) int {
+	return slices.IndexFunc(s.Holds, func(h Hold) bool { return h.ID == id })
+}
+
+// Settle ends the attempt admitted by [Rule.Reserve] as the hold id at now;
+// failed counts it as a failure (as [Rule.Apply] does, reporting LockedNow).
+// It is the reference semantics of [Store].Settle:
 //
-//	s = prev.Current(now)
-//	if Pending > 0: Pending--; if Pending == 0: PendingUntil = 0
-//	if failed: s = Apply(s, now)
+//	s = Current(prev, now) (expired holds count first)
+//	if s holds id:
+//	    remove it; Pending-- (not below 0); if Pending == 0: PendingUntil = 0
+//	    if failed: count a failure at now
+//	else: nothing more (the hold expired and was counted as a failure
+//	    already, was settled already, or was never stored)
 //
-// An attempt settled after its hold has no slot left to free (its Pending
-// was forgotten), but its failure still counts.
-func (r Rule) Settle(prev State, now time.Time, failed bool) State {
-	s := prev.Current(now)
-	if s.Pending > 0 {
-		s.Pending--
-		if s.Pending == 0 {
-			s.PendingUntil = time.Time{}
-		}
+// So every reservation counts at most once: a late or repeated Settle never
+// counts again.
+func (r Rule) Settle(prev State, now time.Time, id string, failed bool) State {
+	s := r.Current(prev, now)
+	i := s.holdIndex(id)
+	if i < 0 {
+		return s
+	}
+	s.Holds = slices.Delete(slices.Clone(s.Holds), i, i+1)
+	if len(s.Holds) == 0 {
+		s.Holds = nil
+	}
+	s.Pending = max(s.Pending-1, 0)
+	if s.Pending == 0 {
+		s.PendingUntil = time.Time{}
 	}
 	if failed {
-		s = r.Apply(s, now)
+		s = r.failAt(s, now.UnixMilli())
 	}
-	return s
+	return s.withPending()
 }
 
 // MaxFailuresPerHour is a worst-case bound on the failures one key can record

@@ -1,5 +1,6 @@
 // Package metrics exposes Hera's Prometheus metrics: HTTP requests by route,
-// calls to Kratos and Hydra, lockout decisions and captcha outcomes. They are
+// calls to Kratos and Hydra, lockout decisions and captcha outcomes, and
+// reservations counted as failures because they were never settled. They are
 // served on their own listener (HERA_METRICS_LISTEN), never on the public one.
 package metrics
 
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/heraproject/hera/internal/lockout"
 )
 
 // Metrics holds Hera's collectors in their own registry.
@@ -23,6 +26,7 @@ type Metrics struct {
 	upstream  *prometheus.HistogramVec
 	upErrors  *prometheus.CounterVec
 	decisions *prometheus.CounterVec
+	expired   *prometheus.CounterVec
 }
 
 // New registers Hera's metrics (and the Go runtime's) in a fresh registry.
@@ -46,9 +50,16 @@ func New() *Metrics {
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hera_auth_decisions_total", Help: "Guard decisions on submissions that carry a secret or send a code: allowed, locked, busy, send_limited, captcha_failed, captcha_unavailable, store_unavailable, credential_failure, success.",
 		}, []string{"flow", "outcome"}),
+		expired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hera_lockout_reservations_expired_total", Help: "Reserved attempts not settled within HERA_LOCKOUT_HOLD (a replica died mid-attempt, or the store failed when settling), counted as failures when their hold ended, by key kind (identifier, ip, identity, device).",
+		}, []string{"kind"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.upstream, m.upErrors, m.decisions,
+	m.reg.MustRegister(m.requests, m.latency, m.upstream, m.upErrors, m.decisions, m.expired,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The series exist from the start, at 0, so that rate() and alerts see them.
+	for _, k := range []lockout.Kind{lockout.KindIdentifier, lockout.KindIP, lockout.KindIdentity, lockout.KindDevice} {
+		m.expired.WithLabelValues(string(k))
+	}
 	return m
 }
 
@@ -123,4 +134,11 @@ func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { retur
 // Decision counts one guard decision.
 func (m *Metrics) Decision(flow, outcome string) {
 	m.decisions.WithLabelValues(flow, outcome).Inc()
+}
+
+// ReservationsExpired counts n reservations on keys of kind that were
+// counted as failures because their hold ended unsettled; it is what
+// lockout.Config.OnExpired takes.
+func (m *Metrics) ReservationsExpired(kind lockout.Kind, n int) {
+	m.expired.WithLabelValues(string(kind)).Add(float64(n))
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -63,10 +64,14 @@ func (s *server) deleteAccountPage(w http.ResponseWriter, r *http.Request, sess 
 	s.render.render(w, r, status, "delete_account", page{Title: t.T("hera.delete.title"), Data: v, Lang: t.lang})
 }
 
-// handleDeleteAccount deletes the signed-in identity: Hydra first (every
-// app's consent and tokens, every remembered login), so that a failure
-// leaves an account the user can still sign in to and try again; then the
-// identity with its credentials and sessions.
+// handleDeleteAccount deletes the signed-in identity. It is deactivated
+// first, so that from then on Kratos refuses its sessions and Hera's token
+// hook every token Hydra would issue for it (an authorization code
+// exchanged while the deletion runs included); then Hydra forgets every
+// app's consent and tokens and every remembered login; then Kratos deletes
+// the identity with its credentials and sessions. If Hydra or the deletion
+// fails, the identity is activated again, so the user can sign in and try
+// again.
 func handleDeleteAccount(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -99,18 +104,26 @@ func handleDeleteAccount(s *server) http.Handler {
 			return
 		}
 		id := sess.Identity.ID
-		if s.Hydra != nil {
-			if err := s.Hydra.RevokeConsentSessions(ctx, id, ""); err != nil {
-				s.hydraFailure(w, r, err)
+		if err := s.Kratos.SetIdentityState(ctx, id, "inactive"); err != nil {
+			if ae, ok := kratos.IsAPIError(err, 0); !ok || ae.Status != http.StatusNotFound {
+				s.kratosFailure(w, r, err)
 				return
 			}
-			if err := s.Hydra.RevokeLoginSessions(ctx, id); err != nil {
+		}
+		if s.Hydra != nil {
+			err := s.Hydra.RevokeConsentSessions(ctx, id, "")
+			if err == nil {
+				err = s.Hydra.RevokeLoginSessions(ctx, id)
+			}
+			if err != nil {
+				s.reactivate(ctx, id)
 				s.hydraFailure(w, r, err)
 				return
 			}
 		}
 		if err := s.Kratos.DeleteIdentity(ctx, id); err != nil {
 			if ae, ok := kratos.IsAPIError(err, 0); !ok || ae.Status != http.StatusNotFound {
+				s.reactivate(ctx, id)
 				s.kratosFailure(w, r, err)
 				return
 			}
@@ -121,6 +134,14 @@ func handleDeleteAccount(s *server) http.Handler {
 		s.Logger.InfoContext(ctx, "account deleted", "audit", "account_deleted")
 		http.Redirect(w, r, s.url("/goodbye"), http.StatusSeeOther)
 	})
+}
+
+// reactivate activates an identity whose deletion failed after it was
+// deactivated, so that its owner can sign in and try again.
+func (s *server) reactivate(ctx context.Context, id string) {
+	if err := s.Kratos.SetIdentityState(context.WithoutCancel(ctx), id, "active"); err != nil {
+		s.Logger.ErrorContext(ctx, "account deletion: cannot activate the identity again", "err", err)
+	}
 }
 
 // handleGoodbye is the page after a deletion.

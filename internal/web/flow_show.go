@@ -80,6 +80,7 @@ func handleFlowPage(s *server, kind kratos.Kind) http.Handler {
 			s.flowFetchFailed(w, r, kind, q, err)
 			return
 		}
+		s.flowTypes.put(f.ID, f.Type == "api")
 		restarted := q.Get("notice") == "restarted"
 		if c, err := r.Cookie(restartCookie); err == nil && c.Value != "" {
 			http.SetCookie(w, &http.Cookie{Name: restartCookie, Path: s.cookiePath(), MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})

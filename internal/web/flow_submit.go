@@ -34,50 +34,50 @@ func handleSubmit(s *server) http.Handler {
 // would read it and classified (package attempt), the guard admits it
 // (captcha, reserved failure slots, send quotas), Kratos judges the
 // canonical body (asked for JSON so the outcome is exact), the guard
-// settles, and the answer is translated for the browser (or passed on to
-// API clients).
+// settles, and the client is answered as Kratos would answer it: JSON for
+// an API flow or a JSON request, a redirect to the flow's page otherwise.
 func (s *server) submit(w http.ResponseWriter, r *http.Request, kind kratos.Kind) {
 	ctx := r.Context()
-	api := wantsJSON(r)
 	id := r.URL.Query().Get("flow")
+	sub := s.submitter(r)
 	if !validID(id) {
-		s.submitRefused(w, r, kind, "", api, &guard.Refusal{Status: http.StatusBadRequest, Reason: "missing or malformed flow id"})
+		s.submitRefused(w, r, kind, "", apiClient(r), &guard.Refusal{Status: http.StatusBadRequest, Reason: "missing or malformed flow id"})
 		return
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.Options.MaxBodyBytes))
 	if err != nil {
+		status := http.StatusBadRequest
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			s.errorPage(w, r, http.StatusRequestEntityTooLarge, nil)
-			return
+			status = http.StatusRequestEntityTooLarge
 		}
-		s.errorPage(w, r, http.StatusBadRequest, nil)
+		// Not worth a call to Kratos to learn the flow's type: the
+		// request's own headers decide.
+		s.submitRefused(w, r, kind, id, apiClient(r), &guard.Refusal{Status: status, Reason: "unreadable body"})
 		return
 	}
-	sub := s.submitter(r)
 	at, err := s.classify(ctx, kind, id, ct, body, sub.browser)
 	if err != nil {
-		var ae *attempt.Error
-		if errors.As(err, &ae) && ae.Status == http.StatusUnsupportedMediaType {
-			http.Error(w, "Unsupported content type.", http.StatusUnsupportedMediaType)
-			return
-		}
-		s.submitRefused(w, r, kind, id, api, attemptRefusal(err))
+		s.submitRefused(w, r, kind, id, s.answersJSON(ctx, r, kind, id, sub.browser, nil), attemptRefusal(err))
 		return
 	}
-	s.judge(w, r, kind, id, at, sub, api)
+	s.judge(w, r, kind, id, at, sub)
 }
 
 // judge takes a classified submission through the guard to Kratos and
 // answers the client.
-func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, at *attempt.Attempt, sub submitter, api bool) {
+func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, at *attempt.Attempt, sub submitter) {
 	ctx := r.Context()
 	b := sub.browser
 	a := &guard.Attempt{Attempt: at, ClientIP: b.ClientIP, Session: sub.session, Cookies: sub.cookies}
+	if s.Captcha != nil {
+		// Whether the flow can show a captcha at all.
+		a.API = s.isAPIFlow(ctx, kind, id, b, nil)
+	}
 	ticket, ref := s.Guard.Admit(ctx, a)
 	if ref != nil {
-		s.submitRefused(w, r, kind, id, api, ref)
+		s.submitRefused(w, r, kind, id, s.answersJSON(ctx, r, kind, id, b, nil), ref)
 		return
 	}
 	// Once admitted, the attempt is judged whether or not the client stays
@@ -85,8 +85,8 @@ func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind,
 	kctx := context.WithoutCancel(ctx)
 	release, ok := s.submits.acquire(ctx)
 	if !ok {
-		s.Guard.Release(kctx, ticket)
-		s.submitRefused(w, r, kind, id, api, &guard.Refusal{Notice: "busy", Status: http.StatusServiceUnavailable,
+		s.Guard.Release(kctx, ticket, false)
+		s.submitRefused(w, r, kind, id, s.answersJSON(ctx, r, kind, id, b, nil), &guard.Refusal{Notice: "busy", Status: http.StatusServiceUnavailable,
 			RetryAfter: 2 * time.Second, Reason: "too many submissions waiting on Kratos"})
 		return
 	}
@@ -97,9 +97,10 @@ func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind,
 		o, err = kratos.ParseOutcome(res)
 	}
 	if err != nil {
-		// Kratos failed: nothing is recorded against anyone.
-		s.Guard.Release(kctx, ticket)
-		if api {
+		// No verdict. If the request reached Kratos, the guess may have
+		// been judged all the same, and counts.
+		s.Guard.Release(kctx, ticket, kratos.Reached(err))
+		if s.answersJSON(ctx, r, kind, id, b, nil) {
 			s.Logger.ErrorContext(ctx, "submit failed", "flow", kind, "err", err)
 			writeAPIError(w, http.StatusBadGateway, "hera_upstream_unavailable", "The service is temporarily unavailable.")
 			return
@@ -108,7 +109,13 @@ func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind,
 		return
 	}
 	setCookies := res.Header.Values("Set-Cookie")
-	for _, c := range s.Guard.Settle(kctx, ticket, guard.Answer{Outcome: o, SetCookies: setCookies}) {
+	cookies, ref := s.Guard.Settle(kctx, ticket, guard.Answer{Outcome: o, SetCookies: setCookies})
+	if ref != nil {
+		// The verdict could not be counted: it is not handed out.
+		s.submitRefused(w, r, kind, id, s.answersJSON(ctx, r, kind, id, b, o), ref)
+		return
+	}
+	for _, c := range cookies {
 		http.SetCookie(w, c)
 	}
 	s.Logger.InfoContext(ctx, "submission", "flow", kind, "method", at.Method, "outcome", outcomeName(o),
@@ -117,7 +124,7 @@ func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind,
 	for _, c := range setCookies {
 		w.Header().Add("Set-Cookie", c)
 	}
-	if api {
+	if s.answersJSON(ctx, r, kind, id, b, o) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(res.Status)
@@ -125,6 +132,42 @@ func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind,
 		return
 	}
 	s.browserOutcome(w, r, kind, id, o, at)
+}
+
+// answersJSON reports whether a submission to flow id is answered with
+// Kratos's JSON instead of a redirect, by Kratos's own rule: always for an
+// API flow, for a browser flow when the request is a JSON request
+// (kratos.IsJSONRequest). o, when Kratos already answered, often names
+// the flow's type.
+func (s *server) answersJSON(ctx context.Context, r *http.Request, kind kratos.Kind, id string, b kratos.Browser, o *kratos.Outcome) bool {
+	return kratos.IsJSONRequest(r.Header) || s.isAPIFlow(ctx, kind, id, b, o)
+}
+
+// isAPIFlow reports whether flow id is an API flow (a native app's).
+// Kratos's answer tells when it carries the flow or an API session token;
+// otherwise Hera remembers the types of flows it has read, and asks Kratos
+// about the others (one GET of the flow).
+func (s *server) isAPIFlow(ctx context.Context, kind kratos.Kind, id string, b kratos.Browser, o *kratos.Outcome) bool {
+	switch {
+	case o != nil && o.Flow != nil && o.Flow.Type != "":
+		s.flowTypes.put(o.Flow.ID, o.Flow.Type == "api")
+		return o.Flow.Type == "api"
+	case o != nil && o.SessionToken != "":
+		return true
+	case !validID(id):
+		return false
+	}
+	if api, ok := s.flowTypes.get(id); ok {
+		return api
+	}
+	f, err := s.Kratos.GetFlow(ctx, kind, id, b)
+	if err != nil {
+		// Kratos will not show it (expired, unknown, another session's):
+		// Kratos answers its own refusal by the request's rule too.
+		return false
+	}
+	s.flowTypes.put(f.ID, f.Type == "api")
+	return f.Type == "api"
 }
 
 // classify reads a submission body and decides what it attempts, reading
@@ -137,6 +180,7 @@ func (s *server) classify(ctx context.Context, kind kratos.Kind, id, ct string, 
 	var fl attempt.Flow
 	if pb.NeedsFlow(kind) {
 		if f, err := s.Kratos.GetFlow(ctx, kind, id, b); err == nil {
+			s.flowTypes.put(f.ID, f.Type == "api")
 			fl = attempt.FlowOf(f)
 		} else if _, refused := kratos.IsAPIError(err, 0); refused && kind == kratos.Settings {
 			// A settings flow Kratos will not show this client (no session,
@@ -232,8 +276,11 @@ func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kra
 	}
 }
 
-// submitRefused answers a submission that never reached Kratos.
-func (s *server) submitRefused(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, api bool, ref *guard.Refusal) {
+// submitRefused answers a submission whose verdict Kratos did not give
+// (Hera refused it first) or Hera does not hand out: JSON in Kratos's error
+// shape with Hera's id for API clients, a redirect to the flow's page with
+// the notice for browsers.
+func (s *server) submitRefused(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, asJSON bool, ref *guard.Refusal) {
 	s.Logger.InfoContext(r.Context(), "submission refused", "flow", kind, "reason", ref.Reason, "notice", ref.Notice)
 	status := ref.Status
 	if status == 0 {
@@ -242,8 +289,14 @@ func (s *server) submitRefused(w http.ResponseWriter, r *http.Request, kind krat
 	if ref.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
 	}
-	if api {
+	if asJSON {
 		writeAPIError(w, status, "hera_"+strings.ReplaceAll(noticeID(ref.Notice), "-", "_"), noticeText(ref.Notice, s.tr(r)))
+		return
+	}
+	switch status {
+	case http.StatusUnsupportedMediaType, http.StatusRequestEntityTooLarge:
+		// Nothing on the flow's page would explain it.
+		s.errorPage(w, r, status, nil)
 		return
 	}
 	target := "/" + string(kind)
@@ -271,17 +324,6 @@ func noticeText(n string, t tr) string {
 		return as[0].Text
 	}
 	return t.T("hera.notice.bad_request")
-}
-
-func writeAPIError(w http.ResponseWriter, status int, id, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]any{"id": id, "code": status, "message": msg}})
-}
-
-// wantsJSON reports whether the client asked for a JSON answer (SPAs and
-// native apps through the proxy).
-func wantsJSON(r *http.Request) bool {
-	accept := r.Header.Get("Accept")
-	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
 }
 
 func outcomeName(o *kratos.Outcome) string {

@@ -499,7 +499,7 @@ func TestFlows(t *testing.T) {
 			"/api/kratos/self-service/%2e%2e/admin/identities",
 			"/api/kratos/self-service/login/%2fbrowser",
 			"/api/kratos/identities",
-			"/api/kratos/sessions",
+			"/api/kratos/sessions/00000000-0000-4000-8000-000000000000",
 		} {
 			res, err := http.Get(e.HeraURL + path)
 			if err != nil {
@@ -604,13 +604,13 @@ func (g *recordingGuard) Admit(_ context.Context, a *guard.Attempt) (*guard.Tick
 	return nil, nil
 }
 
-func (g *recordingGuard) Settle(_ context.Context, _ *guard.Ticket, ans guard.Answer) []*http.Cookie {
+func (g *recordingGuard) Settle(_ context.Context, _ *guard.Ticket, ans guard.Answer) ([]*http.Cookie, *guard.Refusal) {
 	g.records.Add(1)
 	g.lastCredentialFailure.Store(ans.Outcome.CredentialFailure())
-	return nil
+	return nil, nil
 }
 
-func (g *recordingGuard) Release(context.Context, *guard.Ticket) {}
+func (g *recordingGuard) Release(context.Context, *guard.Ticket, bool) {}
 
 func (g *recordingGuard) lastIdentifier() string {
 	g.mu.Lock()

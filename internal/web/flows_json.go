@@ -1,13 +1,12 @@
 package web
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/heraproject/hera/internal/kratos"
 )
 
-// handleFlowJSON returns a flow's current state as JSON:
+// handleFlowJSON returns a flow's current state as Kratos's JSON:
 // GET /api/kratos/flows?id= (type=, optional, names the kind and saves the
 // lookups; Kratos answers 404 for an ID of another kind, so without it
 // Hera asks for each kind until one is not 404).
@@ -31,11 +30,11 @@ func handleFlowJSON(s *server) http.Handler {
 			return
 		}
 		var (
-			f   *kratos.Flow
+			f   []byte
 			err error
 		)
 		for _, kind := range kinds {
-			f, err = s.Kratos.GetFlow(r.Context(), kind, q.Get("id"), s.browser(r))
+			f, err = s.Kratos.GetFlowJSON(r.Context(), kind, q.Get("id"), s.browser(r))
 			if _, notFound := kratos.IsAPIError(err, http.StatusNotFound); !notFound {
 				break
 			}
@@ -53,8 +52,9 @@ func handleFlowJSON(s *server) http.Handler {
 			writeAPIError(w, http.StatusBadGateway, "hera_upstream_unavailable", "The service is temporarily unavailable.")
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
+		// Kratos's own document, every field as Kratos sent it.
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(f)
+		_, _ = w.Write(f)
 	})
 }

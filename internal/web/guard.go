@@ -22,13 +22,14 @@ type Captcha struct {
 }
 
 // Guard runs before every self-service submission reaches Kratos (Admit)
-// and after Kratos answered (Settle), or instead, when Kratos never
-// answered (Release). Every admitted Ticket is settled or released exactly
-// once.
+// and after Kratos answered (Settle: a Refusal then means Kratos's answer
+// must not be handed out), or instead, when Kratos gave no answer
+// (Release; judged: the request reached Kratos). Every admitted Ticket is
+// settled or released exactly once.
 type Guard interface {
 	Admit(ctx context.Context, a *guard.Attempt) (*guard.Ticket, *guard.Refusal)
-	Settle(ctx context.Context, t *guard.Ticket, ans guard.Answer) []*http.Cookie
-	Release(ctx context.Context, t *guard.Ticket)
+	Settle(ctx context.Context, t *guard.Ticket, ans guard.Answer) ([]*http.Cookie, *guard.Refusal)
+	Release(ctx context.Context, t *guard.Ticket, judged bool)
 }
 
 // noGuard is the default: no checks.
@@ -37,5 +38,7 @@ type noGuard struct{}
 func (noGuard) Admit(context.Context, *guard.Attempt) (*guard.Ticket, *guard.Refusal) {
 	return nil, nil
 }
-func (noGuard) Settle(context.Context, *guard.Ticket, guard.Answer) []*http.Cookie { return nil }
-func (noGuard) Release(context.Context, *guard.Ticket)                             {}
+func (noGuard) Settle(context.Context, *guard.Ticket, guard.Answer) ([]*http.Cookie, *guard.Refusal) {
+	return nil, nil
+}
+func (noGuard) Release(context.Context, *guard.Ticket, bool) {}

@@ -111,6 +111,9 @@ func (stubKratos) Ready(context.Context) error { return nil }
 func (stubKratos) GetFlow(context.Context, kratos.Kind, string, kratos.Browser) (*kratos.Flow, error) {
 	return nil, errNotStubbed
 }
+func (stubKratos) GetFlowJSON(context.Context, kratos.Kind, string, kratos.Browser) ([]byte, error) {
+	return nil, errNotStubbed
+}
 func (stubKratos) CreateBrowserFlow(context.Context, kratos.Kind, url.Values, kratos.Browser) (*kratos.Flow, []string, error) {
 	return nil, nil, errNotStubbed
 }
@@ -142,6 +145,9 @@ func (stubKratos) Logout(context.Context, kratos.Browser) ([]string, error) {
 	return nil, errNotStubbed
 }
 func (stubKratos) DeleteIdentity(context.Context, string) error { return errNotStubbed }
+func (stubKratos) SetIdentityState(context.Context, string, string) error {
+	return errNotStubbed
+}
 
 // fixtureKratos is a Kratos that knows one recorded flow, decoded afresh on
 // every fetch as the real client decodes Kratos's answer.

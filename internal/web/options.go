@@ -24,6 +24,10 @@ type Options struct {
 	// LocalesDir holds translation files read at start on top of the
 	// shipped catalog (i18n.Load); "" for none.
 	LocalesDir string
+	// CookieSecret is what the keys of Hera's sealed cookies (the typed
+	// identifier kept across a restarted flow) derive from; empty: a
+	// random key for this process.
+	CookieSecret []byte
 
 	Kratos  KratosOptions
 	OAuth2  OAuth2Options
@@ -80,6 +84,7 @@ func OptionsFrom(c *config.Config) Options {
 		MaxBodyBytes:      c.HTTP.MaxBodyBytes,
 		DefaultLanguage:   c.Brand.DefaultLanguage,
 		LocalesDir:        c.Brand.LocalesDir,
+		CookieSecret:      []byte(c.Lockout.DeviceCookieSecret),
 		Kratos: KratosOptions{
 			PublicURL:      c.Kratos.PublicURL,
 			Timeout:        c.Kratos.Timeout,

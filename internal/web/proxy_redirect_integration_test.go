@@ -65,6 +65,16 @@ func TestProxyReturnToAgainstKratos(t *testing.T) {
 			if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
 				t.Fatalf("%s: %d Location %q, want Hera's 400", path, res.StatusCode, res.Header.Get("Location"))
 			}
+			if strings.HasSuffix(path, "/api") {
+				// An API flow's endpoint answers JSON, as Kratos's does,
+				// whatever Accept says: Kratos's error shape, Hera's id.
+				if !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") ||
+					!strings.Contains(body, `"id":"hera_bad_request"`) || !strings.Contains(body, `"code":400`) ||
+					res.Header.Get("X-Request-Id") == "" {
+					t.Fatalf("%s: not Hera's JSON error: %s %s", path, res.Header.Get("Content-Type"), body)
+				}
+				continue
+			}
 			if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "Something went wrong") ||
 				res.Header.Get("X-Request-Id") == "" {
 				t.Fatalf("%s: not Hera's error page: %s %s", path, res.Header.Get("Content-Type"), body)

@@ -35,6 +35,7 @@ func handleRecoveryStart(s *server) http.Handler {
 		for _, c := range cookies {
 			w.Header().Add("Set-Cookie", c)
 		}
+		s.flowTypes.put(f.ID, false)
 		if !strings.Contains(email, "@") {
 			// A username or phone number: Kratos recovers by e-mail only,
 			// so the page asks for the account's address, saying why.
@@ -56,7 +57,7 @@ func handleRecoveryStart(s *server) http.Handler {
 			s.submitRefused(w, r, kratos.Recovery, f.ID, false, attemptRefusal(err))
 			return
 		}
-		s.judge(w, r, kratos.Recovery, f.ID, at, sub, false)
+		s.judge(w, r, kratos.Recovery, f.ID, at, sub)
 	})
 }
 

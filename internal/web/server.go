@@ -40,6 +40,7 @@ type readier interface {
 type kratosAPI interface {
 	readier
 	GetFlow(ctx context.Context, kind kratos.Kind, id string, b kratos.Browser) (*kratos.Flow, error)
+	GetFlowJSON(ctx context.Context, kind kratos.Kind, id string, b kratos.Browser) ([]byte, error)
 	CreateBrowserFlow(ctx context.Context, kind kratos.Kind, q url.Values, b kratos.Browser) (*kratos.Flow, []string, error)
 	Submit(ctx context.Context, kind kratos.Kind, flowID string, body []byte, contentType string, b kratos.Browser) (*kratos.Response, error)
 	Whoami(ctx context.Context, b kratos.Browser) (*kratos.Session, error)
@@ -52,6 +53,7 @@ type kratosAPI interface {
 	Logout(ctx context.Context, b kratos.Browser) ([]string, error)
 	AddressTraits(ctx context.Context) ([]string, error)
 	Schemas(ctx context.Context) (map[string]kratos.SchemaTraits, error)
+	SetIdentityState(ctx context.Context, id, state string) error
 	DeleteIdentity(ctx context.Context, id string) error
 }
 
@@ -101,6 +103,10 @@ type server struct {
 	redirects *redirect.Allowlist
 	// submits bounds the submissions waiting on Kratos at once.
 	submits *slots
+	// flowTypes remembers which flows are API flows.
+	flowTypes *flowTypes
+	// typedSeal seals the typed-identifier cookie.
+	typedSeal *sealer
 	// kratosPrefix is the browser-facing URL of the Kratos proxy, e.g.
 	// http://localhost:4455/api/kratos
 	kratosPrefix string
@@ -143,23 +149,26 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	rd.cat = cat
 	rd.base = strings.TrimSuffix(d.Options.PublicURL.Path, "/")
-	s := &server{Deps: d, render: rd, catalog: cat, redirects: allow, kratosPrefix: d.Options.PublicURL.String() + apiPrefix,
-		submits: newSlots(d.Options.Kratos.MaxSubmissions, d.Options.Kratos.SubmissionWait)}
+	seal, err := newSealer(d.Options.CookieSecret, typedCookie)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Deps: d, render: rd, typedSeal: seal, catalog: cat, redirects: allow, kratosPrefix: d.Options.PublicURL.String() + apiPrefix,
+		submits: newSlots(d.Options.Kratos.MaxSubmissions, d.Options.Kratos.SubmissionWait), flowTypes: newFlowTypes(flowTypesKept)}
 	proxy, err := kratos.NewProxy(kratos.ProxyConfig{
-		Upstream: d.Options.Kratos.PublicURL,
-		Prefix:   rd.base + apiPrefix,
-		Timeout:  d.Options.Kratos.Timeout,
-		MaxBody:  d.Options.MaxBodyBytes,
-		Logger:   d.Logger,
-		ClientIP: s.clientIP,
-		Submit:   s.submit,
-		Refuse: func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "404 page not found", http.StatusNotFound)
-		},
-		Fail: func(w http.ResponseWriter, r *http.Request, status int) {
-			s.errorPage(w, r, status, nil)
-		},
-		KeepCookie: kratosCookie,
+		Upstream:       d.Options.Kratos.PublicURL,
+		Prefix:         rd.base + apiPrefix,
+		Timeout:        d.Options.Kratos.Timeout,
+		MaxBody:        d.Options.MaxBodyBytes,
+		Logger:         d.Logger,
+		ClientIP:       s.clientIP,
+		Submit:         s.submit,
+		Refuse:         s.proxyRefused,
+		Fail:           s.proxyFailed,
+		EndingSessions: s.endingSessions,
+		SessionCookie:  d.Options.Kratos.SessionCookie,
+		IssuedSession:  s.issuedSession,
+		KeepCookie:     kratosCookie,
 		CheckRedirect: func(t string) bool {
 			_, ok := s.redirects.Allowed(t)
 			return ok
@@ -199,6 +208,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	h = withRequestID(h)
 	return h, nil
 }
+
+// flowTypesKept is how many flows' types Hera remembers (a few hundred KB).
+const flowTypesKept = 1 << 14
 
 // apiPrefix is where the Kratos proxy and Hera's submit endpoints live.
 const apiPrefix = "/api/kratos"

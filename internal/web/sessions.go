@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"time"
@@ -81,17 +82,36 @@ func handleRevokeSession(s *server) http.Handler {
 			s.errorPage(w, r, http.StatusNotFound, nil)
 			return
 		}
-		if err := s.Kratos.RevokeSession(r.Context(), id, s.browser(r)); err != nil {
+		b := s.browser(r)
+		own := s.ownSession(r.Context(), b, id)
+		if err := s.Kratos.RevokeSession(r.Context(), id, b); err != nil {
 			if s.needSignIn(w, r, err, "/sessions") {
 				return
 			}
-		} else {
+		} else if own {
 			// Kratos ended one of this user's own sessions: its single
 			// sign-on to apps ends with it.
 			s.endSignOn(r.Context(), id)
 		}
 		http.Redirect(w, r, s.url("/sessions?done=one"), http.StatusSeeOther)
 	})
+}
+
+// ownSession reports whether id is one of the browser's identity's other
+// sessions. Kratos answers a revocation of any session ID with 204 but
+// ends only the caller's own: another identity's single sign-on must not
+// be ended on the strength of that answer.
+func (s *server) ownSession(ctx context.Context, b kratos.Browser, id string) bool {
+	all, err := s.Kratos.ListSessions(ctx, b)
+	if err != nil {
+		return false
+	}
+	for _, o := range all {
+		if o.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func handleRevokeOthers(s *server) http.Handler {

@@ -117,6 +117,7 @@ type Server struct {
 	mu       sync.Mutex
 	opts     Options
 	mode     Mode
+	delay    time.Duration
 	pass     map[string]bool
 	spent    map[string]bool
 	answers  map[string]stored // by replayKey
@@ -185,6 +186,14 @@ func (s *Server) Secret() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.opts.Secret
+}
+
+// SetDelay makes every answer from the next request on wait d: a slow
+// provider.
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // SetMode switches how the server answers from the next request on.
@@ -274,6 +283,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	req.Secret, req.Response, req.RemoteIP = one("secret"), one("response"), one("remoteip")
 	req.IdempotencyKey, req.SiteKey = one("idempotency_key"), one("sitekey")
 
+	s.mu.Lock()
+	delay := s.delay
+	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+		case <-s.done:
+		}
+	}
 	s.mu.Lock()
 	mode := s.mode
 	switch mode {

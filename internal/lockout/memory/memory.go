@@ -8,6 +8,10 @@
 // entries exist in all three maps together, inserting a new one evicts one
 // chosen by sampling, preferring expired entries, then entries that are
 // neither locked nor holding reservations, then the one that expires soonest.
+//
+// A counter is kept until [lockout.Rule.KeepUntil] (under the rule of its
+// last write): one with a hold stays until the failure the hold counts if it
+// ends unsettled has been forgotten too.
 package memory
 
 import (
@@ -46,12 +50,19 @@ const evictionSample = 8
 type Store struct {
 	cfg    Config
 	mu     sync.Mutex
-	m      map[string]lockout.State // failure counters
+	m      map[string]counter // failure counters
 	quotas map[string]quota
 	links  map[string]link
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
+}
+
+// counter is a failure counter and when it may be deleted (Unix ms; see
+// lockout.Rule.KeepUntil).
+type counter struct {
+	st   lockout.State
+	keep int64
 }
 
 // quota is the accepted uses of a send quota (Unix ms, ascending), kept
@@ -86,7 +97,7 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("memory: MaxEntries %d: must be positive", cfg.MaxEntries)
 	}
 	s := &Store{
-		cfg: cfg, m: make(map[string]lockout.State), quotas: make(map[string]quota), links: make(map[string]link),
+		cfg: cfg, m: make(map[string]counter), quotas: make(map[string]quota), links: make(map[string]link),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if cfg.SweepInterval > 0 {
@@ -129,67 +140,73 @@ func invalid(err error) error {
 	return fmt.Errorf("%w: memory: %w", lockout.ErrUnavailable, err)
 }
 
-// expired reports whether a counter is gone at now: it lives until
-// State.Expiry.
-func expired(st lockout.State, nowMS int64) bool {
-	exp := st.Expiry()
-	return exp.IsZero() || nowMS >= exp.UnixMilli()
-}
+// gone reports whether a counter is gone at now.
+func (c counter) gone(nowMS int64) bool { return nowMS >= c.keep }
 
-// updateLocked replaces the counter of id by st, or deletes it if st is gone
-// at now; a new entry may evict another. s.mu must be held.
-func (s *Store) updateLocked(id string, st lockout.State, exists bool, nowMS int64) {
-	st.LockedNow = false
-	if expired(st, nowMS) {
+// updateLocked replaces the counter of id by st, written under rule, or
+// deletes it if nothing is left at now; a new entry may evict another.
+// s.mu must be held.
+func (s *Store) updateLocked(id string, st lockout.State, rule lockout.Rule, exists bool, nowMS int64) {
+	st.LockedNow, st.Expired = false, 0
+	if exp := st.Expiry(); exp.IsZero() || nowMS >= exp.UnixMilli() {
 		delete(s.m, id)
 		return
 	}
 	if !exists {
 		s.makeRoomLocked(nowMS)
 	}
-	s.m[id] = st
+	s.m[id] = counter{st: st, keep: rule.KeepUntil(st).UnixMilli()}
 }
 
 // modify applies fn to key's counter under the lock and stores what it
 // returns when it says so: the frame of Fail, Reserve and Settle. valid is
 // the caller's check of its arguments.
-func (s *Store) modify(ctx context.Context, key lockout.Key, now time.Time, valid error, fn func(prev lockout.State) (next lockout.State, write bool)) (lockout.State, bool, error) {
+func (s *Store) modify(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, valid error, fn func(prev lockout.State) (next lockout.State, write bool)) (lockout.State, bool, error) {
 	if err := ctxErr(ctx); err != nil {
 		return lockout.State{}, false, err
 	}
-	if valid != nil {
-		return lockout.State{}, false, invalid(valid)
+	if err := errors.Join(rule.Validate(), valid); err != nil {
+		return lockout.State{}, false, invalid(err)
 	}
 	id := key.String()
+	nowMS := now.UnixMilli()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prev, ok := s.m[id]
-	st, write := fn(prev)
+	if ok && prev.gone(nowMS) {
+		prev = counter{}
+	}
+	st, write := fn(prev.st)
 	if write {
-		s.updateLocked(id, st, ok, now.UnixMilli())
+		s.updateLocked(id, st, rule, ok, nowMS)
 	}
 	return st, write, nil
 }
 
 // Fail implements [lockout.Store].
 func (s *Store) Fail(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule) (lockout.State, error) {
-	st, _, err := s.modify(ctx, key, now, rule.Validate(), func(prev lockout.State) (lockout.State, bool) {
+	st, _, err := s.modify(ctx, key, now, rule, nil, func(prev lockout.State) (lockout.State, bool) {
 		return rule.Apply(prev, now), true
 	})
 	return st, err
 }
 
-// Reserve implements [lockout.Store]. A refusal writes nothing.
-func (s *Store) Reserve(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
-	return s.modify(ctx, key, now, errors.Join(rule.Validate(), lockout.ValidateHold(hold)), func(prev lockout.State) (lockout.State, bool) {
-		return rule.Reserve(prev, now, hold)
+// Reserve implements [lockout.Store]. A refusal writes only the expired
+// holds it counted.
+func (s *Store) Reserve(ctx context.Context, key lockout.Key, id string, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
+	var ok bool
+	st, _, err := s.modify(ctx, key, now, rule, errors.Join(lockout.ValidateHoldID(id), lockout.ValidateHold(hold)), func(prev lockout.State) (lockout.State, bool) {
+		var next lockout.State
+		next, ok = rule.Reserve(prev, now, hold, id)
+		return next, ok || next.Expired > 0
 	})
+	return st, ok, err
 }
 
 // Settle implements [lockout.Store].
-func (s *Store) Settle(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, failed bool) (lockout.State, error) {
-	st, _, err := s.modify(ctx, key, now, rule.Validate(), func(prev lockout.State) (lockout.State, bool) {
-		return rule.Settle(prev, now, failed), true
+func (s *Store) Settle(ctx context.Context, key lockout.Key, id string, now time.Time, rule lockout.Rule, failed bool) (lockout.State, error) {
+	st, _, err := s.modify(ctx, key, now, rule, lockout.ValidateHoldID(id), func(prev lockout.State) (lockout.State, bool) {
+		return rule.Settle(prev, now, id, failed), true
 	})
 	return st, err
 }
@@ -221,11 +238,12 @@ func (s *Store) makeRoomLocked(nowMS int64) {
 	if s.lenLocked() < s.cfg.MaxEntries {
 		return
 	}
-	cs := sample(s.m, func(id string, st lockout.State) candidate {
+	cs := sample(s.m, func(id string, c counter) candidate {
+		st := c.st
 		return candidate{
 			evict:     func() { delete(s.m, id) },
-			protected: nowMS < st.LockedUntil.UnixMilli() || (st.Pending > 0 && nowMS < st.PendingUntil.UnixMilli()),
-			exp:       max(st.Expiry().UnixMilli(), 0),
+			protected: nowMS < st.LockedUntil.UnixMilli() || len(st.Holds) > 0 || (st.Pending > 0 && nowMS < st.PendingUntil.UnixMilli()),
+			exp:       max(c.keep, 0),
 		}
 	})
 	cs = append(cs, sample(s.quotas, func(id string, q quota) candidate {
@@ -252,23 +270,29 @@ func (s *Store) makeRoomLocked(nowMS int64) {
 
 func (s *Store) lenLocked() int { return len(s.m) + len(s.quotas) + len(s.links) }
 
-// Get implements [lockout.Store].
-func (s *Store) Get(ctx context.Context, key lockout.Key, now time.Time) (lockout.State, error) {
+// Get implements [lockout.Store]. It deletes an entry that is gone, but
+// never stores the holds it shows as failures.
+func (s *Store) Get(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule) (lockout.State, error) {
 	if err := ctxErr(ctx); err != nil {
 		return lockout.State{}, err
+	}
+	if err := rule.Validate(); err != nil {
+		return lockout.State{}, invalid(err)
 	}
 	id := key.String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.m[id]
+	c, ok := s.m[id]
 	if !ok {
 		return lockout.State{}, nil
 	}
-	if expired(st, now.UnixMilli()) {
+	if c.gone(now.UnixMilli()) {
 		delete(s.m, id)
 		return lockout.State{}, nil
 	}
-	return st.Current(now), nil
+	st := rule.Current(c.st, now)
+	st.Expired, st.LockedNow = 0, false
+	return st, nil
 }
 
 // Reset implements [lockout.Store].
@@ -357,8 +381,8 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for id, st := range s.m {
-		if expired(st, nowMS) {
+	for id, c := range s.m {
+		if c.gone(nowMS) {
 			delete(s.m, id)
 			n++
 		}

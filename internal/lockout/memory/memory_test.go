@@ -23,8 +23,21 @@ func newStore(t testing.TB, cfg memory.Config) *memory.Store {
 func TestConformance(t *testing.T) {
 	// One store in one process: Another is the store itself.
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
-		return storetest.NewBackend(newStore(t, memory.Config{}), nil)
+		s := newStore(t, memory.Config{})
+		return storetest.NewBackend(s, nil, legacy{s})
 	})
+}
+
+// legacy is a counter as a version without holds wrote and read it: a
+// State without Holds.
+type legacy struct{ s *memory.Store }
+
+func (l legacy) Write(t *testing.T, k lockout.Key, st lockout.State) { l.s.PutLegacy(k, st) }
+
+func (l legacy) Read(t *testing.T, k lockout.Key) (lockout.State, bool) {
+	st, ok := l.s.Raw(k)
+	st.Holds = nil
+	return st, ok
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -77,7 +90,7 @@ func TestBounded(t *testing.T) {
 			t.Fatalf("%d entries, bound is %d", n, max)
 		}
 	}
-	st, err := s.Get(ctx, victim, storetest.T0)
+	st, err := s.Get(ctx, victim, storetest.T0, storetest.Rule)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +109,7 @@ func TestGetDropsExpired(t *testing.T) {
 	if _, err := s.Fail(t.Context(), k, storetest.T0, storetest.Rule); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(t.Context(), k, storetest.T0.Add(storetest.Rule.Window)); err != nil {
+	if _, err := s.Get(t.Context(), k, storetest.T0.Add(storetest.Rule.Window), storetest.Rule); err != nil {
 		t.Fatal(err)
 	}
 	if n := s.Len(); n != 0 {
@@ -126,7 +139,7 @@ func TestBoundedAcrossMaps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, ok, err := s.Reserve(ctx, reserved, now, storetest.Rule, storetest.Hold); err != nil || !ok {
+	if _, ok, err := s.Reserve(ctx, reserved, "r", now, storetest.Rule, storetest.Hold); err != nil || !ok {
 		t.Fatalf("Reserve = %v, %v", ok, err)
 	}
 	limits := []lockout.Limit{{Max: 1, Per: time.Hour}}
@@ -143,10 +156,10 @@ func TestBoundedAcrossMaps(t *testing.T) {
 			t.Fatalf("%d entries, bound is %d", n, max)
 		}
 	}
-	if st, _ := s.Get(ctx, locked, now); !st.Locked(now) {
+	if st, _ := s.Get(ctx, locked, now, storetest.Rule); !st.Locked(now) {
 		t.Fatalf("the flood evicted a locked counter: %+v", st)
 	}
-	if st, _ := s.Get(ctx, reserved, now); st.Pending != 1 {
+	if st, _ := s.Get(ctx, reserved, now, storetest.Rule); st.Pending != 1 {
 		t.Fatalf("the flood evicted a reservation: %+v", st)
 	}
 }
@@ -154,13 +167,33 @@ func TestBoundedAcrossMaps(t *testing.T) {
 func TestSettleDeletesEmptyEntries(t *testing.T) {
 	s := newStore(t, memory.Config{SweepInterval: -1})
 	k := storetest.Key("a")
-	if _, _, err := s.Reserve(t.Context(), k, storetest.T0, storetest.Rule, storetest.Hold); err != nil {
+	if _, _, err := s.Reserve(t.Context(), k, "r", storetest.T0, storetest.Rule, storetest.Hold); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Settle(t.Context(), k, storetest.T0, storetest.Rule, false); err != nil {
+	if _, err := s.Settle(t.Context(), k, "r", storetest.T0, storetest.Rule, false); err != nil {
 		t.Fatal(err)
 	}
 	if n := s.Len(); n != 0 {
 		t.Fatalf("a settled reservation left %d entries", n)
+	}
+}
+
+// TestHoldKeepsEntry: an entry whose hold ended unsettled is kept (by the
+// sweep and by Get) until the failure it counts is forgotten.
+func TestHoldKeepsEntry(t *testing.T) {
+	s := newStore(t, memory.Config{SweepInterval: -1})
+	ctx, r, k := t.Context(), storetest.Rule, storetest.Key("a")
+	if _, ok, err := s.Reserve(ctx, k, "h", storetest.T0, r, storetest.Hold); err != nil || !ok {
+		t.Fatalf("Reserve = %v, %v", ok, err)
+	}
+	end := storetest.T0.Add(storetest.Hold)
+	if n, err := s.Sweep(ctx, end.Add(r.Window-time.Millisecond)); err != nil || n != 0 {
+		t.Fatalf("Sweep while the hold's failure lasts = %d, %v", n, err)
+	}
+	if st, err := s.Get(ctx, k, end.Add(time.Minute), r); err != nil || st.Failures != 1 {
+		t.Fatalf("Get after the hold ended = %+v, %v; want its failure", st, err)
+	}
+	if n, err := s.Sweep(ctx, end.Add(r.MaxLockDuration+r.Window)); err != nil || n != 1 {
+		t.Fatalf("Sweep once the failure is forgotten = %d, %v; want 1", n, err)
 	}
 }

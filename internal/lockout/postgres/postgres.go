@@ -4,17 +4,29 @@
 // Hera creates and migrates its tables at start ([New] runs [Store.Migrate]
 // unless Config.SkipMigration): idempotent, serialized between instances by an
 // advisory lock, and recorded in a schema-version table; a database at
-// version 1 is upgraded in place. There are three tables: counters (Table),
-// send quotas (Table_quota: the accepted uses' times as a bigint[]) and
-// session links (Table_link).
+// version 1 or 2 is upgraded in place. There are three tables: counters
+// (Table), send quotas (Table_quota: the accepted uses' times as a
+// bigint[]) and session links (Table_link).
 //
-// Each Fail is one INSERT … ON CONFLICT DO UPDATE … RETURNING statement, so
-// concurrent failures are counted exactly. Reserve, Settle and Take are short
-// transactions: they lock the row (SELECT … FOR UPDATE, or insert it), apply
-// the reference function in Go and write the result, so they are exact
-// across any number of pools and instances. Times are Unix milliseconds
-// taken from the caller, never from the database clock. Expired rows are
-// deleted by [Store.Sweep], which the store runs periodically.
+// A counter row holds the failure window (failures, locks, locked_until_ms,
+// expires_at_ms), the reservations (holds: a jsonb array of
+// {"id": …, "until_ms": …}, sorted by until_ms, then id), and, for Hera
+// versions before holds that share the database during a rolling deploy,
+// pending and pending_until_ms: the number of attempts in flight (holds
+// included) and their latest end, which those versions read and write. A
+// row lives until GREATEST(expires_at_ms, pending_until_ms), and while it
+// has holds until keep_until_ms (lockout.Rule.KeepUntil), so that a hold
+// ending unsettled is still counted as a failure when the row is next read.
+// Version 3 added holds and keep_until_ms with defaults, so version-2
+// replicas keep working against it.
+//
+// Fail, Reserve, Settle and Take are short transactions: they lock the row
+// (SELECT … FOR UPDATE, or insert it), apply the reference function in Go
+// (expired holds first) and write the result, so they are exact across any
+// number of pools and instances. Get reads the row and applies
+// lockout.Rule.Current in Go. Times are Unix milliseconds taken from the
+// caller, never from the database clock. Expired rows are deleted by
+// [Store.Sweep], which the store runs periodically.
 //
 // Wiring (any [DB] works; in production a *pgxpool.Pool):
 //
@@ -29,6 +41,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -77,7 +90,7 @@ const (
 	DefaultTimeout       = 2 * time.Second
 	DefaultSweepInterval = 5 * time.Minute
 	// SchemaVersion is the schema version this code migrates to.
-	SchemaVersion = 2
+	SchemaVersion = 3
 	// sweepBatch is how many rows one sweep statement deletes at most.
 	sweepBatch = 5000
 	// maxTxAttempts bounds the retries of a transaction whose row was
@@ -93,7 +106,7 @@ type Store struct {
 	db  DB
 	cfg Config
 
-	migrateSQL, failSQL, getSQL, resetSQL, sweepSQL  string
+	migrateSQL, getSQL, resetSQL, sweepSQL           string
 	lockSQL, insertSQL, updateSQL                    string
 	lockQuotaSQL, insertQuotaSQL, updateQuotaSQL     string
 	sweepQuotaSQL, linkSQL, resolveSQL, sweepLinkSQL string
@@ -150,7 +163,7 @@ func New(ctx context.Context, db DB, cfg Config) (*Store, error) {
 		dst *string
 		sql string
 	}{
-		{&s.migrateSQL, migrateSQL}, {&s.failSQL, failSQL}, {&s.getSQL, getSQL}, {&s.resetSQL, resetSQL},
+		{&s.migrateSQL, migrateSQL}, {&s.getSQL, getSQL}, {&s.resetSQL, resetSQL},
 		{&s.sweepSQL, sweepSQL}, {&s.lockSQL, lockSQL}, {&s.insertSQL, insertSQL}, {&s.updateSQL, updateSQL},
 		{&s.lockQuotaSQL, lockQuotaSQL}, {&s.insertQuotaSQL, insertQuotaSQL}, {&s.updateQuotaSQL, updateQuotaSQL},
 		{&s.sweepQuotaSQL, sweepQuotaSQL}, {&s.linkSQL, linkSQL}, {&s.resolveSQL, resolveSQL}, {&s.sweepLinkSQL, sweepLinkSQL},
@@ -205,7 +218,9 @@ func (s *Store) sweepLoop() {
 // A database already at a newer version is left alone. Version 2 adds the
 // reservation columns (pending rows live until GREATEST(expires_at_ms,
 // pending_until_ms), hence the expression index that replaces the
-// expires_at_ms one) and the quota and link tables.
+// expires_at_ms one) and the quota and link tables. Version 3 adds the holds
+// (see the package documentation); its columns have defaults, so version-2
+// replicas, which do not know them, keep inserting and updating rows.
 const migrateSQL = `
 DO $hera$
 DECLARE v integer;
@@ -261,6 +276,13 @@ BEGIN
     DELETE FROM {schema_table};
     INSERT INTO {schema_table} (version) VALUES (2);
   END IF;
+  IF v < 3 THEN
+    ALTER TABLE {table}
+      ADD COLUMN IF NOT EXISTS holds         jsonb  NOT NULL DEFAULT '[]',
+      ADD COLUMN IF NOT EXISTS keep_until_ms bigint NOT NULL DEFAULT 0;
+    DELETE FROM {schema_table};
+    INSERT INTO {schema_table} (version) VALUES (3);
+  END IF;
 END
 $hera$`
 
@@ -275,64 +297,30 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// failSQL applies lockout.Rule.Apply in one statement. The insert path (no
-// row yet) gets its values from Go ($9..$12); the update path computes them
-// from the existing row l. locked_at_failure remembers which failure engaged
-// the current lock: failures only grow within an entry, so exactly one
-// statement sees failures = locked_at_failure for each lock. A reservation
-// whose hold has ended is forgotten (pending_until_ms 0 means none).
-//
-//	$1 realm  $2 kind  $3 digest  $4 now  $5 max failures  $6 window
-//	$7 lock duration  $8 max lock duration  (all times ms)
-const failSQL = `
-INSERT INTO {table} AS l (realm, kind, key_digest, failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms)
-VALUES ($1, $2, $3, 1, $9, $10, $11, $12, 0, 0)
-ON CONFLICT (realm, kind, key_digest) DO UPDATE SET
-  (failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms) = (
-    SELECT c.f,
-           c.k + c.lk,
-           CASE WHEN c.lk = 1 THEN c.nlu ELSE c.lu END,
-           CASE WHEN c.lk = 1 THEN c.f ELSE c.la END,
-           CASE WHEN c.lk = 1 THEN GREATEST(c.ex, c.nlu + $6::bigint) ELSE c.ex END,
-           c.p, c.pu
-    FROM (
-      SELECT b.f, b.k, b.lu, b.la, b.ex, b.p, b.pu,
-             CASE WHEN b.f >= $5::bigint AND $4::bigint >= b.lu THEN 1 ELSE 0 END AS lk,
-             $4::bigint + LEAST($8::bigint, $7::bigint << LEAST(b.k, 30)) AS nlu
-      FROM (
-        SELECT CASE WHEN l.expires_at_ms <= $4::bigint THEN 1 ELSE l.failures + 1 END AS f,
-               CASE WHEN l.expires_at_ms <= $4::bigint THEN 0 ELSE l.locks END AS k,
-               CASE WHEN l.expires_at_ms <= $4::bigint THEN 0 ELSE l.locked_until_ms END AS lu,
-               CASE WHEN l.expires_at_ms <= $4::bigint THEN 0 ELSE l.locked_at_failure END AS la,
-               CASE WHEN l.expires_at_ms <= $4::bigint THEN $4::bigint + $6::bigint ELSE l.expires_at_ms END AS ex,
-               CASE WHEN l.pending_until_ms <= $4::bigint THEN 0 ELSE l.pending END AS p,
-               CASE WHEN l.pending_until_ms <= $4::bigint THEN 0 ELSE l.pending_until_ms END AS pu
-      ) b
-    ) c
-  )
-RETURNING failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms`
-
-const getSQL = `
-SELECT failures, locks, locked_until_ms, expires_at_ms, pending, pending_until_ms FROM {table}
-WHERE realm = $1 AND kind = $2 AND key_digest = $3 AND GREATEST(expires_at_ms, pending_until_ms) > $4`
-
-const resetSQL = `DELETE FROM {table} WHERE realm = $1 AND kind = $2 AND key_digest = $3`
-
-const sweepSQL = `
-DELETE FROM {table} WHERE ctid = ANY (ARRAY(
-  SELECT ctid FROM {table} WHERE GREATEST(expires_at_ms, pending_until_ms) <= $1 LIMIT {batch}))`
-
-// The counter statements of the Reserve and Settle transactions.
+// The counter statements. locked_at_failure is kept for version-2
+// replicas, whose single-statement Fail reports LockedNow when its failure
+// count equals it: it is the failure count at which the current lock
+// engaged, and failures only grow within an entry.
 const (
+	getSQL = `
+SELECT failures, locks, locked_until_ms, expires_at_ms, pending, pending_until_ms, holds FROM {table}
+WHERE realm = $1 AND kind = $2 AND key_digest = $3`
+	resetSQL = `DELETE FROM {table} WHERE realm = $1 AND kind = $2 AND key_digest = $3`
+	// sweepSQL finds candidates through the lifetime index; keep_until_ms
+	// is non-zero only on the few rows with holds.
+	sweepSQL = `
+DELETE FROM {table} WHERE ctid = ANY (ARRAY(
+  SELECT ctid FROM {table} WHERE GREATEST(expires_at_ms, pending_until_ms) <= $1 AND keep_until_ms <= $1 LIMIT {batch}))`
 	lockSQL = `
-SELECT failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms FROM {table}
+SELECT failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms, holds FROM {table}
 WHERE realm = $1 AND kind = $2 AND key_digest = $3 FOR UPDATE`
 	insertSQL = `
-INSERT INTO {table} (realm, kind, key_digest, failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (realm, kind, key_digest) DO NOTHING`
+INSERT INTO {table} (realm, kind, key_digest, failures, locks, locked_until_ms, locked_at_failure, expires_at_ms,
+  pending, pending_until_ms, holds, keep_until_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (realm, kind, key_digest) DO NOTHING`
 	updateSQL = `
 UPDATE {table} SET failures = $4, locks = $5, locked_until_ms = $6, locked_at_failure = $7, expires_at_ms = $8,
-  pending = $9, pending_until_ms = $10
+  pending = $9, pending_until_ms = $10, holds = $11, keep_until_ms = $12
 WHERE realm = $1 AND kind = $2 AND key_digest = $3`
 )
 
@@ -377,37 +365,6 @@ func msTime(ms int64) time.Time {
 	return time.UnixMilli(ms)
 }
 
-// Fail implements [lockout.Store].
-func (s *Store) Fail(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule) (lockout.State, error) {
-	if err := ctx.Err(); err != nil {
-		return lockout.State{}, unavailable("fail", err)
-	}
-	if err := rule.Validate(); err != nil {
-		return lockout.State{}, unavailable("fail", err)
-	}
-	// The values of a new row: lockout.Rule.Apply on the zero State.
-	first := rule.Apply(lockout.State{}, now)
-	var la int64
-	if first.LockedNow {
-		la = 1
-	}
-	ctx, cancel := s.op(ctx)
-	defer cancel()
-	var st lockout.State
-	var lu, ex, lockedAt, pu int64
-	err := s.db.QueryRow(ctx, s.failSQL,
-		key.Realm, string(key.Kind), key.Digest, now.UnixMilli(), int64(rule.MaxFailures),
-		rule.Window.Milliseconds(), rule.LockDuration.Milliseconds(), rule.MaxLockDuration.Milliseconds(),
-		first.Locks, unixMilli(first.LockedUntil), la, first.ExpiresAt.UnixMilli(),
-	).Scan(&st.Failures, &st.Locks, &lu, &lockedAt, &ex, &st.Pending, &pu)
-	if err != nil {
-		return lockout.State{}, unavailable("fail", err)
-	}
-	st.LockedUntil, st.ExpiresAt, st.PendingUntil = msTime(lu), msTime(ex), msTime(pu)
-	st.LockedNow = st.Locks > 0 && lockedAt == st.Failures
-	return st, nil
-}
-
 func unixMilli(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -415,25 +372,71 @@ func unixMilli(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
+// holdJSON is one element of the holds column.
+type holdJSON struct {
+	ID      string `json:"id"`
+	UntilMS int64  `json:"until_ms"`
+}
+
+func decodeHolds(raw []byte) ([]lockout.Hold, error) {
+	var hs []holdJSON
+	if err := json.Unmarshal(raw, &hs); err != nil {
+		return nil, fmt.Errorf("holds column: %w", err)
+	}
+	var out []lockout.Hold
+	for _, h := range hs {
+		out = append(out, lockout.Hold{ID: h.ID, Until: time.UnixMilli(h.UntilMS)})
+	}
+	return out, nil
+}
+
+func encodeHolds(holds []lockout.Hold) string {
+	hs := make([]holdJSON, len(holds))
+	for i, h := range holds {
+		hs[i] = holdJSON{ID: h.ID, UntilMS: h.Until.UnixMilli()}
+	}
+	b, _ := json.Marshal(hs) // cannot fail
+	return string(b)
+}
+
+// Fail implements [lockout.Store].
+func (s *Store) Fail(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule) (lockout.State, error) {
+	if err := rule.Validate(); err != nil {
+		return lockout.State{}, unavailable("fail", err)
+	}
+	return s.modify(ctx, "fail", key, now, rule, func(prev lockout.State) (lockout.State, bool) {
+		return rule.Apply(prev, now), true
+	})
+}
+
 // Get implements [lockout.Store].
-func (s *Store) Get(ctx context.Context, key lockout.Key, now time.Time) (lockout.State, error) {
+func (s *Store) Get(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule) (lockout.State, error) {
 	if err := ctx.Err(); err != nil {
+		return lockout.State{}, unavailable("get", err)
+	}
+	if err := rule.Validate(); err != nil {
 		return lockout.State{}, unavailable("get", err)
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var st lockout.State
 	var lu, ex, pu int64
-	err := s.db.QueryRow(ctx, s.getSQL, key.Realm, string(key.Kind), key.Digest, now.UnixMilli()).
-		Scan(&st.Failures, &st.Locks, &lu, &ex, &st.Pending, &pu)
+	var holds []byte
+	err := s.db.QueryRow(ctx, s.getSQL, key.Realm, string(key.Kind), key.Digest).
+		Scan(&st.Failures, &st.Locks, &lu, &ex, &st.Pending, &pu, &holds)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return lockout.State{}, nil
+	}
+	if err == nil {
+		st.Holds, err = decodeHolds(holds)
 	}
 	if err != nil {
 		return lockout.State{}, unavailable("get", err)
 	}
 	st.LockedUntil, st.ExpiresAt, st.PendingUntil = msTime(lu), msTime(ex), msTime(pu)
-	return st.Current(now), nil
+	st = rule.Current(st, now)
+	st.Expired, st.LockedNow = 0, false
+	return st, nil
 }
 
 // Reset implements [lockout.Store].
@@ -505,24 +508,30 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(ctx context.Context
 // counter is a counter row.
 type counter struct {
 	st       lockout.State
-	lockedAt int64 // the failure that engaged the current lock (see failSQL)
+	lockedAt int64 // locked_at_failure (see the counter statements)
 }
 
 // modify applies fn to the counter of key under a row lock and writes the
 // result when fn says so: an update, an insert, or a delete when nothing is
-// left at now.
-func (s *Store) modify(ctx context.Context, op string, key lockout.Key, now time.Time, fn func(prev lockout.State) (next lockout.State, write bool)) (lockout.State, error) {
+// left at now. rule gives keep_until_ms.
+func (s *Store) modify(ctx context.Context, op string, key lockout.Key, now time.Time, rule lockout.Rule, fn func(prev lockout.State) (next lockout.State, write bool)) (lockout.State, error) {
 	var out lockout.State
 	err := s.inTx(ctx, op, func(ctx context.Context, tx pgx.Tx) (bool, error) {
 		var prev counter
 		var lu, ex, pu int64
+		var holds []byte
 		err := tx.QueryRow(ctx, s.lockSQL, key.Realm, string(key.Kind), key.Digest).
-			Scan(&prev.st.Failures, &prev.st.Locks, &lu, &prev.lockedAt, &ex, &prev.st.Pending, &pu)
+			Scan(&prev.st.Failures, &prev.st.Locks, &lu, &prev.lockedAt, &ex, &prev.st.Pending, &pu, &holds)
 		found := err == nil
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return false, err
 		}
 		err = nil
+		if found {
+			if prev.st.Holds, err = decodeHolds(holds); err != nil {
+				return false, err
+			}
+		}
 		prev.st.LockedUntil, prev.st.ExpiresAt, prev.st.PendingUntil = msTime(lu), msTime(ex), msTime(pu)
 		next, write := fn(prev.st)
 		out = next
@@ -543,8 +552,12 @@ func (s *Store) modify(ctx context.Context, op string, key lockout.Key, now time
 		case next.LockedNow:
 			lockedAt = next.Failures
 		}
+		var keep int64
+		if len(next.Holds) > 0 {
+			keep = rule.KeepUntil(next).UnixMilli()
+		}
 		args = append(args, next.Failures, next.Locks, unixMilli(next.LockedUntil), lockedAt,
-			unixMilli(next.ExpiresAt), next.Pending, unixMilli(next.PendingUntil))
+			unixMilli(next.ExpiresAt), next.Pending, unixMilli(next.PendingUntil), encodeHolds(next.Holds), keep)
 		if found {
 			_, err = tx.Exec(ctx, s.updateSQL, args...)
 			return false, err
@@ -558,16 +571,17 @@ func (s *Store) modify(ctx context.Context, op string, key lockout.Key, now time
 	return out, nil
 }
 
-// Reserve implements [lockout.Store].
-func (s *Store) Reserve(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
-	if err := errors.Join(rule.Validate(), lockout.ValidateHold(hold)); err != nil {
+// Reserve implements [lockout.Store]. A refusal writes only the expired
+// holds it counted.
+func (s *Store) Reserve(ctx context.Context, key lockout.Key, id string, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
+	if err := errors.Join(rule.Validate(), lockout.ValidateHoldID(id), lockout.ValidateHold(hold)); err != nil {
 		return lockout.State{}, false, unavailable("reserve", err)
 	}
 	var ok bool
-	st, err := s.modify(ctx, "reserve", key, now, func(prev lockout.State) (lockout.State, bool) {
+	st, err := s.modify(ctx, "reserve", key, now, rule, func(prev lockout.State) (lockout.State, bool) {
 		var next lockout.State
-		next, ok = rule.Reserve(prev, now, hold)
-		return next, ok // a refusal writes nothing
+		next, ok = rule.Reserve(prev, now, hold, id)
+		return next, ok || next.Expired > 0
 	})
 	if err != nil {
 		return lockout.State{}, false, err
@@ -576,12 +590,12 @@ func (s *Store) Reserve(ctx context.Context, key lockout.Key, now time.Time, rul
 }
 
 // Settle implements [lockout.Store].
-func (s *Store) Settle(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, failed bool) (lockout.State, error) {
-	if err := rule.Validate(); err != nil {
+func (s *Store) Settle(ctx context.Context, key lockout.Key, id string, now time.Time, rule lockout.Rule, failed bool) (lockout.State, error) {
+	if err := errors.Join(rule.Validate(), lockout.ValidateHoldID(id)); err != nil {
 		return lockout.State{}, unavailable("settle", err)
 	}
-	return s.modify(ctx, "settle", key, now, func(prev lockout.State) (lockout.State, bool) {
-		return rule.Settle(prev, now, failed), true
+	return s.modify(ctx, "settle", key, now, rule, func(prev lockout.State) (lockout.State, bool) {
+		return rule.Settle(prev, now, id, failed), true
 	})
 }
 

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -53,11 +54,68 @@ func newStore(t testing.TB, db postgres.DB, cfg postgres.Config) *postgres.Store
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		dsn := dbtest.Postgres(t)
-		s := newStore(t, openPool(t, dsn), postgres.Config{})
+		pool := openPool(t, dsn)
+		s := newStore(t, pool, postgres.Config{})
 		return storetest.NewBackend(s, func(t *testing.T) lockout.Store {
 			return newStore(t, openPool(t, dsn), postgres.Config{})
-		})
+		}, legacy{pool, "hera_lockout"})
 	})
+}
+
+// legacy reads and writes a counter row as a version-2 store did: its
+// columns only (those of versions 1 and 2).
+type legacy struct {
+	db    *pgxpool.Pool
+	table string
+}
+
+func ms(x time.Time) int64 {
+	if x.IsZero() {
+		return 0
+	}
+	return x.UnixMilli()
+}
+
+func msTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n)
+}
+
+func (l legacy) Write(t *testing.T, k lockout.Key, st lockout.State) {
+	t.Helper()
+	var lockedAt int64
+	if st.Locks > 0 {
+		lockedAt = st.Failures
+	}
+	if _, err := l.db.Exec(t.Context(), `
+		INSERT INTO `+l.table+` (realm, kind, key_digest, failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (realm, kind, key_digest) DO UPDATE SET failures = $4, locks = $5, locked_until_ms = $6,
+		  locked_at_failure = $7, expires_at_ms = $8, pending = $9, pending_until_ms = $10`,
+		k.Realm, string(k.Kind), k.Digest, st.Failures, st.Locks, ms(st.LockedUntil), lockedAt, ms(st.ExpiresAt),
+		st.Pending, ms(st.PendingUntil)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (l legacy) Read(t *testing.T, k lockout.Key) (lockout.State, bool) {
+	t.Helper()
+	var st lockout.State
+	var lu, ex, pu int64
+	err := l.db.QueryRow(t.Context(), `
+		SELECT failures, locks, locked_until_ms, expires_at_ms, pending, pending_until_ms FROM `+l.table+`
+		WHERE realm = $1 AND kind = $2 AND key_digest = $3`, k.Realm, string(k.Kind), k.Digest).
+		Scan(&st.Failures, &st.Locks, &lu, &ex, &st.Pending, &pu)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return lockout.State{}, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.LockedUntil, st.ExpiresAt, st.PendingUntil = msTime(lu), msTime(ex), msTime(pu)
+	return st, true
 }
 
 // v1Schema is the schema of version 1, as the first release created it.
@@ -108,14 +166,14 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 	s := newStore(t, pool, postgres.Config{})
 	old := storetest.Key("old")
-	st, err := s.Get(t.Context(), old, storetest.T0)
+	st, err := s.Get(t.Context(), old, storetest.T0, storetest.Rule)
 	if err != nil || st.Failures != 5 || !st.Locked(storetest.T0) || st.Pending != 0 {
 		t.Fatalf("the version-1 counter after migrating: %+v, %v", st, err)
 	}
-	if st, ok, err := s.Reserve(t.Context(), old, storetest.T0, storetest.Rule, storetest.Hold); err != nil || ok || !st.Locked(storetest.T0) {
+	if st, ok, err := s.Reserve(t.Context(), old, "a", storetest.T0, storetest.Rule, storetest.Hold); err != nil || ok || !st.Locked(storetest.T0) {
 		t.Fatalf("Reserve of the locked version-1 counter: %v %+v, %v", ok, st, err)
 	}
-	if st, ok, err := s.Reserve(t.Context(), old, lu, storetest.Rule, storetest.Hold); err != nil || !ok || st.Pending != 1 {
+	if st, ok, err := s.Reserve(t.Context(), old, "a", lu, storetest.Rule, storetest.Hold); err != nil || !ok || st.Pending != 1 || len(st.Holds) != 1 {
 		t.Fatalf("Reserve once its lock ended: %v %+v, %v", ok, st, err)
 	}
 	if q, err := s.Take(t.Context(), old, storetest.T0, storetest.Sends); err != nil || !q.OK {
@@ -127,6 +185,90 @@ func TestMigrateFromVersion1(t *testing.T) {
 	var oldIndex bool
 	if err := pool.QueryRow(t.Context(), "SELECT to_regclass('hera_lockout_expires_at_ms') IS NOT NULL").Scan(&oldIndex); err != nil || oldIndex {
 		t.Fatalf("the version-1 index is still there (%v): the sweep no longer uses it", err)
+	}
+}
+
+// v2Migration is what version 2 added to version 1.
+const v2Migration = `
+ALTER TABLE hera_lockout
+  ADD COLUMN pending          bigint NOT NULL DEFAULT 0,
+  ADD COLUMN pending_until_ms bigint NOT NULL DEFAULT 0;
+CREATE INDEX hera_lockout_lifetime ON hera_lockout ((GREATEST(expires_at_ms, pending_until_ms)));
+DROP INDEX hera_lockout_expires_at_ms;
+CREATE TABLE hera_lockout_quota (realm text NOT NULL, kind text NOT NULL, key_digest text NOT NULL,
+  stamps bigint[] NOT NULL, expires_at_ms bigint NOT NULL, PRIMARY KEY (realm, kind, key_digest));
+CREATE TABLE hera_lockout_link (realm text NOT NULL, kind text NOT NULL, key_digest text NOT NULL,
+  subject text NOT NULL, expires_at_ms bigint NOT NULL, PRIMARY KEY (realm, kind, key_digest));
+UPDATE hera_lockout_schema SET version = 2;`
+
+// TestMigrateFromVersion2 upgrades a version-2 database in place: its
+// counters, anonymous reservations included, survive, and a version-2
+// replica's writes (its columns only) keep working beside this version's
+// holds.
+func TestMigrateFromVersion2(t *testing.T) {
+	pool := newPool(t)
+	if _, err := pool.Exec(t.Context(), v1Schema+v2Migration); err != nil {
+		t.Fatal(err)
+	}
+	pu := storetest.T0.Add(30 * time.Second)
+	if _, err := pool.Exec(t.Context(), `INSERT INTO hera_lockout VALUES ('test', 'identifier', 'old', 2, 0, 0, 0, $1, 3, $2)`,
+		storetest.T0.Add(15*time.Minute).UnixMilli(), pu.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, pool, postgres.Config{})
+	var version int
+	if err := pool.QueryRow(t.Context(), "SELECT max(version) FROM hera_lockout_schema").Scan(&version); err != nil || version != postgres.SchemaVersion {
+		t.Fatalf("schema version %d (%v), want %d", version, err, postgres.SchemaVersion)
+	}
+	old := storetest.Key("old")
+	st, err := s.Get(t.Context(), old, storetest.T0, storetest.Rule)
+	if err != nil || st.Failures != 2 || st.Pending != 3 || !st.PendingUntil.Equal(pu) || len(st.Holds) != 0 {
+		t.Fatalf("the version-2 counter after migrating: %+v, %v", st, err)
+	}
+	// 2 failures and 3 anonymous reservations: busy.
+	if st, ok, err := s.Reserve(t.Context(), old, "a", storetest.T0, storetest.Rule, storetest.Hold); err != nil || ok {
+		t.Fatalf("Reserve beside the version-2 reservations: %v %+v, %v", ok, st, err)
+	}
+	if st, ok, err := s.Reserve(t.Context(), old, "a", pu, storetest.Rule, storetest.Hold); err != nil || !ok || st.Pending != 1 {
+		t.Fatalf("Reserve once they ended: %v %+v, %v", ok, st, err)
+	}
+	// A version-2 replica inserts a row of its own (its columns only).
+	if _, err := pool.Exec(t.Context(), `INSERT INTO hera_lockout (realm, kind, key_digest, failures, locks, locked_until_ms, locked_at_failure, expires_at_ms, pending, pending_until_ms)
+		VALUES ('test', 'identifier', 'v2', 1, 0, 0, 0, $1, 0, 0)`, storetest.T0.Add(15*time.Minute).UnixMilli()); err != nil {
+		t.Fatalf("a version-2 insert into the version-3 table: %v", err)
+	}
+	if st, err := s.Fail(t.Context(), storetest.Key("v2"), storetest.T0, storetest.Rule); err != nil || st.Failures != 2 {
+		t.Fatalf("Fail of the version-2 row: %+v, %v", st, err)
+	}
+}
+
+// TestSweepKeepsHolds: the sweep keeps a row whose hold ended unsettled
+// until its keep_until_ms.
+func TestSweepKeepsHolds(t *testing.T) {
+	pool := newPool(t)
+	s := newStore(t, pool, postgres.Config{})
+	r := storetest.Rule
+	k := storetest.Key("a")
+	if _, ok, err := s.Reserve(t.Context(), k, "h", storetest.T0, r, storetest.Hold); err != nil || !ok {
+		t.Fatalf("Reserve = %v, %v", ok, err)
+	}
+	var holds string
+	var keep int64
+	if err := pool.QueryRow(t.Context(), "SELECT holds::text, keep_until_ms FROM hera_lockout").Scan(&holds, &keep); err != nil {
+		t.Fatal(err)
+	}
+	end := storetest.T0.Add(storetest.Hold)
+	if want := fmt.Sprintf(`[{"id": "h", "until_ms": %d}]`, end.UnixMilli()); holds != want {
+		t.Errorf("holds column %s, want %s", holds, want)
+	}
+	if want := end.Add(r.MaxLockDuration + r.Window).UnixMilli(); keep != want {
+		t.Errorf("keep_until_ms %d, want %d", keep, want)
+	}
+	if n, err := s.Sweep(t.Context(), end.Add(r.Window)); err != nil || n != 0 {
+		t.Fatalf("Sweep while the hold may count = %d, %v", n, err)
+	}
+	if st, err := s.Get(t.Context(), k, end.Add(time.Minute), r); err != nil || st.Failures != 1 {
+		t.Fatalf("Get after the hold ended = %+v, %v; want its failure", st, err)
 	}
 }
 
@@ -157,7 +299,7 @@ func TestMigrateIdempotentAndConcurrent(t *testing.T) {
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatalf("migrating again: %v", err)
 	}
-	if st, err := s.Get(t.Context(), storetest.Key("a"), storetest.T0); err != nil || st.Failures != 1 {
+	if st, err := s.Get(t.Context(), storetest.Key("a"), storetest.T0, storetest.Rule); err != nil || st.Failures != 1 {
 		t.Fatalf("after migrating again: %+v, %v", st, err)
 	}
 }
@@ -170,7 +312,7 @@ func TestTablesAreSeparate(t *testing.T) {
 	if _, err := a.Fail(t.Context(), k, storetest.T0, storetest.Rule); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := b.Get(t.Context(), k, storetest.T0); err != nil || st.Failures != 0 {
+	if st, err := b.Get(t.Context(), k, storetest.T0, storetest.Rule); err != nil || st.Failures != 0 {
 		t.Fatalf("table user sees table a: %+v, %v", st, err)
 	}
 }
@@ -248,11 +390,11 @@ func TestUnavailable(t *testing.T) {
 	s := newStore(t, pool, cfg)
 	k := storetest.Key("a")
 	_, errFail := s.Fail(t.Context(), k, storetest.T0, storetest.Rule)
-	_, errGet := s.Get(t.Context(), k, storetest.T0)
+	_, errGet := s.Get(t.Context(), k, storetest.T0, storetest.Rule)
 	errReset := s.Reset(t.Context(), k)
 	_, errSweep := s.Sweep(t.Context(), storetest.T0)
-	_, _, errReserve := s.Reserve(t.Context(), k, storetest.T0, storetest.Rule, storetest.Hold)
-	_, errSettle := s.Settle(t.Context(), k, storetest.T0, storetest.Rule, true)
+	_, _, errReserve := s.Reserve(t.Context(), k, "id", storetest.T0, storetest.Rule, storetest.Hold)
+	_, errSettle := s.Settle(t.Context(), k, "id", storetest.T0, storetest.Rule, true)
 	_, errTake := s.Take(t.Context(), k, storetest.T0, storetest.Sends)
 	errLink := s.Link(t.Context(), k, "subject", storetest.T0, time.Hour)
 	_, errResolve := s.Resolve(t.Context(), k, storetest.T0)
@@ -309,7 +451,7 @@ func TestTimeout(t *testing.T) {
 		t.Fatalf("Fail took %v with a 200ms timeout", d)
 	}
 	start = time.Now()
-	if _, _, err := s.Reserve(t.Context(), k, storetest.T0, storetest.Rule, storetest.Hold); !errors.Is(err, lockout.ErrUnavailable) {
+	if _, _, err := s.Reserve(t.Context(), k, "id", storetest.T0, storetest.Rule, storetest.Hold); !errors.Is(err, lockout.ErrUnavailable) {
 		t.Fatalf("Reserve on a locked row = %v, want lockout.ErrUnavailable", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {

@@ -1,10 +1,17 @@
 // Package redis is the Redis lockout store (go-redis v9), for several Hera
 // instances sharing counters.
 //
-// Each counter is a hash (fields f, k, lu, ex, p, pu: failures, locks,
-// locked until, window expires at, pending reservations, pending until;
-// times in Unix ms) updated by one Lua script per operation, so concurrent
-// failures and reservations are counted exactly. A send quota is a string
+// Each counter is a hash updated by one Lua script per operation, so
+// concurrent failures and reservations are counted exactly: fields f, k,
+// lu, ex (failures, locks, locked until, window expires at), one field
+// h:<id> per hold (its end), and p, pu (the attempts in flight, holds
+// included, and their latest end: what Hera versions before holds read and
+// write, so that they and this version honour each other's reservations
+// during a rolling deploy). Times are Unix ms. Every counter script first
+// counts the holds that ended unsettled as failures (lockout.Rule.Current);
+// Get reads the whole hash and does the same in Go, writing nothing. A
+// counter's TTL lasts until lockout.Rule.KeepUntil, so a hold that ends
+// unsettled is still counted when the key is next read. A send quota is a string
 // "expires:stamp,stamp,..." (the accepted uses, Unix ms) updated by one Lua
 // script; a session link is a string "expires:subject" written by SET with
 // a TTL. The time comes from the caller as an argument, never from the Redis
@@ -34,7 +41,7 @@ import (
 // *redis.ClusterClient, *redis.Ring and redis.UniversalClient satisfy it.
 type Client interface {
 	redis.Scripter
-	HMGet(ctx context.Context, key string, fields ...string) *redis.SliceCmd
+	HGetAll(ctx context.Context, key string) *redis.MapStringStringCmd
 	Del(ctx context.Context, keys ...string) *redis.IntCmd
 	Get(ctx context.Context, key string) *redis.StringCmd
 	Set(ctx context.Context, key string, value any, expiration time.Duration) *redis.StatusCmd
@@ -83,49 +90,136 @@ func New(c Client, cfg Config) (*Store, error) {
 // exact for millisecond timestamps, and a lock duration too large to be
 // exact is capped at the (exact) maximum anyway.
 //
-// load reads a counter as lockout.State.Current sees it at now; save writes
-// it with a TTL until its end (the later of ex and pu), or deletes it when
-// nothing is left; fail is lockout.Rule.Apply on a loaded counter.
+// A counter c is a table: f, k, lu, ex, p, pu as stored, holds (the live
+// ones, {id, until}, sorted by until, then id), expired and locked (what
+// this operation counted and engaged), drop and add (hold fields to delete
+// and to write). rule reads the rule from ARGV[2..5]. load reads a counter
+// as lockout.Rule.Current sees it at now (nothing once its TTL would have
+// ended by the caller's clock); fail counts one failure at at
+// (lockout.Rule.Apply after Current); pending restores the invariants of p
+// and pu; save writes a counter with a TTL until lockout.Rule.KeepUntil, or
+// deletes it when nothing is left; reply is what every script returns:
+// {admitted (0/1), f, k, lu, ex, p, pu, locked now (0/1), expired, then id,
+// until of each hold}.
 const counterLua = `
-local function load(key, now)
-  local v = redis.call('HMGET', key, 'f', 'k', 'lu', 'ex', 'p', 'pu')
-  local f, k, lu, ex = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0
-  local p, pu = tonumber(v[5]) or 0, tonumber(v[6]) or 0
-  if ex ~= 0 and now >= ex then
-    f, k, lu, ex = 0, 0, 0, 0
-  end
-  if pu ~= 0 and now >= pu then
-    p, pu = 0, 0
-  end
-  return f, k, lu, ex, p, pu
+local function rule()
+  return {maxf = tonumber(ARGV[2]), win = tonumber(ARGV[3]), lockd = tonumber(ARGV[4]), maxlock = tonumber(ARGV[5])}
 end
-local function save(key, now, f, k, lu, ex, p, pu)
-  local life = math.max(ex, pu)
+local function fail(at, r, c)
+  if c.ex ~= 0 and at >= c.ex then
+    c.ex = 0
+  end
+  if c.ex == 0 then
+    c.f, c.k, c.lu, c.ex = 0, 0, 0, at + r.win
+  end
+  c.f = c.f + 1
+  if c.f >= r.maxf and at >= c.lu then
+    c.k = c.k + 1
+    local shift = math.min(c.k - 1, 30)
+    c.lu = at + math.min(r.maxlock, r.lockd * 2 ^ shift)
+    if c.lu + r.win > c.ex then
+      c.ex = c.lu + r.win
+    end
+    c.locked = 1
+  end
+end
+local function byUntil(a, b)
+  if a[2] ~= b[2] then
+    return a[2] < b[2]
+  end
+  return a[1] < b[1]
+end
+local function pending(c)
+  c.p = math.max(c.p, #c.holds)
+  if #c.holds > 0 then
+    c.pu = math.max(c.pu, c.holds[#c.holds][2])
+  end
+  if c.p == 0 then
+    c.pu = 0
+  end
+end
+local scalar = {f = true, k = true, lu = true, ex = true, p = true, pu = true}
+local function load(key, now, r)
+  local c = {f = 0, k = 0, lu = 0, ex = 0, p = 0, pu = 0, holds = {}, expired = 0, locked = 0, drop = {}}
+  local raw = redis.call('HGETALL', key)
+  local all = {}
+  for i = 1, #raw, 2 do
+    local name, v = raw[i], raw[i + 1]
+    if string.sub(name, 1, 2) == 'h:' then
+      all[#all + 1] = {string.sub(name, 3), tonumber(v) or 0}
+    elseif scalar[name] then
+      c[name] = tonumber(v) or 0
+    end
+  end
+  local keep = math.max(c.ex, c.pu)
+  for _, h in ipairs(all) do
+    keep = math.max(keep, h[2] + r.maxlock + r.win)
+  end
+  if keep ~= 0 and now >= keep then
+    c.f, c.k, c.lu, c.ex, c.p, c.pu = 0, 0, 0, 0, 0, 0
+    for _, h in ipairs(all) do
+      c.drop[#c.drop + 1] = 'h:' .. h[1]
+    end
+    return c
+  end
+  table.sort(all, byUntil)
+  for _, h in ipairs(all) do
+    if h[2] <= now then
+      c.p = math.max(c.p - 1, 0)
+      fail(h[2], r, c)
+      c.expired = c.expired + 1
+      c.drop[#c.drop + 1] = 'h:' .. h[1]
+    else
+      c.holds[#c.holds + 1] = h
+    end
+  end
+  if c.ex ~= 0 and now >= c.ex then
+    c.f, c.k, c.lu, c.ex = 0, 0, 0, 0
+  end
+  if c.pu ~= 0 and now >= c.pu then
+    c.p, c.pu = 0, 0
+  end
+  pending(c)
+  return c
+end
+local function save(key, now, r, c)
+  local life, keep = math.max(c.ex, c.pu), math.max(c.ex, c.pu)
+  for _, h in ipairs(c.holds) do
+    life = math.max(life, h[2])
+    keep = math.max(keep, h[2] + r.maxlock + r.win)
+  end
   if life <= now then
     redis.call('DEL', key)
     return
   end
-  redis.call('HSET', key, 'f', string.format('%d', f), 'k', string.format('%d', k),
-    'lu', string.format('%d', lu), 'ex', string.format('%d', ex),
-    'p', string.format('%d', p), 'pu', string.format('%d', pu))
-  redis.call('PEXPIRE', key, string.format('%d', life - now))
+  if #c.drop > 0 then
+    redis.call('HDEL', key, unpack(c.drop))
+  end
+  local args = {'f', string.format('%d', c.f), 'k', string.format('%d', c.k),
+    'lu', string.format('%d', c.lu), 'ex', string.format('%d', c.ex),
+    'p', string.format('%d', c.p), 'pu', string.format('%d', c.pu)}
+  if c.add then
+    args[#args + 1] = 'h:' .. c.add[1]
+    args[#args + 1] = string.format('%d', c.add[2])
+  end
+  redis.call('HSET', key, unpack(args))
+  redis.call('PEXPIRE', key, string.format('%d', keep - now))
 end
-local function fail(now, maxf, win, lockd, maxlock, f, k, lu, ex)
-  if ex == 0 then
-    f, k, lu, ex = 0, 0, 0, now + win
+local function reply(admitted, c)
+  local out = {admitted, c.f, c.k, c.lu, c.ex, c.p, c.pu, c.locked, c.expired}
+  for _, h in ipairs(c.holds) do
+    out[#out + 1] = h[1]
+    out[#out + 1] = h[2]
   end
-  f = f + 1
-  local locked = 0
-  if f >= maxf and now >= lu then
-    k = k + 1
-    local shift = math.min(k - 1, 30)
-    lu = now + math.min(maxlock, lockd * 2 ^ shift)
-    if lu + win > ex then
-      ex = lu + win
+  return out
+end
+local function find(c, id)
+  for i, h in ipairs(c.holds) do
+    if h[1] == id then
+      return i
     end
-    locked = 1
   end
-  return f, k, lu, ex, locked
+  return nil
 end
 `
 
@@ -133,61 +227,71 @@ end
 //
 //	KEYS[1] key
 //	ARGV: now, max failures, window, lock duration, max lock duration (ms)
-//	returns {failures, locks, locked until, expires at, pending, pending
-//	until, locked now (0/1)}
+//	returns as counterLua's reply
 var failScript = redis.NewScript(counterLua + `
 local now = tonumber(ARGV[1])
-local f, k, lu, ex, p, pu = load(KEYS[1], now)
-local locked
-f, k, lu, ex, locked = fail(now, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), f, k, lu, ex)
-save(KEYS[1], now, f, k, lu, ex, p, pu)
-return {f, k, lu, ex, p, pu, locked}
+local r = rule()
+local c = load(KEYS[1], now, r)
+fail(now, r, c)
+save(KEYS[1], now, r, c)
+return reply(1, c)
 `)
 
-// reserveScript is lockout.Rule.Reserve; a refusal writes nothing.
+// reserveScript is lockout.Rule.Reserve; a refusal writes only the expired
+// holds it counted.
 //
 //	KEYS[1] key
-//	ARGV: now, max failures, hold (ms)
-//	returns {admitted (0/1), failures, locks, locked until, expires at,
-//	pending, pending until}
+//	ARGV: now, max failures, window, lock duration, max lock duration,
+//	hold (ms), id
+//	returns as counterLua's reply
 var reserveScript = redis.NewScript(counterLua + `
 local now = tonumber(ARGV[1])
-local maxf = tonumber(ARGV[2])
-local f, k, lu, ex, p, pu = load(KEYS[1], now)
-if now < lu then
-  return {0, f, k, lu, ex, p, pu}
+local r = rule()
+local id = ARGV[7]
+local c = load(KEYS[1], now, r)
+local admitted = 0
+if find(c, id) then
+  admitted = 1
+elseif now >= c.lu and c.p < math.max(r.maxf - c.f, 1) then
+  admitted = 1
+  local h = {id, now + tonumber(ARGV[6])}
+  c.holds[#c.holds + 1] = h
+  table.sort(c.holds, byUntil)
+  c.add = h
+  c.p = c.p + 1
+  c.pu = math.max(c.pu, h[2])
 end
-local remaining = math.max(maxf - f, 1)
-if p >= remaining then
-  return {0, f, k, lu, ex, p, pu}
+if admitted == 1 or c.expired > 0 then
+  save(KEYS[1], now, r, c)
 end
-p = p + 1
-pu = math.max(pu, now + tonumber(ARGV[3]))
-save(KEYS[1], now, f, k, lu, ex, p, pu)
-return {1, f, k, lu, ex, p, pu}
+return reply(admitted, c)
 `)
 
 // settleScript is lockout.Rule.Settle.
 //
 //	KEYS[1] key
 //	ARGV: now, max failures, window, lock duration, max lock duration (ms),
-//	failed (0/1)
-//	returns as failScript
+//	id, failed (0/1)
+//	returns as counterLua's reply
 var settleScript = redis.NewScript(counterLua + `
 local now = tonumber(ARGV[1])
-local f, k, lu, ex, p, pu = load(KEYS[1], now)
-if p > 0 then
-  p = p - 1
-  if p == 0 then
-    pu = 0
+local r = rule()
+local c = load(KEYS[1], now, r)
+local i = find(c, ARGV[6])
+if i then
+  table.remove(c.holds, i)
+  c.drop[#c.drop + 1] = 'h:' .. ARGV[6]
+  c.p = math.max(c.p - 1, 0)
+  if c.p == 0 then
+    c.pu = 0
   end
+  if ARGV[7] == '1' then
+    fail(now, r, c)
+  end
+  pending(c)
 end
-local locked = 0
-if ARGV[6] == '1' then
-  f, k, lu, ex, locked = fail(now, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), f, k, lu, ex)
-end
-save(KEYS[1], now, f, k, lu, ex, p, pu)
-return {f, k, lu, ex, p, pu, locked}
+save(KEYS[1], now, r, c)
+return reply(1, c)
 `)
 
 // takeScript is lockout.TakeQuota.
@@ -276,16 +380,54 @@ func msTime(ms int64) time.Time {
 	return time.UnixMilli(ms)
 }
 
-// state reads the 6 counter values a script returns from res[i:].
-func state(res []int64, i int) lockout.State {
-	return lockout.State{
-		Failures:     res[i],
-		Locks:        int(res[i+1]),
-		LockedUntil:  msTime(res[i+2]),
-		ExpiresAt:    msTime(res[i+3]),
-		Pending:      res[i+4],
-		PendingUntil: msTime(res[i+5]),
+// counterReply reads what a counter script returns (see counterLua):
+// whether it admitted, and the state.
+func counterReply(op string, v any) (lockout.State, bool, error) {
+	res, ok := v.([]any)
+	if !ok || len(res) < 9 || (len(res)-9)%2 != 0 {
+		return lockout.State{}, false, unavailable(op, fmt.Errorf("malformed script answer"))
 	}
+	var n [9]int64
+	for i := range n {
+		if n[i], ok = res[i].(int64); !ok {
+			return lockout.State{}, false, unavailable(op, fmt.Errorf("script answer %d: %T, want an integer", i, res[i]))
+		}
+	}
+	st := lockout.State{
+		Failures:     n[1],
+		Locks:        int(n[2]),
+		LockedUntil:  msTime(n[3]),
+		ExpiresAt:    msTime(n[4]),
+		Pending:      n[5],
+		PendingUntil: msTime(n[6]),
+		LockedNow:    n[7] == 1,
+		Expired:      int(n[8]),
+	}
+	for i := 9; i < len(res); i += 2 {
+		id, ok1 := res[i].(string)
+		until, ok2 := res[i+1].(int64)
+		if !ok1 || !ok2 {
+			return lockout.State{}, false, unavailable(op, fmt.Errorf("script answer %d: malformed hold", i))
+		}
+		st.Holds = append(st.Holds, lockout.Hold{ID: id, Until: time.UnixMilli(until)})
+	}
+	return st, n[0] == 1, nil
+}
+
+// runCounter runs a counter script bounded by the store's timeout.
+func (s *Store) runCounter(ctx context.Context, op string, script *redis.Script, key lockout.Key, now time.Time, rule lockout.Rule, args ...any) (lockout.State, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return lockout.State{}, false, unavailable(op, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	argv := append([]any{now.UnixMilli(), rule.MaxFailures, rule.Window.Milliseconds(),
+		rule.LockDuration.Milliseconds(), rule.MaxLockDuration.Milliseconds()}, args...)
+	v, err := script.Run(ctx, s.c, []string{s.key(key)}, argv...).Result()
+	if err != nil {
+		return lockout.State{}, false, unavailable(op, err)
+	}
+	return counterReply(op, v)
 }
 
 // run runs a script bounded by the store's timeout and checks the length of
@@ -311,78 +453,94 @@ func (s *Store) Fail(ctx context.Context, key lockout.Key, now time.Time, rule l
 	if err := rule.Validate(); err != nil {
 		return lockout.State{}, unavailable("fail", err)
 	}
-	res, err := s.run(ctx, "fail", failScript, s.key(key), 7,
-		now.UnixMilli(), rule.MaxFailures, rule.Window.Milliseconds(),
-		rule.LockDuration.Milliseconds(), rule.MaxLockDuration.Milliseconds())
-	if err != nil {
-		return lockout.State{}, err
-	}
-	st := state(res, 0)
-	st.LockedNow = res[6] == 1
-	return st, nil
+	st, _, err := s.runCounter(ctx, "fail", failScript, key, now, rule)
+	return st, err
 }
 
 // Reserve implements [lockout.Store].
-func (s *Store) Reserve(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
-	if err := errors.Join(rule.Validate(), lockout.ValidateHold(hold)); err != nil {
+func (s *Store) Reserve(ctx context.Context, key lockout.Key, id string, now time.Time, rule lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
+	if err := errors.Join(rule.Validate(), lockout.ValidateHoldID(id), lockout.ValidateHold(hold)); err != nil {
 		return lockout.State{}, false, unavailable("reserve", err)
 	}
-	res, err := s.run(ctx, "reserve", reserveScript, s.key(key), 7,
-		now.UnixMilli(), rule.MaxFailures, hold.Milliseconds())
-	if err != nil {
-		return lockout.State{}, false, err
-	}
-	return state(res, 1), res[0] == 1, nil
+	return s.runCounter(ctx, "reserve", reserveScript, key, now, rule, hold.Milliseconds(), id)
 }
 
 // Settle implements [lockout.Store].
-func (s *Store) Settle(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule, failed bool) (lockout.State, error) {
-	if err := rule.Validate(); err != nil {
+func (s *Store) Settle(ctx context.Context, key lockout.Key, id string, now time.Time, rule lockout.Rule, failed bool) (lockout.State, error) {
+	if err := errors.Join(rule.Validate(), lockout.ValidateHoldID(id)); err != nil {
 		return lockout.State{}, unavailable("settle", err)
 	}
 	f := 0
 	if failed {
 		f = 1
 	}
-	res, err := s.run(ctx, "settle", settleScript, s.key(key), 7,
-		now.UnixMilli(), rule.MaxFailures, rule.Window.Milliseconds(),
-		rule.LockDuration.Milliseconds(), rule.MaxLockDuration.Milliseconds(), f)
-	if err != nil {
-		return lockout.State{}, err
-	}
-	st := state(res, 0)
-	st.LockedNow = res[6] == 1
-	return st, nil
+	st, _, err := s.runCounter(ctx, "settle", settleScript, key, now, rule, id, f)
+	return st, err
 }
 
-// Get implements [lockout.Store].
-func (s *Store) Get(ctx context.Context, key lockout.Key, now time.Time) (lockout.State, error) {
+// Get implements [lockout.Store]: the whole hash, as lockout.Rule.Current
+// sees it at now. Fields a version before reservations or holds did not
+// write read as zero.
+func (s *Store) Get(ctx context.Context, key lockout.Key, now time.Time, rule lockout.Rule) (lockout.State, error) {
 	if err := ctx.Err(); err != nil {
+		return lockout.State{}, unavailable("get", err)
+	}
+	if err := rule.Validate(); err != nil {
 		return lockout.State{}, unavailable("get", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	vals, err := s.c.HMGet(ctx, s.key(key), "f", "k", "lu", "ex", "p", "pu").Result()
+	fields, err := s.c.HGetAll(ctx, s.key(key)).Result()
 	if err != nil {
 		return lockout.State{}, unavailable("get", err)
 	}
-	if len(vals) != 6 {
-		return lockout.State{}, unavailable("get", fmt.Errorf("HMGET returned %d values, want 6", len(vals)))
-	}
-	if vals[0] == nil { // no entry
+	if len(fields) == 0 { // no entry
 		return lockout.State{}, nil
 	}
-	var n [6]int64
-	for i, v := range vals {
-		str, ok := v.(string)
-		if !ok { // a field written before reservations existed
-			continue
+	st, err := parseCounter(fields)
+	if err != nil {
+		return lockout.State{}, unavailable("get", err)
+	}
+	st = rule.Current(st, now)
+	st.Expired, st.LockedNow = 0, false
+	return st, nil
+}
+
+// parseCounter reads a counter hash.
+func parseCounter(fields map[string]string) (lockout.State, error) {
+	var st lockout.State
+	num := func(name string) (int64, error) {
+		v, ok := fields[name]
+		if !ok {
+			return 0, nil
 		}
-		if n[i], err = strconv.ParseInt(str, 10, 64); err != nil {
-			return lockout.State{}, unavailable("get", fmt.Errorf("field %d: %w", i, err))
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("field %s: %w", name, err)
+		}
+		return n, nil
+	}
+	var n [6]int64
+	for i, name := range []string{"f", "k", "lu", "ex", "p", "pu"} {
+		var err error
+		if n[i], err = num(name); err != nil {
+			return lockout.State{}, err
 		}
 	}
-	return state(n[:], 0).Current(now), nil
+	st.Failures, st.Locks, st.LockedUntil, st.ExpiresAt = n[0], int(n[1]), msTime(n[2]), msTime(n[3])
+	st.Pending, st.PendingUntil = n[4], msTime(n[5])
+	for name := range fields {
+		id, ok := strings.CutPrefix(name, "h:")
+		if !ok {
+			continue
+		}
+		until, err := num(name)
+		if err != nil {
+			return lockout.State{}, err
+		}
+		st.Holds = append(st.Holds, lockout.Hold{ID: id, Until: time.UnixMilli(until)})
+	}
+	return st, nil
 }
 
 // Reset implements [lockout.Store].

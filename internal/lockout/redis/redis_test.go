@@ -1,8 +1,12 @@
 package redis_test
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,17 +64,66 @@ func nearTTL(t *testing.T, what string, got, want time.Duration) {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		addr, prefix := dbtest.Redis(t)
-		open := func(t *testing.T) lockout.Store {
+		open := func(t *testing.T) (*redis.Store, *goredis.Client) {
 			c := goredis.NewClient(&goredis.Options{Addr: addr, PoolSize: 32})
 			t.Cleanup(func() { c.Close() })
 			s, err := redis.New(c, redis.Config{Prefix: prefix})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return s
+			return s, c
 		}
-		return storetest.NewBackend(open(t), open)
+		s, c := open(t)
+		return storetest.NewBackend(s, func(t *testing.T) lockout.Store { s, _ := open(t); return s }, legacy{s, c})
 	})
+}
+
+// legacy reads and writes a counter as a version without holds did: the
+// hash fields f, k, lu, ex, p, pu only.
+type legacy struct {
+	s *redis.Store
+	c *goredis.Client
+}
+
+var legacyFields = []string{"f", "k", "lu", "ex", "p", "pu"}
+
+func (l legacy) Write(t *testing.T, k lockout.Key, st lockout.State) {
+	t.Helper()
+	ms := func(x time.Time) int64 {
+		if x.IsZero() {
+			return 0
+		}
+		return x.UnixMilli()
+	}
+	if err := l.c.HSet(t.Context(), l.s.Key(k), "f", st.Failures, "k", st.Locks, "lu", ms(st.LockedUntil),
+		"ex", ms(st.ExpiresAt), "p", st.Pending, "pu", ms(st.PendingUntil)).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (l legacy) Read(t *testing.T, k lockout.Key) (lockout.State, bool) {
+	t.Helper()
+	vals, err := l.c.HMGet(t.Context(), l.s.Key(k), legacyFields...).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vals[0] == nil {
+		return lockout.State{}, false
+	}
+	var n [6]int64
+	for i, v := range vals {
+		if n[i], err = strconv.ParseInt(v.(string), 10, 64); err != nil {
+			t.Fatalf("field %s: %v", legacyFields[i], err)
+		}
+	}
+	tm := func(ms int64) time.Time {
+		if ms == 0 {
+			return time.Time{}
+		}
+		return time.UnixMilli(ms)
+	}
+	return lockout.State{Failures: n[0], Locks: int(n[1]), LockedUntil: tm(n[2]), ExpiresAt: tm(n[3]),
+		Pending: n[4], PendingUntil: tm(n[5])}, true
 }
 
 // TestTTL checks that every write sets a real TTL computed from the caller's
@@ -132,26 +185,37 @@ func TestReservationTTL(t *testing.T) {
 	k := storetest.Key("a")
 	ttl := func() time.Duration { t.Helper(); return pttl(t, c, s.Key(k)) }
 	near := func(what string, got, want time.Duration) { t.Helper(); nearTTL(t, what, got, want) }
-	if _, ok, err := s.Reserve(ctx, k, storetest.T0, storetest.Rule, storetest.Hold); err != nil || !ok {
+	r := storetest.Rule
+	// A hold keeps the key until the failure it counts if it ends unsettled
+	// is forgotten: its end, the longest lock and a window.
+	keep := storetest.Hold + r.MaxLockDuration + r.Window
+	if _, ok, err := s.Reserve(ctx, k, "a", storetest.T0, r, storetest.Hold); err != nil || !ok {
 		t.Fatalf("Reserve = %v, %v", ok, err)
 	}
-	near("a reservation", ttl(), storetest.Hold)
-	if _, err := s.Fail(ctx, k, storetest.T0, storetest.Rule); err != nil {
+	near("a reservation", ttl(), keep)
+	if _, err := s.Fail(ctx, k, storetest.T0, r); err != nil {
 		t.Fatal(err)
 	}
-	near("a reservation and a failure", ttl(), storetest.Rule.Window)
-	late := storetest.T0.Add(storetest.Rule.Window - time.Second)
-	if _, _, err := s.Reserve(ctx, k, late, storetest.Rule, storetest.Hold); err != nil {
+	near("a reservation and a failure", ttl(), keep)
+	if _, err := s.Settle(ctx, k, "a", storetest.T0, r, false); err != nil {
 		t.Fatal(err)
 	}
-	near("a reservation outliving the window", ttl(), storetest.Hold)
+	near("a failure, the reservation settled", ttl(), r.Window)
+	late := storetest.T0.Add(r.Window - time.Second)
+	if _, _, err := s.Reserve(ctx, k, "b", late, r, storetest.Hold); err != nil {
+		t.Fatal(err)
+	}
+	near("a reservation outliving the window", ttl(), keep)
+	if fields, err := c.HGetAll(ctx, s.Key(k)).Result(); err != nil || fields["h:b"] != strconv.FormatInt(late.Add(storetest.Hold).UnixMilli(), 10) || len(fields) != 7 {
+		t.Fatalf("HGETALL = %v, %v; want f, k, lu, ex, p, pu and h:b", fields, err)
+	}
 
 	// Settling the only reservation of a key without failures deletes it.
 	k2 := storetest.Key("b")
-	if _, _, err := s.Reserve(ctx, k2, storetest.T0, storetest.Rule, storetest.Hold); err != nil {
+	if _, _, err := s.Reserve(ctx, k2, "a", storetest.T0, r, storetest.Hold); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Settle(ctx, k2, storetest.T0, storetest.Rule, false); err != nil {
+	if _, err := s.Settle(ctx, k2, "a", storetest.T0, r, false); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := c.Exists(ctx, s.Key(k2)).Result(); err != nil || n != 0 {
@@ -222,10 +286,10 @@ func TestUnavailable(t *testing.T) {
 	start := time.Now()
 	k := storetest.Key("a")
 	_, errFail := s.Fail(t.Context(), k, storetest.T0, storetest.Rule)
-	_, errGet := s.Get(t.Context(), k, storetest.T0)
+	_, errGet := s.Get(t.Context(), k, storetest.T0, storetest.Rule)
 	errReset := s.Reset(t.Context(), k)
-	_, _, errReserve := s.Reserve(t.Context(), k, storetest.T0, storetest.Rule, storetest.Hold)
-	_, errSettle := s.Settle(t.Context(), k, storetest.T0, storetest.Rule, true)
+	_, _, errReserve := s.Reserve(t.Context(), k, "id", storetest.T0, storetest.Rule, storetest.Hold)
+	_, errSettle := s.Settle(t.Context(), k, "id", storetest.T0, storetest.Rule, true)
 	_, errTake := s.Take(t.Context(), k, storetest.T0, storetest.Sends)
 	errLink := s.Link(t.Context(), k, "subject", storetest.T0, time.Hour)
 	_, errResolve := s.Resolve(t.Context(), k, storetest.T0)
@@ -263,3 +327,20 @@ func BenchmarkReserveSettle(b *testing.B) {
 	s, _ := newStore(b)
 	storetest.BenchmarkReserveSettle(b, s)
 }
+
+// TestLogger: go-redis's own lines go out through slog at WARN, with
+// component=redis.
+func TestLogger(t *testing.T) {
+	var buf bytes.Buffer
+	l := redis.Logger(slog.New(slog.NewJSONHandler(&buf, nil)))
+	l.Printf(t.Context(), "redis: connection pool: failed to dial after %d attempts: %v\n", 5, errors.New("refused"))
+	got := buf.String()
+	for _, want := range []string{`"level":"WARN"`, `"msg":"redis: connection pool: failed to dial after 5 attempts: refused"`, `"component":"redis"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log line %s lacks %s", got, want)
+		}
+	}
+}
+
+// Logger's result is what goredis.SetLogger takes (checked when compiling).
+var _ = func() { goredis.SetLogger(redis.Logger(slog.Default())) }

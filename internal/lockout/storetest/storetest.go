@@ -2,7 +2,8 @@
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) storetest.Backend {
-//			return storetest.NewBackend(newStore(t), func(t *testing.T) lockout.Store { return anotherStoreOnTheSameData(t) })
+//			s := newStore(t)
+//			return storetest.NewBackend(s, func(t *testing.T) lockout.Store { return anotherStoreOnTheSameData(t) }, legacyOf(s))
 //		})
 //	}
 //
@@ -10,11 +11,14 @@
 // fresh database, key prefix, ...), and cleaned up with t.Cleanup. Another
 // returns a second store on the same data, as a second Hera instance would
 // have (a second pool or client): the concurrency tests split their calls
-// between both, so atomicity is proven across instances. Stores implementing
-// lockout.Sweeper also get their sweep tested.
+// between both, so atomicity is proven across instances. Legacy reads and
+// writes counters the way the store's previous version (Hera before
+// reservation holds) did, for the rolling-deploy tests; every store provides
+// it (a wrapper of a store tested on its own may pass nil, which skips
+// them). Stores implementing lockout.Sweeper also get their sweep tested.
 //
 // Expected states come from the reference functions (lockout.Rule.Apply,
-// Rule.Reserve, Rule.Settle, State.Current, lockout.TakeQuota) wherever a
+// Rule.Reserve, Rule.Settle, Rule.Current, lockout.TakeQuota) wherever a
 // test does not spell them out.
 package storetest
 
@@ -24,6 +28,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,20 +64,40 @@ type Backend interface {
 	// Another returns another store on the same data (the same store for an
 	// in-process one).
 	Another(t *testing.T) lockout.Store
+	// Legacy accesses the store's data as its previous version did; nil
+	// skips the tests that need it.
+	Legacy() Legacy
+}
+
+// Legacy reads and writes a counter the way a Hera version before
+// reservation holds did, on the data of the store under test: it knows
+// only Failures, Locks, LockedUntil, ExpiresAt, Pending and PendingUntil.
+type Legacy interface {
+	// Write stores those six fields of st for k (creating the counter if
+	// need be), as that version's writes did: anything else the counter
+	// holds (its holds) stays as it is.
+	Write(t *testing.T, k lockout.Key, st lockout.State)
+	// Read returns those six fields of k's counter as stored (no expiry
+	// applied), and whether there is one.
+	Read(t *testing.T, k lockout.Key) (lockout.State, bool)
 }
 
 // NewBackend returns a Backend of s; another makes a second store on the
-// same data (nil: s itself).
-func NewBackend(s lockout.Store, another func(t *testing.T) lockout.Store) Backend {
-	return backend{s, another}
+// same data (nil: s itself); legacy accesses the data as the previous store
+// version did (nil only for a wrapper of a store tested on its own).
+func NewBackend(s lockout.Store, another func(t *testing.T) lockout.Store, legacy Legacy) Backend {
+	return backend{s, another, legacy}
 }
 
 type backend struct {
 	s       lockout.Store
 	another func(t *testing.T) lockout.Store
+	legacy  Legacy
 }
 
 func (b backend) Store() lockout.Store { return b.s }
+
+func (b backend) Legacy() Legacy { return b.legacy }
 
 func (b backend) Another(t *testing.T) lockout.Store {
 	if b.another == nil {
@@ -100,6 +125,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"FixedWindow", one(testFixedWindow)},
 		{"ExpiryAfterLock", one(testExpiryAfterLock)},
 		{"Reset", one(testReset)},
+		{"GetInvalidRule", one(testGetInvalidRule)},
 		{"IndependentKeys", one(testIndependentKeys)},
 		{"MillisecondPrecision", one(testMillisecondPrecision)},
 		{"MatchesReference", one(testMatchesReference)},
@@ -119,6 +145,19 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"ResetClearsReservations", one(testResetClearsReservations)},
 		{"GetShowsPending", one(testGetShowsPending)},
 		{"ReserveInvalid", one(testReserveInvalid)},
+		{"ReserveSameID", one(testReserveSameID)},
+		{"ExpiredHoldCountsOnce", testExpiredHoldCountsOnce},
+		{"ExpiredHoldsLock", one(testExpiredHoldsLock)},
+		{"ExpiredHoldInNewWindow", one(testExpiredHoldInNewWindow)},
+		{"ConcurrentExpiry", testConcurrentExpiry},
+		{"ConcurrentExpiryLocks", testConcurrentExpiryLocks},
+		{"LateSettle", one(testLateSettle)},
+		{"SettleUnknownID", one(testSettleUnknownID)},
+		{"SettleTwice", one(testSettleTwice)},
+		{"CrashedReservationsCount", testCrashedReservationsCount},
+		{"LegacyPendingHonoured", testLegacyPendingHonoured},
+		{"PendingForOlderVersions", testPendingForOlderVersions},
+		{"LegacyFieldsRead", testLegacyFieldsRead},
 		{"ReservationsMatchReference", testReservationsMatchReference},
 		{"ConcurrentReserve", testConcurrentReserve},
 		{"AtMostMaxJudged", testAtMostMaxJudged},
@@ -147,8 +186,12 @@ func show(s lockout.State) string {
 		}
 		return fmt.Sprint(x.UnixMilli())
 	}
-	return fmt.Sprintf("failures=%d locks=%d lockedUntil=%s expiresAt=%s pending=%d pendingUntil=%s lockedNow=%v",
-		s.Failures, s.Locks, tm(s.LockedUntil), tm(s.ExpiresAt), s.Pending, tm(s.PendingUntil), s.LockedNow)
+	holds := make([]string, len(s.Holds))
+	for i, h := range s.Holds {
+		holds[i] = h.ID + "@" + tm(h.Until)
+	}
+	return fmt.Sprintf("failures=%d locks=%d lockedUntil=%s expiresAt=%s pending=%d pendingUntil=%s holds=[%s] expired=%d lockedNow=%v",
+		s.Failures, s.Locks, tm(s.LockedUntil), tm(s.ExpiresAt), s.Pending, tm(s.PendingUntil), strings.Join(holds, " "), s.Expired, s.LockedNow)
 }
 
 func want(t *testing.T, what string, got, want lockout.State) {
@@ -167,19 +210,26 @@ func fail(t *testing.T, s lockout.Store, k lockout.Key, now time.Time, r lockout
 	return st
 }
 
+// get is Get under Rule.
 func get(t *testing.T, s lockout.Store, k lockout.Key, now time.Time) lockout.State {
 	t.Helper()
-	st, err := s.Get(ctx(t), k, now)
+	return getRule(t, s, k, now, Rule)
+}
+
+func getRule(t *testing.T, s lockout.Store, k lockout.Key, now time.Time, r lockout.Rule) lockout.State {
+	t.Helper()
+	st, err := s.Get(ctx(t), k, now, r)
 	if err != nil {
 		t.Fatalf("Get(%s, %v): %v", k, now, err)
 	}
-	if st.LockedNow {
-		t.Fatalf("Get(%s) reported LockedNow", k)
+	if st.LockedNow || st.Expired != 0 {
+		t.Fatalf("Get(%s) reported an update: %s", k, show(st))
 	}
 	return st
 }
 
-func stored(s lockout.State) lockout.State { s.LockedNow = false; return s }
+// stored is s without what describes the update that returned it.
+func stored(s lockout.State) lockout.State { s.LockedNow, s.Expired = false, 0; return s }
 
 func ms(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
 
@@ -320,6 +370,13 @@ func testExpiryAfterLock(t *testing.T, s lockout.Store) {
 		lockout.State{Failures: 1, ExpiresAt: end.Add(Rule.Window)})
 }
 
+func testGetInvalidRule(t *testing.T, s lockout.Store) {
+	bad := lockout.Rule{MaxFailures: 0, Window: time.Minute, LockDuration: time.Minute, MaxLockDuration: time.Minute}
+	if _, err := s.Get(ctx(t), Key("a"), T0, bad); !errors.Is(err, lockout.ErrUnavailable) {
+		t.Errorf("Get with an invalid rule: %v, want an error wrapping lockout.ErrUnavailable", err)
+	}
+}
+
 func testReset(t *testing.T, s lockout.Store) {
 	k := Key("a")
 	for range Rule.MaxFailures {
@@ -409,7 +466,7 @@ func testMatchesReference(t *testing.T, s lockout.Store) {
 				if w.ExpiresAt.IsZero() || !now.Before(w.ExpiresAt) {
 					w = lockout.State{}
 				}
-				want(t, fmt.Sprintf("rule %d step %d: Get(%s)", ri, step, k), get(t, s, k, now), stored(w))
+				want(t, fmt.Sprintf("rule %d step %d: Get(%s)", ri, step, k), getRule(t, s, k, now, r), stored(w))
 			default:
 				w := r.Apply(ref[k], now)
 				ref[k] = w
@@ -523,12 +580,12 @@ func testCancelledContext(t *testing.T, s lockout.Store) {
 	}
 	_, err := s.Fail(c, k, T0, Rule)
 	check("Fail", err)
-	_, err = s.Get(c, k, T0)
+	_, err = s.Get(c, k, T0, Rule)
 	check("Get", err)
 	check("Reset", s.Reset(c, k))
-	_, _, err = s.Reserve(c, k, T0, Rule, Hold)
+	_, _, err = s.Reserve(c, k, "id", T0, Rule, Hold)
 	check("Reserve", err)
-	_, err = s.Settle(c, k, T0, Rule, true)
+	_, err = s.Settle(c, k, "id", T0, Rule, true)
 	check("Settle", err)
 	_, err = s.Take(c, k, T0, []lockout.Limit{{Max: 1, Per: time.Hour}})
 	check("Take", err)
@@ -615,13 +672,14 @@ func testNamespaces(t *testing.T, s lockout.Store) {
 	k := Key("same")
 	limits := []lockout.Limit{{Max: 1, Per: time.Hour}}
 	fail(t, s, k, T0, Rule)
-	reserve(t, s, k, T0, Rule, Hold)
+	reserve(t, s, k, "ns", T0, Rule, Hold)
 	if q := take(t, s, k, T0, limits); !q.OK {
 		t.Fatalf("the counter of a key spent its quota: %s", showQuota(q))
 	}
 	link(t, s, k, "subject", T0, time.Hour)
 	want(t, "counter next to a quota and a link", get(t, s, k, T0),
-		lockout.State{Failures: 1, ExpiresAt: T0.Add(Rule.Window), Pending: 1, PendingUntil: T0.Add(Hold)})
+		lockout.State{Failures: 1, ExpiresAt: T0.Add(Rule.Window), Pending: 1, PendingUntil: T0.Add(Hold),
+			Holds: []lockout.Hold{{ID: "ns", Until: T0.Add(Hold)}}})
 	if err := s.Reset(ctx(t), k); err != nil {
 		t.Fatal(err)
 	}
@@ -635,20 +693,23 @@ func testNamespaces(t *testing.T, s lockout.Store) {
 }
 
 // testSweepAll: Sweep deletes expired counters, quotas and links, but not a
-// counter whose window is over while a reservation is live.
+// counter whose window is over while a reservation is live, nor one whose
+// hold ended unsettled while the failure it counts is remembered.
 func testSweepAll(t *testing.T, s lockout.Store) {
 	sw, ok := s.(lockout.Sweeper)
 	if !ok {
 		t.Logf("%T does not implement lockout.Sweeper; its own tests check expiry", s)
 		return
 	}
-	counter, pending, quota, lnk := Key("counter"), Key("pending"), Key("quota"), Key("link")
+	counter, pending, settled, quota, lnk := Key("counter"), Key("pending"), Key("settled"), Key("quota"), Key("link")
 	once := []lockout.Limit{{Max: 1, Per: 10 * time.Minute}}
 	fail(t, s, counter, T0, Rule) // expires T0+15m
 	fail(t, s, pending, T0, Rule)
 	late := T0.Add(Rule.Window - Hold/2)
-	reserve(t, s, pending, late, Rule, Hold) // window ends T0+15m, the hold half a Hold later
-	take(t, s, quota, T0, once)              // expires T0+10m
+	reserve(t, s, pending, "h", late, Rule, Hold) // window ends T0+15m, the hold half a Hold later
+	reserve(t, s, settled, "s", T0, Rule, Hold)
+	settle(t, s, settled, "s", T0, Rule, false) // nothing left
+	take(t, s, quota, T0, once)                 // expires T0+10m
 	link(t, s, lnk, "subject", T0, 5*time.Minute)
 
 	sweep := func(at time.Time, wantN int) {
@@ -673,10 +734,15 @@ func testSweepAll(t *testing.T, s lockout.Store) {
 	sweep(T0.Add(11*time.Minute), 1)
 	sweep(T0.Add(Rule.Window), 1) // the counter; the reservation is live
 	want(t, "window over, reservation live", get(t, s, pending, T0.Add(Rule.Window)),
-		lockout.State{Pending: 1, PendingUntil: late.Add(Hold)})
-	sweep(late.Add(Hold-time.Millisecond), 0)
-	sweep(late.Add(Hold), 1)
-	sweep(T0.Add(time.Hour), 0)
+		lockout.State{Pending: 1, PendingUntil: late.Add(Hold), Holds: []lockout.Hold{{ID: "h", Until: late.Add(Hold)}}})
+	end := late.Add(Hold)
+	sweep(end, 0) // the hold ended unsettled: its failure must not be swept away
+	want(t, "hold ended unsettled, after sweeping", get(t, s, pending, end.Add(time.Minute)),
+		lockout.State{Failures: 1, ExpiresAt: end.Add(Rule.Window)})
+	keep := end.Add(Rule.MaxLockDuration + Rule.Window) // lockout.Rule.KeepUntil
+	sweep(keep.Add(-time.Millisecond), 0)
+	sweep(keep, 1)
+	sweep(T0.Add(24*time.Hour), 0)
 }
 
 // serialAndParallel runs attempt (given a distinct number each time) one at

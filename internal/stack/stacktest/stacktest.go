@@ -339,3 +339,51 @@ func (e *Env) CreateClient(t testing.TB, id, callback string, extra map[string]a
 		t.Fatalf("create client %s: %d", id, res.StatusCode)
 	}
 }
+
+// MailsTo returns how many messages Kratos sent to recipient (compared
+// without case) since the mailbox held `after`, once Kratos's courier has
+// delivered everything it had queued: Kratos queues a message before it
+// answers the request that causes it and sends it asynchronously, so a
+// count taken at once can miss a message still in the queue. It waits up
+// to 30 s for the queue to empty and fails the test otherwise.
+func (e *Env) MailsTo(t testing.TB, after int, recipient string) int {
+	t.Helper()
+	e.WaitCourier(t)
+	n := 0
+	for _, m := range e.Mail.Since(after) {
+		if strings.EqualFold(m.Recipient, recipient) {
+			n++
+		}
+	}
+	return n
+}
+
+// WaitCourier waits until Kratos's courier has no message queued or being
+// sent (its admin API's message list), up to 30 s.
+func (e *Env) WaitCourier(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pending := 0
+		for _, status := range []string{"queued", "processing"} {
+			res, err := http.Get(e.Kratos.AdminURL + "/admin/courier/messages?page_size=100&status=" + status)
+			if err != nil {
+				t.Fatalf("courier messages: %v", err)
+			}
+			var list []json.RawMessage
+			err = json.NewDecoder(res.Body).Decode(&list)
+			res.Body.Close()
+			if err != nil || res.StatusCode != http.StatusOK {
+				t.Fatalf("courier messages: %d %v", res.StatusCode, err)
+			}
+			pending += len(list)
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Kratos's courier still has %d messages to send after 30 s", pending)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
