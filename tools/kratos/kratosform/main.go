@@ -8,20 +8,20 @@
 // Input: one JSON string per line. Output: one JSON object per line, in
 // the same order:
 //
-//	{"password": …, "code": …, "address": …}
+//		{"password": …, "code": …, "address": …}
 //
-//   - password: the identifier the password (and webauthn) method looks an
-//     account up by: the persister's NormalizeIdentifier for the password
-//     credential type (persistence/sql/identity).
-//   - code: the identifier the code method looks an account up by and
-//     sends to: strategy_login.go's maybeNormalizeEmail (unexported, so
-//     transcribed here: strings.ToLower when the value has an "@"), then
-//     x.GracefulNormalization, then the persister's NormalizeIdentifier for
-//     the code credential type.
-//   - address: what recovery and verification look an address up by: the
-//     persister's lower-case and trim (FindRecoveryAddressByValue,
-//     FindVerifiableAddressByValue), which is its NormalizeIdentifier for
-//     the password type.
+//	  - password: the identifier the password (and webauthn) method looks an
+//	    account up by: the persister's NormalizeIdentifier for the password
+//	    credential type (persistence/sql/identity).
+//	  - code: the identifier the code method looks an account up by and
+//	    sends to: strategy_login.go's maybeNormalizeEmail (unexported, so
+//	    transcribed here: strings.ToLower when the value has an "@"), then
+//	    x.GracefulNormalization, then the persister's NormalizeIdentifier for
+//	    the code credential type.
+//	  - address: what recovery and verification look an address up by: the
+//	    persister's lower-case and trim (FindRecoveryAddressByValue,
+//	    FindVerifiableAddressByValue), which is its NormalizeIdentifier for
+//	    the password type.
 package main
 
 import (
