@@ -35,8 +35,13 @@ fi
 
 scripts/build-ory.sh
 
-# Front-end test tools (axe-core for the browser suite), pinned by e2e/package-lock.json.
-if [[ -f e2e/package-lock.json && ! -d e2e/node_modules ]]; then
+# Front-end test tools (axe-core for the browser suite, Ory's SDK for
+# cmd/hera's SDK test), pinned by e2e/package-lock.json: installed when
+# missing, and again when the lock file is newer than what npm last
+# installed (node_modules/.package-lock.json), so that a dependency added
+# since reaches machines that ran the tests before.
+if [[ -f e2e/package-lock.json && ( ! -f e2e/node_modules/.package-lock.json ||
+  e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ) ]]; then
   npm ci --prefix e2e --no-audit --no-fund --loglevel=error
 fi
 

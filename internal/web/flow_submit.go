@@ -290,7 +290,14 @@ func (s *server) submitRefused(w http.ResponseWriter, r *http.Request, kind krat
 		w.Header().Set("Retry-After", strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
 	}
 	if asJSON {
-		writeAPIError(w, status, "hera_"+strings.ReplaceAll(noticeID(ref.Notice), "-", "_"), noticeText(ref.Notice, s.tr(r)))
+		switch {
+		case ref.Notice == "" && status == http.StatusRequestEntityTooLarge:
+			writeAPIError(w, status, "hera_too_large", "The request is too large.")
+		case ref.Notice == "" && status == http.StatusUnsupportedMediaType:
+			writeAPIError(w, status, "hera_unsupported_media_type", "Send the form as application/x-www-form-urlencoded or application/json.")
+		default:
+			writeAPIError(w, status, "hera_"+strings.ReplaceAll(noticeID(ref.Notice), "-", "_"), noticeText(ref.Notice, s.tr(r)))
+		}
 		return
 	}
 	switch status {
