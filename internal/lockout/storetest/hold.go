@@ -160,7 +160,7 @@ func testConcurrentExpiryLocks(t *testing.T, b Backend) {
 			var ok bool
 			states[i], ok, err = s.Reserve(ctx(t), k, fmt.Sprintf("n%d", i), now, Rule, Hold)
 			if ok {
-				err = fmt.Errorf("Reserve %d admitted once the expired holds locked: %s", i, show(states[i]))
+				err = fmt.Errorf("reserve %d admitted once the expired holds locked: %s", i, show(states[i]))
 			}
 		case 1:
 			states[i], err = s.Settle(ctx(t), k, fmt.Sprintf("u%d", i), now, Rule, true)
