@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/stack/stacktest"
+	"github.com/heraproject/hera/internal/tracing"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden manifests in testdata/chart")
@@ -35,7 +38,7 @@ const (
 
 // The values files of testdata/chart the chart renders; each has a golden
 // <name>.golden.
-var chartCases = []string{"default", "production", "existing-secret"}
+var chartCases = []string{"default", "production", "existing-secret", "files"}
 
 // Go runtime variables a deployment may set besides Hera's own
 // (docs/operations.md).
@@ -105,7 +108,7 @@ func TestChartRefuses(t *testing.T) {
 			"replicaCount=2 with lockout.store=memory: every replica would count failures on its own"},
 		{"memory-autoscaling", []string{"-f", valuesFile("memory-autoscaling")},
 			"autoscaling.maxReplicas=3 with lockout.store=memory"},
-		{"unknown-store", []string{"--set", "lockout.store=disk"}, `lockout.store="disk": want memory, postgres or redis`},
+		{"unknown-store", []string{"--set", "lockout.store=disk"}, "at '/lockout/store': value must be one of 'memory', 'postgres', 'redis'"},
 		{"redis-without-url", []string{"--set", "lockout.store=redis"}, "lockout.store=redis needs secrets.lockoutRedisUrl"},
 		{"postgres-without-dsn", []string{"--set", "lockout.store=postgres"}, "lockout.store=postgres needs secrets.lockoutPostgresDsn"},
 		{"captcha-without-secret", []string{"--set", "captcha.provider=turnstile", "--set", "captcha.siteKey=k"}, "captcha.provider needs secrets.captchaSecret"},
@@ -114,6 +117,21 @@ func TestChartRefuses(t *testing.T) {
 		{"unknown-existing-key", []string{"--set", "secret.enabled=false", "--set", "secret.nameOverride=s", "--set", "secret.existingKeys={HERA_NOPE}"},
 			"HERA_NOPE is not one of Hera's secret settings"},
 		{"monitor-without-metrics", []string{"--set", "serviceMonitor.enabled=true", "--set", "metrics.enabled=false"}, "serviceMonitor.enabled needs metrics.enabled"},
+		{"locales-and-config", []string{"--set", "locales.pl.hera\\.language\\.name=Polski", "--set", "config.HERA_LOCALES_DIR=/x"},
+			"config.HERA_LOCALES_DIR: the chart sets it for `locales`"},
+		{"brand-css-and-config", []string{"--set", "brandCSS=a{}", "--set", "config.HERA_BRAND_CSS_FILE=/x"},
+			"config.HERA_BRAND_CSS_FILE: the chart sets it for `brandCSS`"},
+		// values.schema.json: names the chart does not read, and wrong types.
+		{"ory-base-path", []string{"--set", "basePath=/auth"}, "at '': additional properties 'basePath' not allowed"},
+		{"ory-browser-url", []string{"--set", "kratosBrowserUrl=https://kratos.example.com"}, "additional properties 'kratosBrowserUrl' not allowed"},
+		{"node-port", []string{"--set", "service.nodePort=30080"}, "at '/service': additional properties 'nodePort' not allowed"},
+		{"typo", []string{"--set", "image.tga=v1"}, "at '/image': additional properties 'tga' not allowed"},
+		{"unknown-variable", []string{"--set", "config.HERA_BRAND_NAM=Example"}, "at '/config': additional properties 'HERA_BRAND_NAM' not allowed"},
+		{"locale-name", []string{"--set", "locales.pl_PL=x"}, "'pl_PL' does not match pattern '^[a-z]{2,3}$'"},
+		{"wrong-type", []string{"--set-string", "replicaCount=2"}, "at '/replicaCount': got string, want integer"},
+		{"not-a-url", []string{"--set", "kratosAdminUrl=kratos-admin"}, "at '/kratosAdminUrl'"},
+		// Chart.yaml's kubeVersion: autoscaling/v2 needs Kubernetes 1.23.
+		{"old-kubernetes", []string{"--kube-version", "1.22.0"}, "chart requires kubeVersion: >=1.23.0-0 which is incompatible with Kubernetes v1.22.0"},
 	} {
 		args := append([]string{"template", "hera", chartDir, "--namespace", chartNamespace, "--kube-version", "1." + helmKubeMinor + ".0"}, c.args...)
 		out, err := runHelm(root, helm, args...)
@@ -155,6 +173,165 @@ func TestChartKnowsEverySecret(t *testing.T) {
 	if !slices.Equal(chart, hera) {
 		t.Errorf("the chart's secrets %v are not Hera's %v: add a `secrets` value for each (values.yaml, hera.secretVars, docs/deploying.md)", chart, hera)
 	}
+}
+
+// tracingVars are the OpenTelemetry variables Hera reads
+// (internal/tracing), each OTEL_EXPORTER_OTLP_X also as
+// OTEL_EXPORTER_OTLP_TRACES_X.
+func tracingVars() []string {
+	var names []string
+	for _, v := range tracing.Vars() {
+		names = append(names, v.Name)
+		if x, ok := strings.CutPrefix(v.Name, "OTEL_EXPORTER_OTLP_"); ok {
+			names = append(names, "OTEL_EXPORTER_OTLP_TRACES_"+x)
+		}
+	}
+	return names
+}
+
+// TestChartSchema checks values.schema.json against the chart: every
+// value a template reads is in it (so none is refused), `config` takes
+// exactly Hera's variables (internal/config and internal/tracing), and
+// every values file of these tests and a parent chart's `global` pass it.
+// That it refuses what it does not know is TestChartRefuses's.
+func TestChartSchema(t *testing.T) {
+	helm := helmBinary(t)
+	root := stacktest.RepoRoot(t)
+	b, err := os.ReadFile(filepath.Join(root, chartDir, "values.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(b, &schema); err != nil {
+		t.Fatalf("values.schema.json: %v", err)
+	}
+	if schema["$schema"] != "http://json-schema.org/draft-07/schema#" || schema["additionalProperties"] != false {
+		t.Errorf("values.schema.json: want draft-07 and no additional properties at the top")
+	}
+
+	// Every .Values path the templates read.
+	templates, err := filepath.Glob(filepath.Join(root, chartDir, "templates", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := regexp.MustCompile(`\.Values((?:\.[A-Za-z0-9_]+)+)`)
+	paths := map[string]bool{}
+	for _, f := range templates {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range read.FindAllStringSubmatch(string(b), -1) {
+			paths[strings.TrimPrefix(m[1], ".")] = true
+		}
+	}
+	if len(paths) < 50 {
+		t.Fatalf("only %d value paths found in the templates", len(paths))
+	}
+	for p := range paths {
+		node := schema
+		for _, key := range strings.Split(p, ".") {
+			props, _ := node["properties"].(map[string]any)
+			next, ok := props[key].(map[string]any)
+			if !ok {
+				if node["additionalProperties"] == false || props != nil {
+					t.Errorf("the templates read .Values.%s, which values.schema.json does not have", p)
+				}
+				break
+			}
+			node = next
+		}
+	}
+
+	// config: Hera's variables, the tracing ones included.
+	props, _ := schema["properties"].(map[string]any)
+	cfg, _ := props["config"].(map[string]any)
+	cfgProps, _ := cfg["properties"].(map[string]any)
+	got := slices.Sorted(maps.Keys(cfgProps))
+	var want []string
+	for _, v := range config.Vars() {
+		want = append(want, v.Name)
+	}
+	want = append(want, tracingVars()...)
+	slices.Sort(want)
+	if !slices.Equal(got, want) || cfg["additionalProperties"] != false {
+		t.Errorf("values.schema.json's config takes %v, want Hera's variables %v and nothing else", got, want)
+	}
+
+	// Every values file of the tests passes the schema (some are refused
+	// by the templates, on purpose), and so does a parent chart's global.
+	files, err := filepath.Glob(filepath.Join(root, "deploy", "testdata", "chart", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		out, _ := runHelm(root, helm, "template", "hera", chartDir, "--kube-version", "1."+helmKubeMinor+".0", "-f", f)
+		if bytes.Contains(out, []byte("schema")) {
+			t.Errorf("%s does not pass values.schema.json:\n%s", filepath.Base(f), out)
+		}
+	}
+	renderChart(t, root, helm, "--set", "global.imageRegistry=registry.example.com")
+}
+
+// TestChartVersion checks the chart deploys the release of the VERSION
+// file, from where releases are published: appVersion is VERSION, and the
+// default image is ghcr.io/heraproject/hera:VERSION.
+func TestChartVersion(t *testing.T) {
+	helm := helmBinary(t)
+	root := stacktest.RepoRoot(t)
+	version := readVersion(t, root)
+	chart := chartYAML(t, root)
+	if chart["appVersion"] != version {
+		t.Errorf("Chart.yaml's appVersion is %q, VERSION is %q: they move together (docs/releasing.md)", chart["appVersion"], version)
+	}
+	if want := releaseRepository + ":" + version; defaultImage(t, root, helm) != want {
+		t.Errorf("the chart's default image is %s, want %s", defaultImage(t, root, helm), want)
+	}
+}
+
+// releaseRepository is where releases are published (scripts/release.sh's
+// IMAGE, the chart's image.repository).
+const releaseRepository = "ghcr.io/heraproject/hera"
+
+var semver = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
+
+// readVersion is the VERSION file: Hera's release.
+func readVersion(t *testing.T, root string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "VERSION"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.TrimSpace(string(b))
+	if !semver.MatchString(v) || string(b) != v+"\n" {
+		t.Fatalf("VERSION is %q: want one line, a semantic version without v (0.2.0)", b)
+	}
+	return v
+}
+
+// chartYAML reads Chart.yaml's top-level scalars (quotes removed).
+func chartYAML(t *testing.T, root string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, chartDir, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || strings.HasPrefix(l, " ") || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "-") {
+			continue
+		}
+		m[k] = strings.Trim(strings.TrimSpace(v), `"'`)
+	}
+	return m
+}
+
+// defaultImage is the image the chart's Deployment runs with its default
+// values.
+func defaultImage(t *testing.T, root, helm string) string {
+	t.Helper()
+	return defaultImageOf(t, root, helm, chartDir)
 }
 
 func valuesFile(name string) string {
@@ -298,6 +475,10 @@ type deploymentSpec struct {
 					SecretName string
 					Items      []struct{ Key, Path string }
 				}
+				ConfigMap *struct {
+					Name  string
+					Items []struct{ Key, Path string }
+				}
 			}
 		}
 	}
@@ -402,6 +583,9 @@ func checkRelease(t *testing.T, objs []object) {
 	for _, v := range config.Vars() {
 		known[v.Name] = v
 	}
+	for _, name := range tracingVars() {
+		known[name] = config.Var{Name: name}
+	}
 	env := map[string]string{}
 	mounts := map[string]string{} // mount path → volume
 	for _, m := range c.VolumeMounts {
@@ -473,8 +657,59 @@ func checkRelease(t *testing.T, objs []object) {
 		}
 		load[name+"_FILE"] = p
 	}
+	// Files from the chart's ConfigMap (locales, brandCSS) are written
+	// where the test can read them, as the pod would see them.
+	configMaps := byKind["ConfigMap"]
+	for _, v := range pod.Volumes {
+		if v.ConfigMap == nil {
+			continue
+		}
+		var data map[string]string
+		for _, cm := range configMaps {
+			if cm.Metadata.Name == v.ConfigMap.Name {
+				data = cm.Data
+			}
+		}
+		if data == nil {
+			t.Errorf("volume %s: no ConfigMap %s in the release", v.Name, v.ConfigMap.Name)
+			continue
+		}
+		var mountPath string
+		for p, vol := range mounts {
+			if vol == v.Name {
+				mountPath = p
+			}
+		}
+		if mountPath == "" {
+			t.Errorf("volume %s is not mounted", v.Name)
+			continue
+		}
+		local := filepath.Join(dir, "configmap-"+v.Name)
+		if err := os.MkdirAll(local, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range v.ConfigMap.Items {
+			body, ok := data[it.Key]
+			if !ok {
+				t.Errorf("volume %s: ConfigMap %s has no key %s", v.Name, v.ConfigMap.Name, it.Key)
+			}
+			if err := os.WriteFile(filepath.Join(local, it.Path), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name, val := range env {
+			if rest, ok := strings.CutPrefix(val, mountPath); ok && (rest == "" || rest[0] == '/') {
+				load[name] = local + rest
+			}
+		}
+	}
 	if _, err := config.Load(func(k string) string { return load[k] }); err != nil {
 		t.Errorf("Hera refuses the rendered configuration:\n%v", err)
+	}
+	if d := load["HERA_LOCALES_DIR"]; d != "" {
+		if _, err := i18n.Load(d); err != nil {
+			t.Errorf("Hera refuses the locale files:\n%v", err)
+		}
 	}
 
 	// The replica rule.

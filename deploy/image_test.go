@@ -51,6 +51,8 @@ var imageFiles = map[string]int64{ // path → mode
 	"etc/ssl/certs/ca-certificates.crt": 0o644,
 	"etc/passwd":                        0o644,
 	"etc/group":                         0o644,
+	"usr/share/doc/hera/LICENSE":        0o644,
+	"usr/share/doc/hera/NOTICES":        0o644,
 }
 
 // TestImage builds the container image with scripts/image.sh (this
@@ -90,6 +92,7 @@ func TestImage(t *testing.T) {
 	}
 	files := imageLayerFiles(t, archive)
 	checkImageFiles(t, files)
+	checkNotices(t, files)
 
 	// Reproducible: the same sources, Go, CA bundle and SOURCE_DATE_EPOCH
 	// give the same image, built afresh.
@@ -258,15 +261,16 @@ func checkImageConfig(t *testing.T, img imageInfo) {
 		t.Errorf("image size %d bytes, want under %d", img.Size, imageMaxSize)
 	}
 	want := map[string]string{
-		"org.opencontainers.image.version": "test",
-		"org.opencontainers.image.created": imageCreated,
+		"org.opencontainers.image.version":  "test",
+		"org.opencontainers.image.created":  imageCreated,
+		"org.opencontainers.image.licenses": "Apache-2.0",
 	}
 	for k, v := range want {
 		if c.Labels[k] != v {
 			t.Errorf("label %s=%q, want %q", k, c.Labels[k], v)
 		}
 	}
-	for _, k := range []string{"org.opencontainers.image.source", "org.opencontainers.image.licenses", "org.opencontainers.image.revision"} {
+	for _, k := range []string{"org.opencontainers.image.source", "org.opencontainers.image.revision"} {
 		if c.Labels[k] == "" {
 			t.Errorf("label %s missing (labels %v)", k, c.Labels)
 		}
@@ -405,6 +409,102 @@ func checkImageFiles(t *testing.T, files map[string]imageFile) {
 	if !bytes.Equal(files["etc/ssl/certs/ca-certificates.crt"].body, host) {
 		t.Error("the image's CA bundle is not Debian's /etc/ssl/certs/ca-certificates.crt")
 	}
+}
+
+// checkNotices checks the image ships Hera's licence and the licence
+// notices of the binary next to it: the main module, every module `go
+// version -m` lists for the binary (by path and version, as it lists them)
+// and Go itself, each with a non-empty licence text.
+func checkNotices(t *testing.T, files map[string]imageFile) {
+	t.Helper()
+	root := stacktest.RepoRoot(t)
+	license, err := os.ReadFile(filepath.Join(root, "LICENSE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(files["usr/share/doc/hera/LICENSE"].body, license) {
+		t.Error("usr/share/doc/hera/LICENSE is not the repository's LICENSE")
+	}
+	if !bytes.HasPrefix(license, []byte("                                 Apache License\n                           Version 2.0, January 2004\n")) {
+		t.Error("LICENSE is not the Apache License 2.0")
+	}
+	info, err := buildinfo.Read(bytes.NewReader(files["usr/bin/hera"].body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := noticeSections(files["usr/share/doc/hera/NOTICES"].body)
+	want := []string{info.Main.Path + " " + info.Main.Version}
+	for _, m := range info.Deps {
+		line := m.Path + " " + m.Version
+		if r := m.Replace; r != nil {
+			line += " => " + r.Path + " " + r.Version
+		}
+		want = append(want, strings.TrimSpace(line))
+	}
+	want = append(want, "std "+info.GoVersion)
+	if len(want) < 30 {
+		t.Errorf("only %d modules in the binary's build information", len(want))
+	}
+	for _, m := range want {
+		texts, ok := sections[m]
+		if !ok {
+			t.Errorf("NOTICES has no section for %s", m)
+			continue
+		}
+		if len(texts) == 0 {
+			t.Errorf("NOTICES: %s has no licence file", m)
+		}
+		for name, text := range texts {
+			if len(strings.TrimSpace(text)) < 100 {
+				t.Errorf("NOTICES: %s's %s is %d bytes: %q", m, name, len(text), text)
+			}
+		}
+		delete(sections, m)
+	}
+	for m := range sections {
+		t.Errorf("NOTICES has a section for %s, which the binary does not contain", m)
+	}
+	if !strings.Contains(noticeText(files["usr/share/doc/hera/NOTICES"].body, info.Main.Path+" "+info.Main.Version), "Apache License") {
+		t.Error("NOTICES does not give Hera's own licence")
+	}
+}
+
+// noticeSections reads NOTICES: for each module line (framed by lines of
+// '='), its licence files (each after a "--- <name>" line) and their text.
+func noticeSections(b []byte) map[string]map[string]string {
+	rule := strings.Repeat("=", 80)
+	lines := strings.Split(string(b), "\n")
+	out := map[string]map[string]string{}
+	var module, file string
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if l == rule && i+2 < len(lines) && lines[i+2] == rule {
+			module, file = lines[i+1], ""
+			out[module] = map[string]string{}
+			i += 2
+			continue
+		}
+		if module == "" {
+			continue
+		}
+		if name, ok := strings.CutPrefix(l, "--- "); ok {
+			file = name
+			continue
+		}
+		if file != "" {
+			out[module][file] += l + "\n"
+		}
+	}
+	return out
+}
+
+// noticeText is one module's licence texts, concatenated.
+func noticeText(b []byte, module string) string {
+	var s strings.Builder
+	for _, text := range noticeSections(b)[module] {
+		s.WriteString(text)
+	}
+	return s.String()
 }
 
 // checkStaticBinary checks the binary was built as scripts/image.sh says:

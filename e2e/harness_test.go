@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -29,11 +28,8 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
-	"github.com/heraproject/hera/internal/config"
-	"github.com/heraproject/hera/internal/hydra"
-	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/app/apptest"
 	"github.com/heraproject/hera/internal/stack/stacktest"
-	"github.com/heraproject/hera/internal/web"
 )
 
 const (
@@ -86,53 +82,19 @@ func startWith(t *testing.T, o stacktest.Options) *suite {
 	return s
 }
 
-// startStack starts real Kratos and Hydra and serves Hera in process in
-// front of them, as internal/web's integration tests do.
+// startStack starts real Kratos and Hydra and Hera in front of them,
+// assembled as production assembles it (apptest: its guard, lockout store,
+// device cookies and session links). The journeys sign in and send codes
+// from one address (127.0.0.1) far more often than one person would, so
+// the per-IP limits are raised here: 1000 failures and 1000 code sends per
+// IP. Everything else is production's policy.
 func (s *suite) startStack(t *testing.T, o stacktest.Options) {
 	e := stacktest.Start(t, o)
-	env := map[string]string{
-		"HERA_PUBLIC_URL":   e.HeraURL,
-		"KRATOS_PUBLIC_URL": e.Kratos.PublicURL,
-		"KRATOS_ADMIN_URL":  e.Kratos.AdminURL,
-
-		"HERA_OAUTH2_TOKEN_HOOK_SECRET": e.TokenHookSecret,
-	}
-	if e.Hydra != nil {
-		env["HYDRA_ADMIN_URL"] = e.Hydra.AdminURL
-	}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := kratos.NewClient(cfg.Kratos.PublicURL, cfg.Kratos.AdminURL, cfg.Kratos.Timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var hc *hydra.Client
-	if cfg.Hydra.AdminURL != nil {
-		if hc, err = hydra.NewClient(cfg.Hydra.AdminURL, cfg.Hydra.Timeout); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.logs = &lockedBuffer{}
-	deps := web.Deps{
-		Logger:  slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Options: web.OptionsFrom(cfg),
-		Kratos:  kc,
-	}
-	if hc != nil {
-		deps.Hydra = hc
-	}
-	h, err := web.NewServer(deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.ServeHera(t, h)
-	t.Cleanup(func() {
-		if t.Failed() {
-			stacktest.LogLines(t, "hera log (last 16 KiB)", s.logs.Tail(16<<10))
-		}
+	h := apptest.Start(t, e, map[string]string{
+		"HERA_LOCKOUT_IP_MAX_FAILURES": "1000",
+		"HERA_SEND_LIMIT_IP":           "1000/1h",
 	})
+	s.logs = h.Logs // apptest shows its tail when the test fails
 	s.Env = e
 }
 

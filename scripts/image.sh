@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Builds Hera's container image (deploy/Containerfile): a static ./cmd/hera
 # built with this machine's Go for each architecture, copied with Debian's CA
-# bundle and a passwd/group naming user 65532 into a FROM scratch image.
-# Nothing is pulled from a registry; podman (or docker) builds it offline.
+# bundle, a passwd/group naming user 65532, Hera's LICENSE and the licence
+# notices of every Go module in the binary (scripts/notices) into a FROM
+# scratch image. Nothing is pulled from a registry; podman (or docker)
+# builds it offline.
 #   scripts/image.sh                      linux/amd64 and linux/arm64
 #   ARCHES=amd64 scripts/image.sh         one architecture
+# scripts/release.sh builds a release with it.
 # Settings (environment):
 #   IMAGE              image name, default localhost/hera
-#   VERSION            image tag and version label, default `git describe`, else dev
+#   VERSION            image tag, version label and `hera --version`, default
+#                      the VERSION file
 #   SOURCE_DATE_EPOCH  time stamped into the image, default the last commit's
 #                      time: the same sources, Go and CA bundle give the same
 #                      image digest (docs/deploying.md#reproducible-builds)
@@ -17,8 +21,8 @@
 #   IMAGE_SOURCE, IMAGE_LICENSES   the org.opencontainers.image.source and
 #                      .licenses labels
 # Each architecture is tagged IMAGE:VERSION-ARCH, and IMAGE:VERSION names
-# this machine's architecture. Publishing both under one name (a manifest
-# list) is shown in docs/deploying.md.
+# this machine's architecture. scripts/release.sh puts both under one name (a
+# manifest list in an OCI archive; docs/releasing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,12 +30,12 @@ IMAGE=${IMAGE:-localhost/hera}
 ARCHES=${ARCHES:-amd64 arm64}
 OUT=${OUT:-bin/image}
 IMAGE_SOURCE=${IMAGE_SOURCE:-https://github.com/heraproject/hera}
-# The repository declares no license yet: SPDX's "no assertion".
-IMAGE_LICENSES=${IMAGE_LICENSES:-NOASSERTION}
+# Hera's licence (LICENSE), as an SPDX identifier.
+IMAGE_LICENSES=${IMAGE_LICENSES:-Apache-2.0}
 if [[ -z ${VERSION:-} ]]; then
-  VERSION=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+  VERSION=$(<VERSION)
 fi
-REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+REVISION=$(git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 if [[ -z ${SOURCE_DATE_EPOCH:-} ]]; then
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 fi
@@ -73,16 +77,22 @@ if grep -Eqs '^[[:space:]]*(var[[:space:]]+)?version([[:space:]]+string)?[[:spac
 fi
 
 mkdir -p "$OUT"
+# The notices generator, built once for this machine.
+go build -o "$OUT/notices" ./scripts/notices
 refs=()
 for arch in $ARCHES; do
   ctx=$OUT/$arch
   rm -rf "$ctx"
   root=$ctx/rootfs
-  mkdir -p "$root/usr/bin" "$root/etc/ssl/certs"
+  mkdir -p "$root/usr/bin" "$root/etc/ssl/certs" "$root/usr/share/doc/hera"
   echo "building hera $VERSION for linux/$arch ..." >&2
   CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOFLAGS=-buildvcs=false \
     go build -trimpath -ldflags "$ldflags" -o "$root/usr/bin/hera" ./cmd/hera
   cp "$ca" "$root/etc/ssl/certs/ca-certificates.crt"
+  # Hera's licence, and those of the Go modules compiled into this binary
+  # (as `go version -m` lists them) and of Go itself.
+  cp LICENSE "$root/usr/share/doc/hera/LICENSE"
+  "$OUT/notices" -main-license LICENSE -o "$root/usr/share/doc/hera/NOTICES" "$root/usr/bin/hera"
   printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' \
     'nonroot:x:65532:65532:nonroot:/nonexistent:/sbin/nologin' >"$root/etc/passwd"
   printf '%s\n' 'root:x:0:' 'nonroot:x:65532:' >"$root/etc/group"

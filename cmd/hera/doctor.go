@@ -6,13 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/url"
-	"time"
 
+	"github.com/heraproject/hera/internal/app"
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/doctor"
-	"github.com/heraproject/hera/internal/kratos"
 )
 
 // exitError is an error with the exit status main gives it.
@@ -30,9 +28,8 @@ const (
 	exitInvalid  = 2 // a bad command line or configuration
 )
 
-// doctorTimeout bounds the whole of hera doctor by default, and the checks
-// at start.
-const doctorTimeout = time.Minute
+// doctorTimeout bounds the whole of hera doctor by default.
+const doctorTimeout = app.DoctorTimeout
 
 const doctorUsage = `Usage: hera doctor [-hydra-public-url URL] [-timeout 1m] [-plain]
 
@@ -95,7 +92,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		}
 	}
 	fmt.Fprint(stdout, "\n\n")
-	rep := doctor.Run(ctx, doctorOptions(cfg, hp))
+	rep := doctor.Run(ctx, app.DoctorOptions(cfg, hp))
 	if err := rep.Write(stdout, *plain); err != nil {
 		return err
 	}
@@ -125,58 +122,4 @@ func hydraPublicURL(v string) (*url.URL, error) {
 		return nil, errors.New("want an http:// or https:// URL")
 	}
 	return u, nil
-}
-
-func doctorOptions(cfg *config.Config, hydraPublic *url.URL) doctor.Options {
-	return doctor.Options{
-		PublicURL:         cfg.HTTP.PublicURL,
-		AllowedReturnURLs: cfg.HTTP.AllowedReturnURLs,
-		KratosPublicURL:   cfg.Kratos.PublicURL,
-		KratosAdminURL:    cfg.Kratos.AdminURL,
-		SessionCookie:     cfg.Kratos.SessionCookie,
-		KratosVersion:     kratos.MirroredVersion,
-		HydraAdminURL:     cfg.Hydra.AdminURL,
-		HydraPublicURL:    hydraPublic,
-		Timeout:           max(cfg.Kratos.Timeout, cfg.Hydra.Timeout),
-	}
-}
-
-// startupChecks runs hera doctor's checks in the background and logs a
-// warning per problem found. It never delays start-up, and Kratos or Hydra
-// being slow or down only makes it log so. stop cancels the checks and
-// waits until they have removed what they created (a few seconds at most).
-func startupChecks(ctx context.Context, cfg *config.Config, log *slog.Logger) (stop func()) {
-	if !cfg.Log.StartupChecks {
-		return func() {}
-	}
-	o := doctorOptions(cfg, cfg.Hydra.PublicURL)
-	// No temporary identity at every start (Kratos's login hooks would
-	// fire): hera doctor makes that check.
-	o.NoSignIn = true
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		rep := doctor.Run(ctx, o)
-		if parent.Err() != nil {
-			return // shutting down: the failures are ours
-		}
-		for _, r := range rep.Results {
-			switch r.Status {
-			case doctor.Fail:
-				log.Warn("configuration problem", "check", r.Check, "problem", r.Message, "setting", r.Setting, "fix", r.Fix)
-			case doctor.Warn:
-				log.Warn("configuration warning", "check", r.Check, "warning", r.Message, "setting", r.Setting, "fix", r.Fix)
-			case doctor.Skip:
-				log.Info("configuration not checked", "check", r.Check, "reason", r.Message)
-			}
-		}
-		log.Info("configuration checked", "problems", rep.Failed(), "passed", rep.Passed(), "not_checked", rep.Skipped(),
-			"hint", "hera doctor prints the report")
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
 }

@@ -10,20 +10,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/heraproject/hera/internal/app"
 	"github.com/heraproject/hera/internal/config"
-	"github.com/heraproject/hera/internal/hydra"
-	"github.com/heraproject/hera/internal/kratos"
-	"github.com/heraproject/hera/internal/lockout"
 	"github.com/heraproject/hera/internal/logbuf"
-	"github.com/heraproject/hera/internal/metrics"
 	"github.com/heraproject/hera/internal/requestid"
 	"github.com/heraproject/hera/internal/tracing"
-	"github.com/heraproject/hera/internal/web"
 )
-
-// tracingFlushTimeout bounds sending the last spans on shutdown: a
-// collector that is down must not hold up a restart.
-const tracingFlushTimeout = 5 * time.Second
 
 // errUsage marks a bad command line; the usage text has been printed.
 var errUsage = errors.New("invalid arguments")
@@ -71,88 +63,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logOut = lw
 	}
 	log := slog.New(requestid.Handler{Handler: slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.Log.Level})})
-	// hera doctor's checks, in the background: a warning per problem.
-	defer startupChecks(ctx, cfg, log)()
-
-	tr, err := tracing.Setup(ctx, tcfg, tracing.Options{Logger: log, Version: version})
+	a, err := app.New(ctx, cfg, tcfg, log, version)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		// Deferred, so it runs once the server has shut down: the last
-		// requests' spans are sent too.
-		fctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
-		defer cancel()
-		if err := tr.Shutdown(fctx); err != nil {
-			log.Warn("tracing: spans not flushed on shutdown", "err", err)
-		}
-	}()
-	if tr.Enabled() {
-		log.Info("tracing", "protocol", tcfg.Protocol, "endpoint", tcfg.Endpoint.Redacted(), "sampler", tcfg.Sampler,
-			"service_name", tcfg.ServiceName)
-	}
-
-	var m *metrics.Metrics
-	if cfg.Log.MetricsListen != "" {
-		m = metrics.New()
-	}
-	kc, err := kratos.NewClient(cfg.Kratos.PublicURL, cfg.Kratos.AdminURL, cfg.Kratos.Timeout)
-	if err != nil {
-		return err
-	}
-	store, closeStore, err := openLockoutStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	if tr.Enabled() {
-		store = tracedStore{Store: store, t: tr, system: cfg.Lockout.Store}
-	}
-	policy := cfg.Lockout.Policy
-	if m != nil {
-		policy.OnExpired = m.ReservationsExpired
-	}
-	limiter, err := lockout.New(store, policy)
-	if err != nil {
-		return err
-	}
-	g, widget, err := newGuard(cfg, log, limiter, kc, m, tr)
-	if err != nil {
-		return err
-	}
-	// The lockout store also holds which Hydra login session each Kratos
-	// session signed in to apps (single sign-out).
-	deps := web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: kc, Guard: g, Captcha: widget, Links: limiter}
-	if cfg.Lockout.Store != "memory" {
-		deps.Lockout = storeReadiness{store, cfg.Lockout.Policy.Realm}
-	}
-	if cfg.Hydra.AdminURL != nil {
-		hc, err := hydra.NewClient(cfg.Hydra.AdminURL, cfg.Hydra.Timeout)
-		if err != nil {
-			return err
-		}
-		deps.Hydra = hc
-		if m != nil {
-			hc.WrapTransport(func(rt http.RoundTripper) http.RoundTripper { return m.Transport("hydra", rt) })
-		}
-		hc.WrapTransport(func(rt http.RoundTripper) http.RoundTripper { return tr.Transport("hydra", rt) })
-	}
-	if m != nil {
-		deps.Metrics = m
-		kc.WrapTransport(func(rt http.RoundTripper) http.RoundTripper { return m.Transport("kratos", rt) })
-	}
-	// Off, Transport returns the transport it is given: nothing changes.
-	kc.WrapTransport(func(rt http.RoundTripper) http.RoundTripper { return tr.Transport("kratos", rt) })
-	if tr.Enabled() {
-		deps.Tracing = tr
-	}
-
-	handler, err := web.NewServer(deps)
-	if err != nil {
-		return err
-	}
+	// Deferred, so it runs once the server has shut down: the last
+	// requests' spans are sent too.
+	defer a.Close(context.WithoutCancel(ctx))
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           a.Handler,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		WriteTimeout:      cfg.HTTP.WriteTimeout,
@@ -170,9 +89,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
-	if m != nil {
+	if a.Metrics != nil {
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", m.Handler())
+		mux.Handle("GET /metrics", a.Metrics)
 		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, WriteTimeout: cfg.HTTP.WriteTimeout}
 		mln, err := net.Listen("tcp", cfg.Log.MetricsListen)
 		if err != nil {

@@ -238,7 +238,7 @@ func TestNewHTTPClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = v.Verify(t.Context(), url.Values{"cf-turnstile-response": {"tok"}}, "")
-	checkErr(t, err, captcha.KindUnavailable, captcha.ReasonTransport)
+	checkErr(t, err, captcha.FaultUnavailable, captcha.ReasonTransport)
 	if !used {
 		t.Error("custom transport not used")
 	}
@@ -256,13 +256,13 @@ func TestErrorText(t *testing.T) {
 		err  *captcha.Error
 		want string
 	}{
-		{&captcha.Error{Kind: captcha.KindChallenge, Reason: captcha.ReasonEmptyToken},
+		{&captcha.Error{Fault: captcha.FaultChallenge, Reason: captcha.ReasonEmptyToken},
 			"captcha: challenge failed: empty-token"},
-		{&captcha.Error{Kind: captcha.KindChallenge, Reason: captcha.ReasonRejected, Codes: []string{"timeout-or-duplicate"}, Attempts: 1},
+		{&captcha.Error{Fault: captcha.FaultChallenge, Reason: captcha.ReasonRejected, Codes: []string{"timeout-or-duplicate"}, Attempts: 1},
 			"captcha: challenge failed: rejected [timeout-or-duplicate]"},
-		{&captcha.Error{Kind: captcha.KindUnavailable, Reason: captcha.ReasonHTTPStatus, Status: 503, Attempts: 2},
+		{&captcha.Error{Fault: captcha.FaultUnavailable, Reason: captcha.ReasonHTTPStatus, Status: 503, Attempts: 2},
 			"captcha: verification unavailable: http-status (HTTP 503) after 2 attempts"},
-		{&captcha.Error{Kind: captcha.KindUnavailable, Reason: captcha.ReasonTransport, Err: errors.New("connection refused"), Attempts: 1},
+		{&captcha.Error{Fault: captcha.FaultUnavailable, Reason: captcha.ReasonTransport, Err: errors.New("connection refused"), Attempts: 1},
 			"captcha: verification unavailable: transport: connection refused"},
 	}
 	for _, tt := range tests {
@@ -270,14 +270,14 @@ func TestErrorText(t *testing.T) {
 			t.Errorf("got %q, want %q", got, tt.want)
 		}
 	}
-	wrapped := fmt.Errorf("login: %w", &captcha.Error{Kind: captcha.KindUnavailable, Reason: captcha.ReasonTimeout})
-	if !errors.Is(wrapped, captcha.ErrUnavailable) || captcha.KindOf(wrapped) != captcha.KindUnavailable || captcha.ReasonOf(wrapped) != captcha.ReasonTimeout {
+	wrapped := fmt.Errorf("login: %w", &captcha.Error{Fault: captcha.FaultUnavailable, Reason: captcha.ReasonTimeout})
+	if !errors.Is(wrapped, captcha.ErrUnavailable) || captcha.FaultOf(wrapped) != captcha.FaultUnavailable || captcha.ReasonOf(wrapped) != captcha.ReasonTimeout {
 		t.Error("wrapped error loses its kind")
 	}
-	if captcha.KindOf(nil) != 0 || captcha.KindOf(errors.New("other")) != captcha.KindUnavailable || captcha.ReasonOf(errors.New("other")) != "" {
+	if captcha.FaultOf(nil) != 0 || captcha.FaultOf(errors.New("other")) != captcha.FaultUnavailable || captcha.ReasonOf(errors.New("other")) != "" {
 		t.Error("KindOf/ReasonOf of non-captcha errors")
 	}
-	if captcha.KindChallenge.String() != "challenge" || captcha.KindUnavailable.String() != "unavailable" {
+	if captcha.FaultChallenge.String() != "challenge" || captcha.FaultUnavailable.String() != "unavailable" {
 		t.Error("Kind.String")
 	}
 }

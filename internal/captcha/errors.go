@@ -38,35 +38,35 @@ var configCodes = map[string]bool{
 	"not-using-dummy-secret":   true,
 }
 
-// Kind says who failed: the user (KindChallenge) or the captcha service or
-// Hera's configuration (KindUnavailable). Both fail closed.
-type Kind int
+// Fault says who failed: the user (FaultChallenge) or the captcha service or
+// Hera's configuration (FaultUnavailable). Both fail closed.
+type Fault int
 
 const (
-	// KindChallenge: the user did not pass the challenge (no token, a
+	// FaultChallenge: the user did not pass the challenge (no token, a
 	// malformed, invalid, expired or already used token, a token for another
 	// hostname or action). Show "please complete the challenge".
-	KindChallenge Kind = iota + 1
-	// KindUnavailable: siteverify could not give an answer Hera can trust
+	FaultChallenge Fault = iota + 1
+	// FaultUnavailable: siteverify could not give an answer Hera can trust
 	// (timeout, transport error, 5xx after the retry, garbage, a rejected
 	// secret). Show "temporarily unavailable" and alert the operator.
-	KindUnavailable
+	FaultUnavailable
 )
 
-func (k Kind) String() string {
+func (k Fault) String() string {
 	switch k {
-	case KindChallenge:
+	case FaultChallenge:
 		return "challenge"
-	case KindUnavailable:
+	case FaultUnavailable:
 		return "unavailable"
 	}
-	return fmt.Sprintf("Kind(%d)", int(k))
+	return fmt.Sprintf("Fault(%d)", int(k))
 }
 
 // Reason is a short, stable, log-safe word for why verification failed.
 type Reason string
 
-// Reasons of KindChallenge.
+// Reasons of FaultChallenge.
 const (
 	ReasonMissingToken     Reason = "missing-token"     // the form has no token field
 	ReasonEmptyToken       Reason = "empty-token"       // the field is empty (widget not solved)
@@ -78,7 +78,7 @@ const (
 	ReasonActionMismatch   Reason = "action-mismatch"   // action differs from Config.Action
 )
 
-// Reasons of KindUnavailable.
+// Reasons of FaultUnavailable.
 const (
 	ReasonMisconfigured Reason = "misconfigured"  // siteverify refused the secret, site key or request; see Error.Codes
 	ReasonProviderError Reason = "provider-error" // internal-error, also on the retry
@@ -89,7 +89,7 @@ const (
 	ReasonTransport     Reason = "transport"      // connection, DNS or TLS failure
 )
 
-// Sentinels to test an error's Kind with errors.Is.
+// Sentinels to test an error's Fault with errors.Is.
 var (
 	ErrChallengeFailed = errors.New("captcha: challenge failed")
 	ErrUnavailable     = errors.New("captcha: verification unavailable")
@@ -98,7 +98,7 @@ var (
 // Error is the error Verify returns. Its text and fields never contain the
 // token or the secret, so it can be logged as is.
 type Error struct {
-	Kind     Kind
+	Fault    Fault
 	Reason   Reason
 	Codes    []string // error-codes of the last siteverify answer, if any
 	Status   int      // HTTP status of the last answer, if any
@@ -108,7 +108,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	if e.Kind == KindChallenge {
+	if e.Fault == FaultChallenge {
 		b.WriteString(ErrChallengeFailed.Error())
 	} else {
 		b.WriteString(ErrUnavailable.Error())
@@ -134,28 +134,28 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrChallengeFailed) and
-// errors.Is(err, ErrUnavailable) test the Kind.
+// errors.Is(err, ErrUnavailable) test the Fault.
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrChallengeFailed:
-		return e.Kind == KindChallenge
+		return e.Fault == FaultChallenge
 	case ErrUnavailable:
-		return e.Kind == KindUnavailable
+		return e.Fault == FaultUnavailable
 	}
 	return false
 }
 
-// KindOf returns the Kind of an error from Verify, or 0 for nil. Any other
-// error counts as KindUnavailable.
-func KindOf(err error) Kind {
+// FaultOf returns the Fault of an error from Verify, or 0 for nil. Any other
+// error counts as FaultUnavailable.
+func FaultOf(err error) Fault {
 	if err == nil {
 		return 0
 	}
 	var e *Error
 	if errors.As(err, &e) {
-		return e.Kind
+		return e.Fault
 	}
-	return KindUnavailable
+	return FaultUnavailable
 }
 
 // ReasonOf returns the Reason of an error from Verify, or "" if it has none.

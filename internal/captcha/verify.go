@@ -99,7 +99,7 @@ func (v *Verifier) Verify(ctx context.Context, form url.Values, remoteIP string)
 
 // token returns the single token in form, or why there is none usable.
 func (v *Verifier) token(form url.Values) (string, *Error) {
-	challenge := func(r Reason) *Error { return &Error{Kind: KindChallenge, Reason: r} }
+	challenge := func(r Reason) *Error { return &Error{Fault: FaultChallenge, Reason: r} }
 	vals := form[v.provider.FormField()]
 	switch {
 	case len(vals) == 0:
@@ -186,19 +186,19 @@ func (v *Verifier) judge(a *answer, res *Result) (*Error, bool) {
 		case internal:
 			return unavailable(ReasonProviderError, nil), true
 		}
-		return &Error{Kind: KindChallenge, Reason: ReasonRejected}, false
+		return &Error{Fault: FaultChallenge, Reason: ReasonRejected}, false
 	}
 	if len(v.hostnames) > 0 && !containsFold(v.hostnames, res.Hostname) {
-		return &Error{Kind: KindChallenge, Reason: ReasonHostnameMismatch}, false
+		return &Error{Fault: FaultChallenge, Reason: ReasonHostnameMismatch}, false
 	}
 	if v.action != "" && res.Action != v.action {
-		return &Error{Kind: KindChallenge, Reason: ReasonActionMismatch}, false
+		return &Error{Fault: FaultChallenge, Reason: ReasonActionMismatch}, false
 	}
 	return nil, false
 }
 
 func unavailable(r Reason, err error) *Error {
-	return &Error{Kind: KindUnavailable, Reason: r, Err: err}
+	return &Error{Fault: FaultUnavailable, Reason: r, Err: err}
 }
 
 // requestError classifies a failed request or body read. The *url.Error

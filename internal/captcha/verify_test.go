@@ -44,7 +44,7 @@ func mustVerifier(t *testing.T, srv *captchatest.Server, edit func(*captcha.Conf
 func tokenForm(tok string) url.Values { return url.Values{field: {tok}} }
 
 // checkErr checks err's kind and reason (kind 0: no error).
-func checkErr(t *testing.T, err error, kind captcha.Kind, reason captcha.Reason) {
+func checkErr(t *testing.T, err error, kind captcha.Fault, reason captcha.Reason) {
 	t.Helper()
 	if kind == 0 {
 		if err != nil {
@@ -59,19 +59,19 @@ func checkErr(t *testing.T, err error, kind captcha.Kind, reason captcha.Reason)
 	if !errors.As(err, &e) {
 		t.Fatalf("error %T %v is not *captcha.Error", err, err)
 	}
-	if e.Kind != kind || e.Reason != reason {
-		t.Fatalf("got %s/%s (%v), want %s/%s", e.Kind, e.Reason, err, kind, reason)
+	if e.Fault != kind || e.Reason != reason {
+		t.Fatalf("got %s/%s (%v), want %s/%s", e.Fault, e.Reason, err, kind, reason)
 	}
 	wantSentinel := captcha.ErrChallengeFailed
 	otherSentinel := captcha.ErrUnavailable
-	if kind == captcha.KindUnavailable {
+	if kind == captcha.FaultUnavailable {
 		wantSentinel, otherSentinel = otherSentinel, wantSentinel
 	}
 	if !errors.Is(err, wantSentinel) || errors.Is(err, otherSentinel) {
 		t.Errorf("errors.Is does not follow the kind: %v", err)
 	}
-	if captcha.KindOf(err) != kind || captcha.ReasonOf(err) != reason {
-		t.Errorf("KindOf/ReasonOf = %s/%s", captcha.KindOf(err), captcha.ReasonOf(err))
+	if captcha.FaultOf(err) != kind || captcha.ReasonOf(err) != reason {
+		t.Errorf("KindOf/ReasonOf = %s/%s", captcha.FaultOf(err), captcha.ReasonOf(err))
 	}
 }
 
@@ -93,7 +93,7 @@ func TestVerifyAgainstServer(t *testing.T) {
 		edit   func(*captcha.Config)
 		setup  func(srv *captchatest.Server) // before the checked call
 		token  func(srv *captchatest.Server) string
-		kind   captcha.Kind
+		kind   captcha.Fault
 		reason captcha.Reason
 		codes  []string
 		// siteverify requests expected, and whether they share one key
@@ -104,41 +104,41 @@ func TestVerifyAgainstServer(t *testing.T) {
 		{name: "fresh dummy token", token: (*captchatest.Server).Token, requests: 1},
 		{name: "turnstile dummy token", token: fixed(captchatest.DummyToken), requests: 1},
 		{name: "exactly max length", token: fixed(captchatest.DummyTokenPrefix + strings.Repeat("x", captcha.MaxTokenLen-len(captchatest.DummyTokenPrefix))), requests: 1},
-		{name: "fail", token: fixed("not-a-passing-token"), kind: captcha.KindChallenge, reason: captcha.ReasonRejected,
+		{name: "fail", token: fixed("not-a-passing-token"), kind: captcha.FaultChallenge, reason: captcha.ReasonRejected,
 			codes: []string{captcha.CodeInvalidInputResponse}, requests: 1},
-		{name: "spent", setup: spend("pass"), token: fixed("pass"), kind: captcha.KindChallenge, reason: captcha.ReasonRejected,
+		{name: "spent", setup: spend("pass"), token: fixed("pass"), kind: captcha.FaultChallenge, reason: captcha.ReasonRejected,
 			codes: []string{captcha.CodeTimeoutOrDuplicate}, requests: 1},
 		{name: "timeout", setup: mode(captchatest.Hang), token: fixed("pass"),
 			edit: func(c *captcha.Config) { c.Timeout = 200 * time.Millisecond },
-			kind: captcha.KindUnavailable, reason: captcha.ReasonTimeout, requests: 1},
+			kind: captcha.FaultUnavailable, reason: captcha.ReasonTimeout, requests: 1},
 		{name: "garbage", setup: mode(captchatest.Garbage), token: fixed("pass"),
-			kind: captcha.KindUnavailable, reason: captcha.ReasonBadResponse, requests: 1},
+			kind: captcha.FaultUnavailable, reason: captcha.ReasonBadResponse, requests: 1},
 		{name: "500 then success", setup: mode(captchatest.Status500Once), token: fixed("pass"), requests: 2},
 		{name: "500 twice", setup: mode(captchatest.Status500), token: fixed("pass"),
-			kind: captcha.KindUnavailable, reason: captcha.ReasonHTTPStatus, requests: 2, status: 500},
+			kind: captcha.FaultUnavailable, reason: captcha.ReasonHTTPStatus, requests: 2, status: 500},
 		{name: "internal-error then success", setup: mode(captchatest.InternalErrorOnce), token: fixed("pass"), requests: 2},
 		{name: "internal-error twice", setup: mode(captchatest.InternalError), token: fixed("pass"),
-			kind: captcha.KindUnavailable, reason: captcha.ReasonProviderError, codes: []string{captcha.CodeInternalError}, requests: 2},
+			kind: captcha.FaultUnavailable, reason: captcha.ReasonProviderError, codes: []string{captcha.CodeInternalError}, requests: 2},
 		{name: "hostname matches", edit: hostnames("login.example.com", "localhost"), token: fixed("pass"), requests: 1},
 		{name: "hostname matches any case", opts: captchatest.Options{Hostname: "Login.Example.COM"},
 			edit: hostnames("login.example.com"), token: fixed("pass"), requests: 1},
 		{name: "hostname mismatch", edit: hostnames("login.example.com"), token: fixed("pass"),
-			kind: captcha.KindChallenge, reason: captcha.ReasonHostnameMismatch, requests: 1},
+			kind: captcha.FaultChallenge, reason: captcha.ReasonHostnameMismatch, requests: 1},
 		{name: "hostname empty in answer", opts: captchatest.Options{Hostname: ""}, setup: func(s *captchatest.Server) { s.SetHostname("") },
 			edit: hostnames("localhost"), token: fixed("pass"),
-			kind: captcha.KindChallenge, reason: captcha.ReasonHostnameMismatch, requests: 1},
+			kind: captcha.FaultChallenge, reason: captcha.ReasonHostnameMismatch, requests: 1},
 		{name: "action matches", opts: captchatest.Options{Action: "login"}, edit: action("login"), token: fixed("pass"), requests: 1},
 		{name: "action mismatch", opts: captchatest.Options{Action: "registration"}, edit: action("login"), token: fixed("pass"),
-			kind: captcha.KindChallenge, reason: captcha.ReasonActionMismatch, requests: 1},
+			kind: captcha.FaultChallenge, reason: captcha.ReasonActionMismatch, requests: 1},
 		{name: "action missing in answer", edit: action("login"), token: fixed("pass"),
-			kind: captcha.KindChallenge, reason: captcha.ReasonActionMismatch, requests: 1},
+			kind: captcha.FaultChallenge, reason: captcha.ReasonActionMismatch, requests: 1},
 		{name: "wrong secret", edit: func(c *captcha.Config) { c.Secret = "wrong-secret" }, token: fixed("pass"),
-			kind: captcha.KindUnavailable, reason: captcha.ReasonMisconfigured, codes: []string{captcha.CodeInvalidInputSecret}, requests: 1},
+			kind: captcha.FaultUnavailable, reason: captcha.ReasonMisconfigured, codes: []string{captcha.CodeInvalidInputSecret}, requests: 1},
 		{name: "cloudflare test secret passes", edit: secret(captchatest.TestSecretPass), token: fixed(captchatest.DummyToken), requests: 1},
 		{name: "cloudflare test secret fails", edit: secret(captchatest.TestSecretFail), token: fixed(captchatest.DummyToken),
-			kind: captcha.KindChallenge, reason: captcha.ReasonRejected, codes: []string{captcha.CodeInvalidInputResponse}, requests: 1},
+			kind: captcha.FaultChallenge, reason: captcha.ReasonRejected, codes: []string{captcha.CodeInvalidInputResponse}, requests: 1},
 		{name: "cloudflare test secret spent", edit: secret(captchatest.TestSecretSpent), token: fixed(captchatest.DummyToken),
-			kind: captcha.KindChallenge, reason: captcha.ReasonRejected, codes: []string{captcha.CodeTimeoutOrDuplicate}, requests: 1},
+			kind: captcha.FaultChallenge, reason: captcha.ReasonRejected, codes: []string{captcha.CodeTimeoutOrDuplicate}, requests: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,7 +267,7 @@ func TestVerifyRejectsBadTokensLocally(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := v.Verify(context.Background(), tt.form, "203.0.113.7")
-			checkErr(t, err, captcha.KindChallenge, tt.reason)
+			checkErr(t, err, captcha.FaultChallenge, tt.reason)
 			if res.Success || res.Attempts != 0 {
 				t.Errorf("result %+v", res)
 			}
@@ -364,7 +364,7 @@ func TestVerifyProviders(t *testing.T) {
 			v = mustVerifier(t, srv, func(c *captcha.Config) { c.Provider = tt.provider; c.SiteKey = "other-key" })
 			_, err := v.Verify(context.Background(), url.Values{tt.field: {srv.Token()}}, "")
 			if tt.siteKeyed {
-				checkErr(t, err, captcha.KindUnavailable, captcha.ReasonMisconfigured)
+				checkErr(t, err, captcha.FaultUnavailable, captcha.ReasonMisconfigured)
 			} else {
 				checkErr(t, err, 0, "")
 			}
@@ -400,48 +400,48 @@ func TestVerifyOddAnswers(t *testing.T) {
 	tests := []struct {
 		name     string
 		h        http.HandlerFunc
-		kind     captcha.Kind
+		kind     captcha.Fault
 		reason   captcha.Reason
 		requests int32
 	}{
 		{"plain success", answer(200, okAnswer), 0, "", 1},
-		{"400", answer(400, okAnswer), captcha.KindUnavailable, captcha.ReasonHTTPStatus, 1},
-		{"403", answer(403, okAnswer), captcha.KindUnavailable, captcha.ReasonHTTPStatus, 1},
-		{"429", answer(429, okAnswer), captcha.KindUnavailable, captcha.ReasonHTTPStatus, 1},
-		{"204", answer(204, ""), captcha.KindUnavailable, captcha.ReasonHTTPStatus, 1},
-		{"503 twice", answer(503, okAnswer), captcha.KindUnavailable, captcha.ReasonHTTPStatus, 2},
+		{"400", answer(400, okAnswer), captcha.FaultUnavailable, captcha.ReasonHTTPStatus, 1},
+		{"403", answer(403, okAnswer), captcha.FaultUnavailable, captcha.ReasonHTTPStatus, 1},
+		{"429", answer(429, okAnswer), captcha.FaultUnavailable, captcha.ReasonHTTPStatus, 1},
+		{"204", answer(204, ""), captcha.FaultUnavailable, captcha.ReasonHTTPStatus, 1},
+		{"503 twice", answer(503, okAnswer), captcha.FaultUnavailable, captcha.ReasonHTTPStatus, 2},
 		{"redirect not followed", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
-		}, captcha.KindUnavailable, captcha.ReasonHTTPStatus, 1},
-		{"empty body", answer(200, ""), captcha.KindUnavailable, captcha.ReasonBadResponse, 1},
-		{"null", answer(200, "null"), captcha.KindUnavailable, captcha.ReasonBadResponse, 1},
-		{"empty object", answer(200, "{}"), captcha.KindUnavailable, captcha.ReasonBadResponse, 1},
-		{"success as string", answer(200, `{"success":"true"}`), captcha.KindUnavailable, captcha.ReasonBadResponse, 1},
-		{"success as number", answer(200, `{"success":1}`), captcha.KindUnavailable, captcha.ReasonBadResponse, 1},
-		{"array", answer(200, `[{"success":true}]`), captcha.KindUnavailable, captcha.ReasonBadResponse, 1},
-		{"trailing garbage", answer(200, okAnswer+"x"), captcha.KindUnavailable, captcha.ReasonBadResponse, 1},
-		{"two objects", answer(200, okAnswer+okAnswer), captcha.KindUnavailable, captcha.ReasonBadResponse, 1},
-		{"codes not a list", answer(200, `{"success":false,"error-codes":"internal-error"}`), captcha.KindUnavailable, captcha.ReasonBadResponse, 1},
+		}, captcha.FaultUnavailable, captcha.ReasonHTTPStatus, 1},
+		{"empty body", answer(200, ""), captcha.FaultUnavailable, captcha.ReasonBadResponse, 1},
+		{"null", answer(200, "null"), captcha.FaultUnavailable, captcha.ReasonBadResponse, 1},
+		{"empty object", answer(200, "{}"), captcha.FaultUnavailable, captcha.ReasonBadResponse, 1},
+		{"success as string", answer(200, `{"success":"true"}`), captcha.FaultUnavailable, captcha.ReasonBadResponse, 1},
+		{"success as number", answer(200, `{"success":1}`), captcha.FaultUnavailable, captcha.ReasonBadResponse, 1},
+		{"array", answer(200, `[{"success":true}]`), captcha.FaultUnavailable, captcha.ReasonBadResponse, 1},
+		{"trailing garbage", answer(200, okAnswer+"x"), captcha.FaultUnavailable, captcha.ReasonBadResponse, 1},
+		{"two objects", answer(200, okAnswer+okAnswer), captcha.FaultUnavailable, captcha.ReasonBadResponse, 1},
+		{"codes not a list", answer(200, `{"success":false,"error-codes":"internal-error"}`), captcha.FaultUnavailable, captcha.ReasonBadResponse, 1},
 		{"too large", answer(200, `{"success":true,"hostname":"`+strings.Repeat("a", captcha.MaxResponseBytes)+`"}`),
-			captcha.KindUnavailable, captcha.ReasonBadResponse, 1},
+			captcha.FaultUnavailable, captcha.ReasonBadResponse, 1},
 		{"large but within limit", answer(200, `{"success":true,"cdata":"`+strings.Repeat("a", 60<<10)+`"}`), 0, "", 1},
-		{"success false without codes", answer(200, `{"success":false}`), captcha.KindChallenge, captcha.ReasonRejected, 1},
-		{"unknown code", answer(200, `{"success":false,"error-codes":["something-new"]}`), captcha.KindChallenge, captcha.ReasonRejected, 1},
-		{"missing-input-secret", answer(200, `{"success":false,"error-codes":["missing-input-secret"]}`), captcha.KindUnavailable, captcha.ReasonMisconfigured, 1},
-		{"bad-request", answer(200, `{"success":false,"error-codes":["bad-request"]}`), captcha.KindUnavailable, captcha.ReasonMisconfigured, 1},
+		{"success false without codes", answer(200, `{"success":false}`), captcha.FaultChallenge, captcha.ReasonRejected, 1},
+		{"unknown code", answer(200, `{"success":false,"error-codes":["something-new"]}`), captcha.FaultChallenge, captcha.ReasonRejected, 1},
+		{"missing-input-secret", answer(200, `{"success":false,"error-codes":["missing-input-secret"]}`), captcha.FaultUnavailable, captcha.ReasonMisconfigured, 1},
+		{"bad-request", answer(200, `{"success":false,"error-codes":["bad-request"]}`), captcha.FaultUnavailable, captcha.ReasonMisconfigured, 1},
 		{"misconfiguration wins over the token", answer(200, `{"success":false,"error-codes":["invalid-input-response","invalid-input-secret"]}`),
-			captcha.KindUnavailable, captcha.ReasonMisconfigured, 1},
+			captcha.FaultUnavailable, captcha.ReasonMisconfigured, 1},
 		{"misconfiguration is not retried", answer(200, `{"success":false,"error-codes":["internal-error","invalid-input-secret"]}`),
-			captcha.KindUnavailable, captcha.ReasonMisconfigured, 1},
-		{"hcaptcha expired", answer(200, `{"success":false,"error-codes":["expired-input-response"]}`), captcha.KindChallenge, captcha.ReasonRejected, 1},
+			captcha.FaultUnavailable, captcha.ReasonMisconfigured, 1},
+		{"hcaptcha expired", answer(200, `{"success":false,"error-codes":["expired-input-response"]}`), captcha.FaultChallenge, captcha.ReasonRejected, 1},
 		{"echoed secret redacted", answer(200, `{"success":false,"error-codes":["`+sec+`","x`+tok+`"],"hostname":"`+sec+`"}`),
-			captcha.KindChallenge, captcha.ReasonRejected, 1},
+			captcha.FaultChallenge, captcha.ReasonRejected, 1},
 		{"closed connection", func(w http.ResponseWriter, r *http.Request) {
 			conn, _, err := http.NewResponseController(w).Hijack()
 			if err == nil {
 				_ = conn.Close()
 			}
-		}, captcha.KindUnavailable, captcha.ReasonTransport, 1},
+		}, captcha.FaultUnavailable, captcha.ReasonTransport, 1},
 		{"slow body", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(200)
 			_, _ = w.Write([]byte(`{"success":`))
@@ -450,7 +450,7 @@ func TestVerifyOddAnswers(t *testing.T) {
 			case <-r.Context().Done():
 			case <-time.After(5 * time.Second):
 			}
-		}, captcha.KindUnavailable, captcha.ReasonTimeout, 1},
+		}, captcha.FaultUnavailable, captcha.ReasonTimeout, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -496,7 +496,7 @@ func TestVerifyRetryAfter5xx(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := v.Verify(context.Background(), tokenForm("tok"), "")
-	checkErr(t, err, captcha.KindChallenge, captcha.ReasonRejected)
+	checkErr(t, err, captcha.FaultChallenge, captcha.ReasonRejected)
 	if len(keys) != 2 || keys[0] != keys[1] || keys[0] != res.IdempotencyKey {
 		t.Errorf("keys %q, result key %q", keys, res.IdempotencyKey)
 	}
@@ -515,7 +515,7 @@ func TestVerifyContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(100*time.Millisecond, cancel)
 		_, err := v.Verify(ctx, tokenForm("pass"), "")
-		checkErr(t, err, captcha.KindUnavailable, captcha.ReasonCanceled)
+		checkErr(t, err, captcha.FaultUnavailable, captcha.ReasonCanceled)
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("does not wrap context.Canceled: %v", err)
 		}
@@ -525,7 +525,7 @@ func TestVerifyContext(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		_, err := v.Verify(ctx, tokenForm("pass"), "")
-		checkErr(t, err, captcha.KindUnavailable, captcha.ReasonTimeout)
+		checkErr(t, err, captcha.FaultUnavailable, captcha.ReasonTimeout)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("does not wrap context.DeadlineExceeded: %v", err)
 		}
@@ -540,7 +540,7 @@ func TestVerifyContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_, err := v.Verify(ctx, tokenForm("pass"), "")
-		checkErr(t, err, captcha.KindUnavailable, captcha.ReasonCanceled)
+		checkErr(t, err, captcha.FaultUnavailable, captcha.ReasonCanceled)
 		if n := srv.RequestCount(); n != 0 {
 			t.Errorf("%d requests after cancel", n)
 		}
@@ -557,7 +557,7 @@ func TestVerifyTransportErrorHidesURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := v.Verify(context.Background(), tokenForm("tok"), "")
-	checkErr(t, err, captcha.KindUnavailable, captcha.ReasonTransport)
+	checkErr(t, err, captcha.FaultUnavailable, captcha.ReasonTransport)
 	checkNoLeak(t, err, res, "url-credential", "s3cr3t")
 }
 

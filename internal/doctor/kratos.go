@@ -131,6 +131,7 @@ func (d *doctor) kratos(ctx context.Context) []Result {
 		out = append(out, d.checkFlowUI(ctx, k))
 	}
 	out = append(out, d.checkErrorUI(ctx))
+	out = append(out, d.checkOAuth2Provider(ctx))
 	out = append(out, d.checkReturnTo(ctx, d.hera+"/", "Hera's own pages", true))
 	for _, rt := range d.o.AllowedReturnURLs {
 		out = append(out, d.checkReturnTo(ctx, rt, "", false))

@@ -532,6 +532,10 @@ func (g *Guard) decision(ctx context.Context, t *Ticket, outcome string) {
 			attrs = append(attrs, "account_key", string(k.Kind)+":"+k.Digest[:min(16, len(k.Digest))])
 		}
 	}
+	for _, addr := range a.Sends {
+		k := g.limiter.RecipientKey(purposes[a.Kind], addr)
+		attrs = append(attrs, "recipient_key", string(k.Kind)+":"+k.Digest[:min(16, len(k.Digest))])
+	}
 	if t.device != "" {
 		attrs = append(attrs, "device_cookie", true)
 	}

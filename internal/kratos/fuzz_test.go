@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/kratos/proxytest"
 )
 
 // attackSeeds returns the method and request-target of every row of the
@@ -30,8 +31,8 @@ func attackSeeds() [][2]string {
 		{"GET", "/api/kratos/self-service/logout?token=x"},
 		{"GET", "/api/kratos/self-service/errors?id=x"},
 	}
-	for _, a := range proxyAttacks(func() string { return "" }) {
-		line, _, _ := strings.Cut(a.raw, "\r\n")
+	for _, a := range proxytest.Attacks(func() string { return "" }) {
+		line, _, _ := strings.Cut(a.Raw, "\r\n")
 		method, rest, _ := strings.Cut(line, " ")
 		target := strings.TrimSuffix(rest, " HTTP/1.1")
 		seeds = append(seeds, [2]string{method, target})
@@ -88,15 +89,15 @@ func forwardableProblem(method, p string) string {
 	return ""
 }
 
-// FuzzClassify: whatever Classify lets through (forwarded, or handed to the
+// FuzzRouteOf: whatever RouteOf lets through (forwarded, or handed to the
 // submit pipeline) is a clean public path: no "..", "%", "\", "//", never
 // /admin.
-func FuzzClassify(f *testing.F) {
+func FuzzRouteOf(f *testing.F) {
 	for _, s := range attackSeeds() {
 		f.Add(s[0], strings.TrimPrefix(s[1], "/api/kratos"))
 	}
 	f.Fuzz(func(t *testing.T, method, p string) {
-		route, kind := kratos.Classify(method, p)
+		route, kind := kratos.RouteOf(method, p)
 		switch route {
 		case kratos.RouteRefuse:
 			return
@@ -116,7 +117,7 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("unknown route %d", route)
 		}
 		if problem := forwardableProblem(method, p); problem != "" {
-			t.Fatalf("Classify(%q, %q) = %d: %s", method, p, route, problem)
+			t.Fatalf("RouteOf(%q, %q) = %d: %s", method, p, route, problem)
 		}
 	})
 }
@@ -210,7 +211,7 @@ func FuzzProxyForward(f *testing.F) {
 		if v := o.Header.Values("X-Forwarded-For"); len(v) != 1 || v[0] != "192.0.2.10" {
 			t.Fatalf("X-Forwarded-For %q", v)
 		}
-		for _, h := range spoofableHeaders() {
+		for _, h := range proxytest.SpoofableHeaders() {
 			if v := o.Header.Values(h); len(v) > 0 {
 				t.Fatalf("client's %s forwarded: %q", h, v)
 			}

@@ -37,11 +37,11 @@ const (
 	RouteContinue
 )
 
-// Classify decides what happens to a request for path (the escaped path
+// RouteOf decides what happens to a request for path (the escaped path
 // below the proxy prefix, e.g. "/self-service/login/browser"). Anything
 // that is not exactly an allowed, clean path is refused: no percent-escapes,
 // backslashes, empty, "." or ".." segments.
-func Classify(method, path string) (Route, Kind) {
+func RouteOf(method, path string) (Route, Kind) {
 	if !cleanPath(path) {
 		return RouteRefuse, ""
 	}
@@ -331,7 +331,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.cfg.Refuse(w, r)
 		return
 	}
-	route, kind := Classify(r.Method, rest)
+	route, kind := RouteOf(r.Method, rest)
 	switch route {
 	case RouteSubmit:
 		p.cfg.Submit(w, r, kind)

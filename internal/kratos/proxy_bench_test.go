@@ -165,8 +165,8 @@ func BenchmarkProxy(b *testing.B) {
 	}
 }
 
-// BenchmarkClassify is the proxy's routing decision alone.
-func BenchmarkClassify(b *testing.B) {
+// BenchmarkRouteOf is the proxy's routing decision alone.
+func BenchmarkRouteOf(b *testing.B) {
 	paths := []struct{ method, path string }{
 		{http.MethodGet, "/sessions/whoami"},
 		{http.MethodGet, "/self-service/login/browser"},
@@ -178,7 +178,7 @@ func BenchmarkClassify(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, p := range paths {
-			kratos.Classify(p.method, p.path)
+			kratos.RouteOf(p.method, p.path)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(paths)), "ns/path")

@@ -62,7 +62,7 @@ type Config struct {
 	// counted n reservations on a key of kind as failures because their
 	// hold ended unsettled (for metrics). It must be quick and safe for
 	// concurrent use.
-	OnExpired func(kind Kind, n int)
+	OnExpired func(kind KeyKind, n int)
 }
 
 // SendPolicy is the send quotas: how often Kratos may be asked to send a

@@ -45,7 +45,7 @@
 // # Keys
 //
 // A [Key] is a realm (default "ciam", so several deployments can share one
-// store), a [Kind] (identifier, ip, identity, device, recipient, session) and
+// store), a [KeyKind] (identifier, ip, identity, device, recipient, session) and
 // a digest of the normalized value. Identifiers and recipients are
 // normalized by [NormalizeIdentifier] (invisible characters removed, NFKC,
 // Unicode case folding, trimmed), so that visually identical spellings share

@@ -90,7 +90,7 @@ func (l *Limiter) SessionKey(handle string) Key {
 	return l.key(KindSession, handle)
 }
 
-func (l *Limiter) key(kind Kind, normalized string) Key {
+func (l *Limiter) key(kind KeyKind, normalized string) Key {
 	var h hash.Hash
 	if len(l.cfg.KeySecret) > 0 {
 		h = hmac.New(sha256.New, l.cfg.KeySecret)

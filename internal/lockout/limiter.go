@@ -39,7 +39,7 @@ func New(store Store, cfg Config) (*Limiter, error) {
 func (l *Limiter) Config() Config { return l.cfg }
 
 // Rule returns the rule for kind.
-func (l *Limiter) Rule(kind Kind) Rule {
+func (l *Limiter) Rule(kind KeyKind) Rule {
 	switch kind {
 	case KindIP:
 		return l.cfg.IP
@@ -432,85 +432,6 @@ func (l *Limiter) Settle(ctx context.Context, r *Reservation, o Outcome) (engage
 		}
 	}
 	return engaged, errors.Join(errs...)
-}
-
-// TakeSend spends one use of the send quotas before Kratos is asked to send
-// a code for purpose: first the client IP's (Config.Sends.IP), then, for
-// each distinct recipient, its quota for the purpose
-// (Config.Sends.Recipient) and, for every purpose but recovery, its total
-// over those purposes (Config.Sends.RecipientTotal). Recipients are
-// Kratos's own form of the address (kratos.Address). It stops at the first
-// refusal and returns it, so a refused IP never spends a recipient's quota;
-// a quota refused after others were taken leaves theirs spent. With no
-// recipients only the IP quota is taken. An accepted Quota's Used is the
-// highest among the recipients' purpose quotas (the IP's if there are
-// none).
-//
-// Recovery is outside the total on purpose: whatever is sent to an address
-// for other purposes, its owner can still be sent a recovery code.
-//
-// When the store fails the error wraps [ErrUnavailable] and the Quota is
-// refused (fail closed), or allowed with Config.FailOpen.
-func (l *Limiter) TakeSend(ctx context.Context, purpose Purpose, ip string, recipients ...string) (Quota, error) {
-	now := l.cfg.Now()
-	take := func(k Key, limits []Limit) (Quota, error) {
-		q, err := l.store.Take(ctx, k, now, limits)
-		if err != nil {
-			return Quota{OK: l.cfg.FailOpen}, storeErr("take", k, err)
-		}
-		return q, nil
-	}
-	q, err := take(l.IPKey(ip), l.cfg.Sends.IP)
-	if err != nil || !q.OK {
-		return q, err
-	}
-	seen := make([]Key, 0, len(recipients))
-	for _, addr := range recipients {
-		k := l.RecipientKey(purpose, addr)
-		if slices.Contains(seen, k) {
-			continue
-		}
-		rq, err := take(k, l.cfg.Sends.Recipient)
-		if err != nil || !rq.OK {
-			return rq, err
-		}
-		if purpose != PurposeRecovery {
-			if tq, err := take(l.RecipientKey(purposeTotal, addr), l.cfg.Sends.RecipientTotal); err != nil || !tq.OK {
-				return tq, err
-			}
-		}
-		if len(seen) == 0 || rq.Used > q.Used {
-			q = rq
-		}
-		seen = append(seen, k)
-	}
-	return q, nil
-}
-
-// Link makes the Kratos session handle resolve to subject (say, the
-// identifier the session logged in with) for Config.LinkTTL, replacing any
-// earlier link. A subject failing [ValidateLink] is refused with an error
-// that does not wrap ErrUnavailable; store errors do.
-func (l *Limiter) Link(ctx context.Context, handle, subject string) error {
-	if err := ValidateLink(subject, l.cfg.LinkTTL); err != nil {
-		return fmt.Errorf("lockout: link: %w", err)
-	}
-	k := l.SessionKey(handle)
-	if err := l.store.Link(ctx, k, subject, l.cfg.Now(), l.cfg.LinkTTL); err != nil {
-		return storeErr("link", k, err)
-	}
-	return nil
-}
-
-// Resolve returns the subject the session handle is linked to, or "" when
-// there is no live link. Errors wrap [ErrUnavailable].
-func (l *Limiter) Resolve(ctx context.Context, handle string) (string, error) {
-	k := l.SessionKey(handle)
-	subject, err := l.store.Resolve(ctx, k, l.cfg.Now())
-	if err != nil {
-		return "", storeErr("resolve", k, err)
-	}
-	return subject, nil
 }
 
 // storeErr makes sure a store error wraps ErrUnavailable, whatever the store.

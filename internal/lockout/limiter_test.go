@@ -407,7 +407,7 @@ func TestRuleApplyAndLockFor(t *testing.T) {
 // and passes everything else to a working store.
 type flakyStore struct {
 	lockout.Store
-	kind lockout.Kind
+	kind lockout.KeyKind
 }
 
 func (f flakyStore) Reserve(ctx context.Context, k lockout.Key, id string, now time.Time, r lockout.Rule, hold time.Duration) (lockout.State, bool, error) {
@@ -504,7 +504,7 @@ func TestNewKeys(t *testing.T) {
 	if l.DeviceKey("D") == l.DeviceKey("d") {
 		t.Fatal("device ids normalized")
 	}
-	digests := map[string]lockout.Kind{}
+	digests := map[string]lockout.KeyKind{}
 	for _, k := range []lockout.Key{l.IdentifierKey("x"), l.IPKey("x"), l.IdentityKey("x"), l.DeviceKey("x"), l.RecipientKey(lockout.PurposeLogin, "x"), l.SessionKey("x")} {
 		if !k.Kind.Valid() || len(k.Digest) != 43 || strings.Contains(k.String(), ":x") {
 			t.Fatalf("key %s", k)
@@ -682,7 +682,7 @@ func TestSettleAfterHold(t *testing.T) {
 	c := newClock()
 	store := mustMem(t)
 	var expired []string
-	l := newLimiter(t, store, lockout.Config{Now: c.Now, OnExpired: func(k lockout.Kind, n int) {
+	l := newLimiter(t, store, lockout.Config{Now: c.Now, OnExpired: func(k lockout.KeyKind, n int) {
 		expired = append(expired, fmt.Sprintf("%s:%d", k, n))
 	}})
 	id := l.IdentifierKey("alice@example.com")
@@ -716,7 +716,7 @@ func TestCrashedReservation(t *testing.T) {
 	c := newClock()
 	store := mustMem(t)
 	var expired atomic.Int64
-	l := newLimiter(t, store, lockout.Config{Now: c.Now, OnExpired: func(_ lockout.Kind, n int) { expired.Add(int64(n)) }})
+	l := newLimiter(t, store, lockout.Config{Now: c.Now, OnExpired: func(_ lockout.KeyKind, n int) { expired.Add(int64(n)) }})
 	id, ip := l.IdentifierKey("victim@example.com"), l.IPKey("192.0.2.1")
 	var rs []*lockout.Reservation
 	for range 5 {

@@ -1,6 +1,13 @@
 package lockout
 
+// Session links: the shared store remembers, for a Kratos session handle,
+// whom it belongs to (the identity its second factors count on), and, for
+// a Kratos session, which Hydra login session it signed in to apps with
+// (single sign-out). They live in the lockout store because every replica
+// must read what another wrote, like the counters.
+
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -31,4 +38,30 @@ func ValidateLink(subject string, ttl time.Duration) error {
 		errs = append(errs, fmt.Errorf("ttl %v: must be between %v and %v", ttl, minLinkTTL, maxDuration))
 	}
 	return errors.Join(errs...)
+}
+
+// Link makes the Kratos session handle resolve to subject (say, the
+// identifier the session logged in with) for Config.LinkTTL, replacing any
+// earlier link. A subject failing [ValidateLink] is refused with an error
+// that does not wrap ErrUnavailable; store errors do.
+func (l *Limiter) Link(ctx context.Context, handle, subject string) error {
+	if err := ValidateLink(subject, l.cfg.LinkTTL); err != nil {
+		return fmt.Errorf("lockout: link: %w", err)
+	}
+	k := l.SessionKey(handle)
+	if err := l.store.Link(ctx, k, subject, l.cfg.Now(), l.cfg.LinkTTL); err != nil {
+		return storeErr("link", k, err)
+	}
+	return nil
+}
+
+// Resolve returns the subject the session handle is linked to, or "" when
+// there is no live link. Errors wrap [ErrUnavailable].
+func (l *Limiter) Resolve(ctx context.Context, handle string) (string, error) {
+	k := l.SessionKey(handle)
+	subject, err := l.store.Resolve(ctx, k, l.cfg.Now())
+	if err != nil {
+		return "", storeErr("resolve", k, err)
+	}
+	return subject, nil
 }

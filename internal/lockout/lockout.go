@@ -11,30 +11,30 @@ import (
 // closed on it unless configured otherwise.
 var ErrUnavailable = errors.New("lockout: store unavailable")
 
-// Kind says what a [Key] counts failures for.
-type Kind string
+// KeyKind says what a [Key] counts failures for.
+type KeyKind string
 
 // The kinds of key.
 const (
 	// KindIdentifier is a login identifier (email, username, phone).
-	KindIdentifier Kind = "identifier"
+	KindIdentifier KeyKind = "identifier"
 	// KindIP is a client IP address (IPv6: its /64 by default).
-	KindIP Kind = "ip"
+	KindIP KeyKind = "ip"
 	// KindIdentity is an identity ID, for second factors (TOTP, lookup
 	// secrets, codes).
-	KindIdentity Kind = "identity"
+	KindIdentity KeyKind = "identity"
 	// KindDevice is a device cookie: its own failure counter, so a device
 	// that proved itself is not locked out with an attacked identifier.
-	KindDevice Kind = "device"
+	KindDevice KeyKind = "device"
 	// KindRecipient is where Kratos sends codes (an email address or phone
 	// number), for send quotas.
-	KindRecipient Kind = "recipient"
+	KindRecipient KeyKind = "recipient"
 	// KindSession is a Kratos session handle, for session links.
-	KindSession Kind = "session"
+	KindSession KeyKind = "session"
 )
 
 // Valid reports whether k is one of the defined kinds.
-func (k Kind) Valid() bool {
+func (k KeyKind) Valid() bool {
 	switch k {
 	case KindIdentifier, KindIP, KindIdentity, KindDevice, KindRecipient, KindSession:
 		return true
@@ -47,7 +47,7 @@ func (k Kind) Valid() bool {
 // hash the value.
 type Key struct {
 	Realm  string
-	Kind   Kind
+	Kind   KeyKind
 	Digest string // unpadded base64url SHA-256 or HMAC-SHA-256 of the normalized value
 }
 

@@ -1,6 +1,11 @@
 package lockout
 
+// Send quotas: how often Kratos may be asked to send a code or link to one
+// address (per purpose, and in total) and for one client IP, counted in
+// the lockout store before Kratos is asked.
+
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -103,4 +108,57 @@ func TakeQuota(stamps []int64, now time.Time, limits []Limit) (q Quota, next []i
 		live = live[len(live)-keep:]
 	}
 	return Quota{OK: true, Used: len(live)}, live
+}
+
+// TakeSend spends one use of the send quotas before Kratos is asked to send
+// a code for purpose: first the client IP's (Config.Sends.IP), then, for
+// each distinct recipient, its quota for the purpose
+// (Config.Sends.Recipient) and, for every purpose but recovery, its total
+// over those purposes (Config.Sends.RecipientTotal). Recipients are
+// Kratos's own form of the address (kratos.Address). It stops at the first
+// refusal and returns it, so a refused IP never spends a recipient's quota;
+// a quota refused after others were taken leaves theirs spent. With no
+// recipients only the IP quota is taken. An accepted Quota's Used is the
+// highest among the recipients' purpose quotas (the IP's if there are
+// none).
+//
+// Recovery is outside the total on purpose: whatever is sent to an address
+// for other purposes, its owner can still be sent a recovery code.
+//
+// When the store fails the error wraps [ErrUnavailable] and the Quota is
+// refused (fail closed), or allowed with Config.FailOpen.
+func (l *Limiter) TakeSend(ctx context.Context, purpose Purpose, ip string, recipients ...string) (Quota, error) {
+	now := l.cfg.Now()
+	take := func(k Key, limits []Limit) (Quota, error) {
+		q, err := l.store.Take(ctx, k, now, limits)
+		if err != nil {
+			return Quota{OK: l.cfg.FailOpen}, storeErr("take", k, err)
+		}
+		return q, nil
+	}
+	q, err := take(l.IPKey(ip), l.cfg.Sends.IP)
+	if err != nil || !q.OK {
+		return q, err
+	}
+	seen := make([]Key, 0, len(recipients))
+	for _, addr := range recipients {
+		k := l.RecipientKey(purpose, addr)
+		if slices.Contains(seen, k) {
+			continue
+		}
+		rq, err := take(k, l.cfg.Sends.Recipient)
+		if err != nil || !rq.OK {
+			return rq, err
+		}
+		if purpose != PurposeRecovery {
+			if tq, err := take(l.RecipientKey(purposeTotal, addr), l.cfg.Sends.RecipientTotal); err != nil || !tq.OK {
+				return tq, err
+			}
+		}
+		if len(seen) == 0 || rq.Used > q.Used {
+			q = rq
+		}
+		seen = append(seen, k)
+	}
+	return q, nil
 }

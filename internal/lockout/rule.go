@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Rule is the lockout policy for one [Kind] of key.
+// Rule is the lockout policy for one [KeyKind] of key.
 type Rule struct {
 	// MaxFailures within Window lock the key.
 	MaxFailures int

@@ -57,7 +57,7 @@ func New() *Metrics {
 	m.reg.MustRegister(m.requests, m.latency, m.upstream, m.upErrors, m.decisions, m.expired,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The series exist from the start, at 0, so that rate() and alerts see them.
-	for _, k := range []lockout.Kind{lockout.KindIdentifier, lockout.KindIP, lockout.KindIdentity, lockout.KindDevice} {
+	for _, k := range []lockout.KeyKind{lockout.KindIdentifier, lockout.KindIP, lockout.KindIdentity, lockout.KindDevice} {
 		m.expired.WithLabelValues(string(k))
 	}
 	return m
@@ -139,6 +139,6 @@ func (m *Metrics) Decision(flow, outcome string) {
 // ReservationsExpired counts n reservations on keys of kind that were
 // counted as failures because their hold ended unsettled; it is what
 // lockout.Config.OnExpired takes.
-func (m *Metrics) ReservationsExpired(kind lockout.Kind, n int) {
+func (m *Metrics) ReservationsExpired(kind lockout.KeyKind, n int) {
 	m.expired.WithLabelValues(string(kind)).Add(float64(n))
 }

@@ -8,17 +8,18 @@ import (
 	"time"
 
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // accountLinks adds the account pages to the settings page's links, before
 // its last ("Back").
-func (s *server) accountLinks(links []Link, t tr) []Link {
-	var extra []Link
+func (s *server) accountLinks(links []view.Link, t translator) []view.Link {
+	var extra []view.Link
 	if s.Hydra != nil {
-		extra = append(extra, Link{Text: t.T("hera.link.connected_apps"), Href: "/apps"})
+		extra = append(extra, view.Link{Text: t.T("hera.link.connected_apps"), Href: "/apps"})
 	}
 	if s.Options.Account.Deletion {
-		extra = append(extra, Link{Text: t.T("hera.link.delete_account"), Href: "/settings/delete"})
+		extra = append(extra, view.Link{Text: t.T("hera.link.delete_account"), Href: "/settings/delete"})
 	}
 	if len(extra) == 0 || len(links) == 0 {
 		return append(links, extra...)
@@ -55,13 +56,14 @@ func handleDeleteAccountPage(s *server) http.Handler {
 	})
 }
 
-func (s *server) deleteAccountPage(w http.ResponseWriter, r *http.Request, sess *kratos.Session, status int, msgs []Alert) {
-	t := s.tr(r)
-	v := DeleteAccountView{Messages: msgs, Word: t.T("hera.delete.word"), Apps: s.Hydra != nil}
+func (s *server) deleteAccountPage(w http.ResponseWriter, r *http.Request, sess *kratos.Session, status int, msgs []view.Alert) {
+	t := s.translator(r)
+	v := view.DeleteAccountView{Messages: msgs, Word: t.T("hera.delete.word"), Apps: s.Hydra != nil}
 	if sess.Identity != nil {
 		v.Identifier = s.accountName(r.Context(), sess.Identity)
 	}
-	s.render.render(w, r, status, "delete_account", page{Title: t.T("hera.delete.title"), Data: v, Lang: t.lang})
+	p := &view.Page{Title: t.T("hera.delete.title"), Lang: t.lang}
+	s.render.page(w, r, status, p, view.DeleteAccount(p, &v))
 }
 
 // handleDeleteAccount deletes the signed-in identity. It is deactivated
@@ -86,21 +88,21 @@ func handleDeleteAccount(s *server) http.Handler {
 			}
 			// Signed out, or the account is already gone: say so plainly
 			// instead of sending a deletion to the sign-in page.
-			t := s.tr(r)
-			v := ErrorView{Title: t.T("hera.delete.no_session.title"), Message: t.T("hera.delete.no_session.message"),
-				Links: []Link{{Text: t.T("hera.link.start_page"), Href: "/"}}}
-			s.render.render(w, r, http.StatusUnauthorized, "error", page{Title: v.Title, Data: v})
+			t := s.translator(r)
+			v := view.ErrorView{Title: t.T("hera.delete.no_session.title"), Message: t.T("hera.delete.no_session.message"),
+				Links: []view.Link{{Text: t.T("hera.link.start_page"), Href: "/"}}}
+			s.errorView(w, r, http.StatusUnauthorized, v)
 			return
 		}
 		if !s.privileged(sess) {
 			s.refreshFor(w, r, "/settings/delete")
 			return
 		}
-		t := s.tr(r)
+		t := s.translator(r)
 		typed := strings.TrimSpace(r.PostForm.Get("confirm"))
 		if !strings.EqualFold(typed, t.T("hera.delete.word")) {
 			s.deleteAccountPage(w, r, sess, http.StatusBadRequest,
-				[]Alert{{ID: "delete-confirm-error", Type: "error", Text: t.T("hera.delete.mismatch", "word", t.T("hera.delete.word"))}})
+				[]view.Alert{{ID: "delete-confirm-error", Type: "error", Text: t.T("hera.delete.mismatch", "word", t.T("hera.delete.word"))}})
 			return
 		}
 		id := sess.Identity.ID
@@ -147,9 +149,9 @@ func (s *server) reactivate(ctx context.Context, id string) {
 // handleGoodbye is the page after a deletion.
 func handleGoodbye(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t := s.tr(r)
-		v := ErrorView{Title: t.T("hera.goodbye.title"), Message: t.T("hera.goodbye.message"),
-			Links: []Link{{Text: t.T("hera.link.start_page"), Href: "/"}}}
-		s.render.render(w, r, http.StatusOK, "error", page{Title: v.Title, Data: v})
+		t := s.translator(r)
+		v := view.ErrorView{Title: t.T("hera.goodbye.title"), Message: t.T("hera.goodbye.message"),
+			Links: []view.Link{{Text: t.T("hera.link.start_page"), Href: "/"}}}
+		s.errorView(w, r, http.StatusOK, v)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraproject/hera/internal/hydra"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // handleApps lists the OAuth2 clients the signed-in user has granted
@@ -23,19 +24,20 @@ func handleApps(s *server) http.Handler {
 			s.hydraFailure(w, r, err)
 			return
 		}
-		t := s.tr(r)
-		v := AppsView{Apps: s.appViews(grants, t), Truncated: truncated}
+		t := s.translator(r)
+		v := view.AppsView{Apps: s.appViews(grants, t), Truncated: truncated}
 		if r.URL.Query().Get("done") == "removed" {
-			v.Messages = []Alert{{ID: "done", Type: "success", Text: t.T("hera.apps.removed")}}
+			v.Messages = []view.Alert{{ID: "done", Type: "success", Text: t.T("hera.apps.removed")}}
 		}
-		s.render.render(w, r, http.StatusOK, "apps", page{Title: t.T("hera.apps.title"), Data: v, Lang: t.lang})
+		p := &view.Page{Title: t.T("hera.apps.title"), Lang: t.lang}
+		s.render.page(w, r, http.StatusOK, p, view.Apps(p, &v))
 	})
 }
 
 // appViews merges the consents of each client (a client asked several
 // times has several): the scopes granted in any of them and the latest
 // date. Newest first.
-func (s *server) appViews(grants []hydra.GrantedConsent, t tr) []AppView {
+func (s *server) appViews(grants []hydra.GrantedConsent, t translator) []view.AppView {
 	type app struct {
 		client *hydra.OAuth2Client
 		scopes []string
@@ -71,9 +73,9 @@ func (s *server) appViews(grants []hydra.GrantedConsent, t tr) []AppView {
 		}
 		return apps[i].client.ClientID < apps[j].client.ClientID
 	})
-	out := make([]AppView, 0, len(apps))
+	out := make([]view.AppView, 0, len(apps))
 	for _, a := range apps {
-		v := AppView{ClientID: a.client.ClientID, Name: a.client.DisplayName(),
+		v := view.AppView{ClientID: a.client.ClientID, Name: a.client.DisplayName(),
 			LogoURI: safeHTTPURL(a.client.LogoURI), URI: safeHTTPURL(a.client.ClientURI)}
 		for _, sc := range a.scopes {
 			v.Scopes = append(v.Scopes, scopeText(sc, t))

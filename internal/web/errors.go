@@ -3,12 +3,14 @@ package web
 import (
 	"context"
 	"errors"
-	"github.com/google/uuid"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // errorPage renders the generic error page. The cause, if any, goes to the
@@ -21,11 +23,11 @@ func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, e
 	if err != nil {
 		s.Logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "status", status, "err", err)
 	}
-	t := s.tr(r)
-	v := ErrorView{
+	t := s.translator(r)
+	v := view.ErrorView{
 		Title:   t.T("hera.error.generic.title"),
 		Message: t.T("hera.error.generic.message"),
-		Links:   []Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
+		Links:   []view.Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
 	}
 	switch status {
 	case http.StatusNotFound:
@@ -35,7 +37,14 @@ func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, e
 	case http.StatusGatewayTimeout:
 		v.Message = t.T("hera.error.timeout.message")
 	}
-	s.render.render(w, r, status, "error", page{Title: v.Title, Data: v})
+	s.errorView(w, r, status, v)
+}
+
+// errorView renders an error page (or any page of a title, a message and
+// links).
+func (s *server) errorView(w http.ResponseWriter, r *http.Request, status int, v view.ErrorView) {
+	p := &view.Page{Title: v.Title}
+	s.render.page(w, r, status, p, view.ErrorPage(p, &v))
 }
 
 // statusClientClosed is nginx's status for a request whose client closed
@@ -102,7 +111,7 @@ func handleErrorPage(s *server) http.Handler {
 		if status < 400 || status > 599 {
 			status = http.StatusInternalServerError
 		}
-		t := s.tr(r)
+		t := s.translator(r)
 		title := t.T("hera.http." + strconv.Itoa(status))
 		if strings.HasPrefix(title, "hera.") {
 			title = http.StatusText(status)
@@ -111,11 +120,11 @@ func handleErrorPage(s *server) http.Handler {
 		if k := "hera.kratos_error." + ef.Error.ID; ef.Error.ID != "" && t.T(k) != k {
 			msg = t.T(k)
 		}
-		v := ErrorView{
+		v := view.ErrorView{
 			Title:   title,
 			Message: msg,
 			Hint:    ef.Error.Reason,
-			Links:   []Link{{Text: t.T("hera.link.sign_in"), Href: "/login"}, {Text: t.T("hera.link.start_page"), Href: "/"}},
+			Links:   []view.Link{{Text: t.T("hera.link.sign_in"), Href: "/login"}, {Text: t.T("hera.link.start_page"), Href: "/"}},
 		}
 		if v.Message == "" {
 			v.Message = t.T("hera.error.incomplete.message")
@@ -125,7 +134,7 @@ func handleErrorPage(s *server) http.Handler {
 			s.Logger.ErrorContext(r.Context(), "kratos error flow", "kratos_error_id", ef.Error.ID, "reason", ef.Error.Reason)
 			v.Title, v.Message, v.Hint = t.T("hera.error.generic.title"), t.T("hera.error.generic.message"), ""
 		}
-		s.render.render(w, r, status, "error", page{Title: v.Title, Data: v})
+		s.errorView(w, r, status, v)
 	})
 }
 
@@ -143,14 +152,14 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 // redirectRefused explains a redirect the allowlist refused (Hera's own, or
 // one Kratos asked for through the proxy).
 func (s *server) redirectRefused(w http.ResponseWriter, r *http.Request) {
-	t := s.tr(r)
-	v := ErrorView{
+	t := s.translator(r)
+	v := view.ErrorView{
 		Title:   t.T("hera.error.redirect.title"),
 		Message: t.T("hera.error.redirect.message"),
 		Hint:    t.T("hera.error.redirect.hint"),
-		Links:   []Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
+		Links:   []view.Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
 	}
-	s.render.render(w, r, http.StatusBadRequest, "error", page{Title: v.Title, Data: v})
+	s.errorView(w, r, http.StatusBadRequest, v)
 }
 
 // validID accepts Kratos's UUID flow and error IDs only, in their

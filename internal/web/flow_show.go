@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // restartCookie guards against restart loops: it is set when Hera restarts
@@ -122,14 +123,14 @@ func (s *server) restartFlow(w http.ResponseWriter, r *http.Request, kind kratos
 		http.SetCookie(w, &http.Cookie{Name: restartCookie, Path: s.cookiePath(), MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		s.Logger.ErrorContext(r.Context(), "flow restart loop",
 			"flow", kind, "hint", "Kratos refuses fresh flows: check that serve.public.base_url is HERA_PUBLIC_URL/api/kratos/ and the cookie domain matches")
-		t := s.tr(r)
-		v := ErrorView{
+		t := s.translator(r)
+		v := view.ErrorView{
 			Title:   t.T("hera.error.restart_loop.title"),
 			Message: t.T("hera.error.restart_loop.message"),
 			Hint:    t.T("hera.error.restart_loop.hint", "base_url", s.kratosPrefix+"/", "host", s.Options.PublicURL.Host),
-			Links:   []Link{{Text: t.T("hera.link.try_again"), Href: "/" + string(kind)}},
+			Links:   []view.Link{{Text: t.T("hera.link.try_again"), Href: "/" + string(kind)}},
 		}
-		s.render.render(w, r, http.StatusConflict, "error", page{Title: v.Title, Data: v})
+		s.errorView(w, r, http.StatusConflict, v)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: restartCookie, Value: string(kind), Path: s.cookiePath(), MaxAge: 60,
@@ -147,13 +148,13 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 		kratosPrefix: s.kratosPrefix + "/",
 	}
 	var uiLocales []string
-	var client *ClientView
+	var client *view.ClientView
 	var hint string
 	if f.OAuth2LoginRequest == nil && (kind == kratos.Login || kind == kratos.Registration) {
 		// Hera itself answers Hydra: the challenge is in the flow's return_to.
 		client, hint, uiLocales = s.oauth2ClientFor(r.Context(), f.ReturnTo)
 	}
-	t := s.tr(r, uiLocales...)
+	t := s.translator(r, uiLocales...)
 	p := newFlowPage(kind, f, vc, t)
 	notice := r.URL.Query().Get("notice")
 	if restarted {
@@ -192,17 +193,17 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 			prefillLoginHint(p, hint)
 		}
 	}
-	pg := page{Title: p.Title, Scripts: p.Scripts, ScriptPrefix: s.kratosPrefix + "/", Data: p, Lang: t.lang}
+	pg := &view.Page{Title: p.Title, Scripts: p.Scripts, ScriptPrefix: s.kratosPrefix + "/", Lang: t.lang}
 	if c := s.Captcha; c != nil && (slices.Contains(c.Flows, kind) || notice == "captcha") && f.RequestedAAL != "aal2" {
 		wd := c.Widget
 		p.Captcha, pg.Captcha, pg.CaptchaCSP = &wd, &wd, &c.CSP
 	}
-	s.render.render(w, r, status, "flow", pg)
+	s.render.page(w, r, status, pg, view.Flow(pg, p))
 }
 
 // flowLinks are the links to the other flows, keeping return_to and the
 // OAuth2 login challenge.
-func flowLinks(kind kratos.Kind, f *kratos.Flow, t tr) ([]Link, bool) {
+func flowLinks(kind kratos.Kind, f *kratos.Flow, t translator) ([]view.Link, bool) {
 	keep := url.Values{}
 	if f.ReturnTo != "" {
 		keep.Set("return_to", f.ReturnTo)
@@ -223,7 +224,7 @@ func flowLinks(kind kratos.Kind, f *kratos.Flow, t tr) ([]Link, bool) {
 	switch kind {
 	case kratos.Login:
 		if f.RequestedAAL == "aal2" || f.Refresh {
-			return []Link{{Text: t.T("hera.link.sign_out"), Href: "/logout"}}, false
+			return []view.Link{{Text: t.T("hera.link.sign_out"), Href: "/logout"}}, false
 		}
 		hasPassword := false
 		for _, n := range f.UI.Nodes {
@@ -231,13 +232,13 @@ func flowLinks(kind kratos.Kind, f *kratos.Flow, t tr) ([]Link, bool) {
 				hasPassword = true
 			}
 		}
-		return []Link{{Text: t.T("hera.link.create_account"), Href: with("/registration", keep)}}, hasPassword
+		return []view.Link{{Text: t.T("hera.link.create_account"), Href: with("/registration", keep)}}, hasPassword
 	case kratos.Registration:
-		return []Link{{Text: t.T("hera.link.have_account"), Href: with("/login", keep)}}, false
+		return []view.Link{{Text: t.T("hera.link.have_account"), Href: with("/login", keep)}}, false
 	case kratos.Recovery, kratos.Verification:
-		return []Link{{Text: t.T("hera.link.back_to_sign_in"), Href: with("/login", onlyReturn)}}, false
+		return []view.Link{{Text: t.T("hera.link.back_to_sign_in"), Href: with("/login", onlyReturn)}}, false
 	case kratos.Settings:
-		return []Link{{Text: t.T("hera.link.active_sessions"), Href: "/sessions"}, {Text: t.T("hera.link.back"), Href: "/"}}, false
+		return []view.Link{{Text: t.T("hera.link.active_sessions"), Href: "/sessions"}, {Text: t.T("hera.link.back"), Href: "/"}}, false
 	}
 	return nil, false
 }
@@ -245,7 +246,7 @@ func flowLinks(kind kratos.Kind, f *kratos.Flow, t tr) ([]Link, bool) {
 // addUsernameField gives each form with a new-password field the account's
 // sign-in name, as password managers expect, so the saved password is
 // stored for the right account.
-func addUsernameField(p *FlowPage, name string) {
+func addUsernameField(p *view.FlowPage, name string) {
 	if name == "" {
 		return
 	}
@@ -253,7 +254,7 @@ func addUsernameField(p *FlowPage, name string) {
 		items := p.Forms[fi].Items
 		for ii := range items {
 			if items[ii].Kind == "input" && items[ii].Type == "password" {
-				p.Forms[fi].Items = slices.Insert(items, ii, Item{Kind: "username", Value: name})
+				p.Forms[fi].Items = slices.Insert(items, ii, view.Item{Kind: "username", Value: name})
 				break
 			}
 		}
@@ -261,7 +262,7 @@ func addUsernameField(p *FlowPage, name string) {
 }
 
 // hiddenIdentifier is the value of a login form's hidden identifier, if any.
-func hiddenIdentifier(p *FlowPage) string {
+func hiddenIdentifier(p *view.FlowPage) string {
 	for fi := range p.Forms {
 		for _, it := range p.Forms[fi].Items {
 			if it.Kind == "hidden" && it.Name == "identifier" && it.Value != "" {
@@ -273,7 +274,7 @@ func hiddenIdentifier(p *FlowPage) string {
 }
 
 // prefillLoginHint puts Hydra's login_hint into an empty identifier field.
-func prefillLoginHint(p *FlowPage, hint string) {
+func prefillLoginHint(p *view.FlowPage, hint string) {
 	if hint == "" {
 		return
 	}
@@ -289,7 +290,7 @@ func prefillLoginHint(p *FlowPage, hint string) {
 
 // noticeAlerts are Hera's own messages, passed by code in ?notice= after a
 // redirect (never free text, so nothing can be injected).
-func noticeAlerts(code string, t tr) []Alert {
+func noticeAlerts(code string, t translator) []view.Alert {
 	var text, typ string
 	switch {
 	case code == "":
@@ -316,5 +317,5 @@ func noticeAlerts(code string, t tr) []Alert {
 	default:
 		return nil
 	}
-	return []Alert{{ID: "notice", Type: typ, Text: text}}
+	return []view.Alert{{ID: "notice", Type: typ, Text: text}}
 }

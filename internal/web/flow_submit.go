@@ -14,6 +14,7 @@ import (
 	"github.com/heraproject/hera/internal/attempt"
 	"github.com/heraproject/hera/internal/guard"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // handleSubmit is where Hera's own flow forms post:
@@ -268,10 +269,10 @@ func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kra
 				return
 			}
 			s.Logger.WarnContext(r.Context(), "submission refused by kratos", "flow", kind, "status", o.Status, "kratos_error_id", o.Err.ID, "reason", o.Err.Reason)
-			t := s.tr(r)
-			v := ErrorView{Title: t.T("hera.error.step.title"), Message: t.T("hera.error.step.message"),
-				Links: []Link{{Text: t.T("hera.link.start_again"), Href: "/" + string(kind)}}}
-			s.render.render(w, r, o.Status, "error", page{Title: v.Title, Data: v})
+			t := s.translator(r)
+			v := view.ErrorView{Title: t.T("hera.error.step.title"), Message: t.T("hera.error.step.message"),
+				Links: []view.Link{{Text: t.T("hera.link.start_again"), Href: "/" + string(kind)}}}
+			s.errorView(w, r, o.Status, v)
 		}
 	}
 }
@@ -296,7 +297,7 @@ func (s *server) submitRefused(w http.ResponseWriter, r *http.Request, kind krat
 		case ref.Notice == "" && status == http.StatusUnsupportedMediaType:
 			writeAPIError(w, status, "hera_unsupported_media_type", "Send the form as application/x-www-form-urlencoded or application/json.")
 		default:
-			writeAPIError(w, status, "hera_"+strings.ReplaceAll(noticeID(ref.Notice), "-", "_"), noticeText(ref.Notice, s.tr(r)))
+			writeAPIError(w, status, "hera_"+strings.ReplaceAll(noticeID(ref.Notice), "-", "_"), noticeText(ref.Notice, s.translator(r)))
 		}
 		return
 	}
@@ -326,7 +327,7 @@ func noticeID(n string) string {
 	return n
 }
 
-func noticeText(n string, t tr) string {
+func noticeText(n string, t translator) string {
 	if as := noticeAlerts(n, t); len(as) > 0 {
 		return as[0].Text
 	}

@@ -88,15 +88,15 @@ type viewContext struct {
 // newFlowPage turns a Kratos flow into its view model, with every message,
 // label and text in the request's language (Kratos's English text where
 // the catalog has no entry). f itself is not changed.
-func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *FlowPage {
-	p := &FlowPage{Kind: kind, FlowID: f.ID}
+func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t translator) *view.FlowPage {
+	p := &view.FlowPage{Kind: kind, FlowID: f.ID}
 	titleKey, introKey := flowTitle(kind, f)
 	p.Title = t.T(titleKey)
 	if introKey != "" {
 		p.Intro = t.T(introKey)
 	}
 	if len(f.UI.Messages) > 0 {
-		p.Messages = make([]Alert, 0, len(f.UI.Messages))
+		p.Messages = make([]view.Alert, 0, len(f.UI.Messages))
 	}
 	for i, m := range f.UI.Messages {
 		p.Messages = append(p.Messages, alert("flow-msg-"+strconv.Itoa(i), m, t))
@@ -106,7 +106,7 @@ func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *FlowPa
 		if name == "" {
 			name = r.Client.ClientID
 		}
-		p.Client = &ClientView{Name: name, LogoURI: safeHTTPURL(r.Client.LogoURI), URI: safeHTTPURL(r.Client.ClientURI)}
+		p.Client = &view.ClientView{Name: name, LogoURI: safeHTTPURL(r.Client.LogoURI), URI: safeHTTPURL(r.Client.ClientURI)}
 	}
 
 	// Scripts are not form items: Kratos's WebAuthn script is loaded once,
@@ -117,7 +117,7 @@ func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *FlowPa
 		n := &f.UI.Nodes[i]
 		if n.Type == "script" {
 			if strings.HasPrefix(n.Attributes.Src, vc.kratosPrefix) && !hasScript(p.Scripts, n.Attributes.Src) {
-				p.Scripts = append(p.Scripts, Script{Src: n.Attributes.Src, Integrity: n.Attributes.Integ,
+				p.Scripts = append(p.Scripts, view.Script{Src: n.Attributes.Src, Integrity: n.Attributes.Integ,
 					CrossOrigin: n.Attributes.Cross, ReferrerPolicy: n.Attributes.Refpol})
 			}
 			continue
@@ -145,9 +145,9 @@ func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *FlowPa
 			}
 		}
 		sort.SliceStable(order, func(i, j int) bool { return groupRank(order[i]) < groupRank(order[j]) })
-		p.Forms = make([]Form, 0, len(order))
+		p.Forms = make([]view.Form, 0, len(order))
 		for _, g := range order {
-			form := Form{ID: "form-" + g, Action: vc.submitPath, Group: g, Heading: localGroupHeading(g, t)}
+			form := view.Form{ID: "form-" + g, Action: vc.submitPath, Group: g, Heading: localGroupHeading(g, t)}
 			b.start(form.ID, len(shared)+countGroup(nodes, g))
 			for _, n := range shared {
 				b.add(n)
@@ -168,13 +168,13 @@ func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t tr) *FlowPa
 	sort.SliceStable(nodes, func(i, j int) bool {
 		return rankNode(nodes[i]) < rankNode(nodes[j])
 	})
-	form := Form{ID: "form-" + string(kind), Action: vc.submitPath, Group: "all"}
+	form := view.Form{ID: "form-" + string(kind), Action: vc.submitPath, Group: "all"}
 	b.start(form.ID, len(nodes))
 	for _, n := range nodes {
 		b.add(n)
 	}
 	form.Items = b.items
-	p.Forms = []Form{form}
+	p.Forms = []view.Form{form}
 	return p
 }
 
@@ -200,7 +200,7 @@ func isResend(n *kratos.Node) bool {
 	return n.Type == "input" && a.Type == "submit" && (a.Name == "resend" || a.Name == "email")
 }
 
-func hasScript(ss []Script, src string) bool {
+func hasScript(ss []view.Script, src string) bool {
 	for _, s := range ss {
 		if s.Src == src {
 			return true
@@ -232,11 +232,11 @@ func anotherAccountHref(f *kratos.Flow) string {
 // fields differ. Element IDs are unique across the page.
 type itemBuilder struct {
 	kind       kratos.Kind
-	page       *FlowPage
-	t          tr
+	page       *view.FlowPage
+	t          translator
 	used       map[string]int
 	formID     string
-	items      []Item
+	items      []view.Item
 	seenSubmit bool
 	// anotherAccount is where "Use another account" leads (login flows).
 	anotherAccount string
@@ -245,7 +245,7 @@ type itemBuilder struct {
 // start begins the next form, of about n items (an Item is large: grown by
 // doubling, the slice was a quarter of a page view's allocated bytes).
 func (b *itemBuilder) start(formID string, n int) {
-	b.formID, b.items, b.seenSubmit = formID, make([]Item, 0, n), false
+	b.formID, b.items, b.seenSubmit = formID, make([]view.Item, 0, n), false
 }
 
 func countGroup(nodes []*kratos.Node, group string) int {
@@ -269,7 +269,7 @@ func (b *itemBuilder) msg(m *kratos.Message) string {
 // add appends the item of node n, if it shows as one.
 func (b *itemBuilder) add(n *kratos.Node) {
 	a := &n.Attributes
-	it := Item{Name: a.Name, Disabled: a.Disabled}
+	it := view.Item{Name: a.Name, Disabled: a.Disabled}
 	switch n.Type {
 	case "input":
 		it.ID = b.id(a.Name)
@@ -282,7 +282,7 @@ func (b *itemBuilder) add(n *kratos.Node) {
 		switch {
 		case len(a.Options) > 0:
 			it.Kind = "select"
-			it.Options = make([]SelectOption, 0, len(a.Options))
+			it.Options = make([]view.SelectOption, 0, len(a.Options))
 			for i := range a.Options {
 				o := &a.Options[i]
 				v := rawString(o.Value)
@@ -290,7 +290,7 @@ func (b *itemBuilder) add(n *kratos.Node) {
 				if o.Label != nil && o.Label.Text != "" {
 					l = b.msg(o.Label)
 				}
-				it.Options = append(it.Options, SelectOption{Value: v, Label: l, Selected: v == it.Value})
+				it.Options = append(it.Options, view.SelectOption{Value: v, Label: l, Selected: v == it.Value})
 			}
 		case a.Type == "hidden":
 			it.Kind = "hidden"
@@ -360,7 +360,7 @@ func (b *itemBuilder) add(n *kratos.Node) {
 		return
 	}
 	if len(n.Messages) > 0 {
-		it.Messages = make([]Alert, 0, len(n.Messages))
+		it.Messages = make([]view.Alert, 0, len(n.Messages))
 	}
 	for i, m := range n.Messages {
 		al := alert(it.ID+"-msg-"+strconv.Itoa(i), m, b.t)
@@ -379,7 +379,7 @@ func (b *itemBuilder) add(n *kratos.Node) {
 		// identifier. Show whose sign-in this is, with the way back to the
 		// first step.
 		b.items = append(b.items,
-			Item{Kind: "account", ID: b.id("account"), Value: it.Value, Href: b.anotherAccount, Text: b.t.T("hera.flow.use_another_account")})
+			view.Item{Kind: "account", ID: b.id("account"), Value: it.Value, Href: b.anotherAccount, Text: b.t.T("hera.flow.use_another_account")})
 	}
 }
 
@@ -424,12 +424,12 @@ func lookupSecrets(m *kratos.Message) []string {
 
 // alert is a Kratos message as the page shows it, in the request's
 // language.
-func alert(id string, m kratos.Message, t tr) Alert {
+func alert(id string, m kratos.Message, t translator) view.Alert {
 	typ := m.Type
 	if typ != "error" && typ != "success" {
 		typ = "info"
 	}
-	return Alert{ID: id, Type: typ, Text: t.Msg(m)}
+	return view.Alert{ID: id, Type: typ, Text: t.Msg(m)}
 }
 
 // rawString renders a JSON value as a form value.
@@ -515,7 +515,7 @@ func flowTitle(kind kratos.Kind, f *kratos.Flow) (title, intro string) {
 }
 
 // localGroupHeading names a settings section in the request's language.
-func localGroupHeading(g string, t tr) string {
+func localGroupHeading(g string, t translator) string {
 	key := "hera.group." + g
 	if h := t.T(key); h != key {
 		return h

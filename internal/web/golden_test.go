@@ -20,6 +20,7 @@ import (
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/web"
+	"github.com/heraproject/hera/internal/webtest"
 	"golang.org/x/net/html"
 )
 
@@ -112,7 +113,7 @@ func TestGoldenFlows(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			got := renderFixture(t, f)
 			if again := renderFixture(t, f); again != got {
-				t.Fatalf("rendering is not stable:\n%s", firstDiff(got, again))
+				t.Fatalf("rendering is not stable:\n%s", webtest.FirstDiff(got, again))
 			}
 			matchGolden(t, filepath.Join("testdata", "golden", f.name+".html"), got)
 		})
@@ -148,7 +149,7 @@ func matchGolden(t *testing.T, path, got string) {
 		t.Fatalf("%v (run go test ./internal/web -run Golden -update)", err)
 	}
 	if string(golden) != got {
-		t.Errorf("%s differs from the rendering (go test ./internal/web -run Golden -update rewrites it):\n%s", path, firstDiff(string(golden), got))
+		t.Errorf("%s differs from the rendering (go test ./internal/web -run Golden -update rewrites it):\n%s", path, webtest.FirstDiff(string(golden), got))
 	}
 }
 
@@ -469,14 +470,7 @@ func inside(n, ancestor *html.Node) bool {
 	return false
 }
 
-func attrOf(n *html.Node, key string) (string, bool) {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val, true
-		}
-	}
-	return "", false
-}
+func attrOf(n *html.Node, key string) (string, bool) { return webtest.LookupAttr(n, key) }
 
 func attr(n *html.Node, key string) string {
 	v, _ := attrOf(n, key)

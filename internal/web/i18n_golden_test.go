@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/heraproject/hera/internal/webtest"
 )
 
 // TestGoldenLanguages renders every recorded flow in German, French and
@@ -20,7 +22,7 @@ func TestGoldenLanguages(t *testing.T) {
 				}
 				// The switcher's choice wins over Accept-Language.
 				if byCookie := renderFixtureWith(t, f, nil, map[string]string{"Accept-Language": "en", "Cookie": "hera_lang=" + lang}); byCookie != got {
-					t.Errorf("cookie choice renders differently:\n%s", firstDiff(got, byCookie))
+					t.Errorf("cookie choice renders differently:\n%s", webtest.FirstDiff(got, byCookie))
 				}
 				for _, p := range checkPage(got, f.kind, f.id) {
 					t.Error(p)

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/stack/stacktest"
 )
 
 // fixture is one flow of testdata/flows: raw Kratos JSON, recorded by
@@ -167,17 +168,15 @@ func (k *fixtureKratos) GetFlow(_ context.Context, kind kratos.Kind, id string, 
 	return &f, nil
 }
 
-// firstDiff shows where a and b first differ: the line, and around the
-// first differing byte (templ writes most of a page on one line).
-func firstDiff(a, b string) string {
-	i := 0
-	for i < len(a) && i < len(b) && a[i] == b[i] {
-		i++
-	}
-	if i == len(a) && i == len(b) {
-		return "(no difference)"
-	}
-	line := 1 + strings.Count(a[:i], "\n")
-	from := max(0, i-100)
-	return fmt.Sprintf("line %d, byte %d:\n- …%s\n+ …%s", line, i, a[from:min(len(a), i+100)], b[from:min(len(b), i+100)])
-}
+// The origins of the recorded fixtures (integration's TestRecordFlows
+// rewrites them to these) and the HERA_PUBLIC_URL the golden tests render
+// with: Kratos's script nodes then point at Hera's own proxy, as they do in
+// production.
+const (
+	goldenPublicURL = "http://localhost:4455"
+	goldenKratosURL = "http://127.0.0.1:4433"
+	goldenAdminURL  = "http://127.0.0.1:4434"
+)
+
+// lockedBuffer is the stack test kit's goroutine-safe buffer.
+type lockedBuffer = stacktest.Buffer

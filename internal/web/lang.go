@@ -6,20 +6,21 @@ import (
 
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // langCookie remembers the language a user chose with the switcher. It is a
 // preference, not a session.
 const langCookie = "hera_lang"
 
-// tr translates for one request.
-type tr struct {
+// translator translates for one request.
+type translator struct {
 	lang string
 	c    *i18n.Catalog
 }
 
 // T returns Hera's string key, with args given as name, value pairs.
-func (t tr) T(key string, kv ...any) string {
+func (t translator) T(key string, kv ...any) string {
 	var args map[string]any
 	if len(kv) > 1 {
 		args = make(map[string]any, len(kv)/2)
@@ -34,7 +35,7 @@ func (t tr) T(key string, kv ...any) string {
 
 // H is T for strings with arguments that are markup (html/template.HTML,
 // inserted as is; the others escaped): the result is markup.
-func (t tr) H(key string, kv ...any) string {
+func (t translator) H(key string, kv ...any) string {
 	args := make(map[string]any, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
 		if k, ok := kv[i].(string); ok {
@@ -46,34 +47,34 @@ func (t tr) H(key string, kv ...any) string {
 
 // Msg renders a Kratos message in the request's language, falling back to
 // Kratos's own text.
-func (t tr) Msg(m kratos.Message) string {
+func (t translator) Msg(m kratos.Message) string {
 	return t.c.Message(t.lang, m.ID, m.Text, m.Context)
 }
 
-// tr picks the request's language: Hydra's ui_locales (when the page serves
+// translator picks the request's language: Hydra's ui_locales (when the page serves
 // an OAuth2 login), the user's explicit choice, Accept-Language, the default.
-func (s *server) tr(r *http.Request, uiLocales ...string) tr {
+func (s *server) translator(r *http.Request, uiLocales ...string) translator {
 	explicit := ""
 	if c, err := r.Cookie(langCookie); err == nil {
 		explicit = c.Value
 	}
-	return tr{lang: s.catalog.Negotiate(uiLocales, explicit, r.Header.Get("Accept-Language"), s.Options.DefaultLanguage), c: s.catalog}
+	return translator{lang: s.catalog.Negotiate(uiLocales, explicit, r.Header.Get("Accept-Language"), s.Options.DefaultLanguage), c: s.catalog}
 }
 
 // langSwitcher builds the switcher of every language once; pages share the
 // slices and never change them.
-func langSwitcher(c *i18n.Catalog) func(cur string) []LangOption {
+func langSwitcher(c *i18n.Catalog) func(cur string) []view.LangOption {
 	langs := c.Languages()
-	byCur := make(map[string][]LangOption, len(langs)+1)
+	byCur := make(map[string][]view.LangOption, len(langs)+1)
 	for _, cur := range append([]string{""}, langs...) { // "": none is current
 
-		opts := make([]LangOption, 0, len(langs))
+		opts := make([]view.LangOption, 0, len(langs))
 		for _, l := range langs {
-			opts = append(opts, LangOption{Code: l, Name: c.T(l, "hera.language.name", nil), Current: l == cur})
+			opts = append(opts, view.LangOption{Code: l, Name: c.T(l, "hera.language.name", nil), Current: l == cur})
 		}
 		byCur[cur] = opts
 	}
-	return func(cur string) []LangOption {
+	return func(cur string) []view.LangOption {
 		if opts, ok := byCur[cur]; ok {
 			return opts
 		}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // handleLogoutPage asks before signing out: a link or image elsewhere must
@@ -24,7 +25,8 @@ func handleLogoutPage(s *server) http.Handler {
 				return
 			}
 		}
-		s.render.render(w, r, http.StatusOK, "logout", page{Title: s.tr(r).T("hera.logout.title"), Data: LogoutView{Action: s.url("/logout")}})
+		p := &view.Page{Title: s.translator(r).T("hera.logout.title")}
+		s.render.page(w, r, http.StatusOK, p, view.Logout(p, &view.LogoutView{Action: s.url("/logout")}))
 	})
 }
 

@@ -9,9 +9,10 @@ import (
 
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
-func scopeText(scope string, t tr) string {
+func scopeText(scope string, t translator) string {
 	if k := "hera.scope." + scope; t.T(k) != k {
 		return t.T(k)
 	}
@@ -48,17 +49,18 @@ func handleConsent(s *server) http.Handler {
 			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
-		t := s.tr(r, uiLocales(cr)...)
-		v := ConsentView{Challenge: challenge, Remember: true, Audience: cr.RequestedAccessTokenAudience,
+		t := s.translator(r, uiLocales(cr)...)
+		v := view.ConsentView{Challenge: challenge, Remember: true, Audience: cr.RequestedAccessTokenAudience,
 			AudienceText: strings.Join(cr.RequestedAccessTokenAudience, ", ")}
 		if c := cr.Client; c != nil {
-			v.Client = ClientView{Name: c.DisplayName(), LogoURI: safeHTTPURL(c.LogoURI), URI: safeHTTPURL(c.ClientURI)}
+			v.Client = view.ClientView{Name: c.DisplayName(), LogoURI: safeHTTPURL(c.LogoURI), URI: safeHTTPURL(c.ClientURI)}
 			v.PolicyURI, v.TosURI = safeHTTPURL(c.PolicyURI), safeHTTPURL(c.TosURI)
 		}
 		for _, sc := range cr.RequestedScope {
-			v.Scopes = append(v.Scopes, ScopeView{Name: sc, Description: scopeText(sc, t), Required: sc == "openid"})
+			v.Scopes = append(v.Scopes, view.ScopeView{Name: sc, Description: scopeText(sc, t), Required: sc == "openid"})
 		}
-		s.render.render(w, r, http.StatusOK, "consent", page{Title: t.T("hera.consent.title"), Data: v, Lang: t.lang})
+		p := &view.Page{Title: t.T("hera.consent.title"), Lang: t.lang}
+		s.render.page(w, r, http.StatusOK, p, view.Consent(p, &v))
 	})
 }
 

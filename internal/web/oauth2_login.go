@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // hydraAPI is what the handlers need of Hydra's admin API.
@@ -149,14 +150,14 @@ func amr(sess *kratos.Session) []string {
 func (s *server) hydraFailure(w http.ResponseWriter, r *http.Request, err error) {
 	if hydra.IsInvalidChallenge(err) {
 		s.Logger.InfoContext(r.Context(), "oauth2 challenge invalid", "err", err)
-		t := s.tr(r)
-		v := ErrorView{
+		t := s.translator(r)
+		v := view.ErrorView{
 			Title:   t.T("hera.oauth2.expired.title"),
 			Message: t.T("hera.oauth2.expired.message"),
 			Hint:    t.T("hera.oauth2.expired.hint"),
-			Links:   []Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
+			Links:   []view.Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
 		}
-		s.render.render(w, r, http.StatusGone, "error", page{Title: v.Title, Data: v})
+		s.errorView(w, r, http.StatusGone, v)
 		return
 	}
 	s.errorPage(w, r, http.StatusBadGateway, err)
@@ -164,7 +165,7 @@ func (s *server) hydraFailure(w http.ResponseWriter, r *http.Request, err error)
 
 // oauth2ClientFor returns the OAuth2 client and login hint of the Hydra
 // challenge a login flow returns to, if any.
-func (s *server) oauth2ClientFor(ctx context.Context, returnTo string) (client *ClientView, loginHint string, uiLocales []string) {
+func (s *server) oauth2ClientFor(ctx context.Context, returnTo string) (client *view.ClientView, loginHint string, uiLocales []string) {
 	if s.Hydra == nil || returnTo == "" {
 		return nil, "", nil
 	}
@@ -180,6 +181,6 @@ func (s *server) oauth2ClientFor(ctx context.Context, returnTo string) (client *
 	if err != nil || lr.Client == nil {
 		return nil, "", nil
 	}
-	return &ClientView{Name: lr.Client.DisplayName(), LogoURI: safeHTTPURL(lr.Client.LogoURI), URI: safeHTTPURL(lr.Client.ClientURI)},
+	return &view.ClientView{Name: lr.Client.DisplayName(), LogoURI: safeHTTPURL(lr.Client.LogoURI), URI: safeHTTPURL(lr.Client.ClientURI)},
 		lr.LoginHint(), lr.UILocales()
 }

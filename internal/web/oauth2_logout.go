@@ -5,6 +5,7 @@ import (
 
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // oauth2LogoutPage handles GET /logout?logout_challenge=: ask (unless the
@@ -25,11 +26,12 @@ func (s *server) oauth2LogoutPage(w http.ResponseWriter, r *http.Request, challe
 		s.oauth2Logout(w, r, challenge, lr, sess)
 		return
 	}
-	v := LogoutView{Action: s.url("/logout"), Challenge: challenge}
+	v := view.LogoutView{Action: s.url("/logout"), Challenge: challenge}
 	if lr.Client != nil {
 		v.ClientName = lr.Client.DisplayName()
 	}
-	s.render.render(w, r, http.StatusOK, "logout", page{Title: s.tr(r).T("hera.logout.title"), Data: v})
+	p := &view.Page{Title: s.translator(r).T("hera.logout.title")}
+	s.render.page(w, r, http.StatusOK, p, view.Logout(p, &v))
 }
 
 // boundLogout fetches a logout request and checks that it is for the
@@ -53,8 +55,8 @@ func (s *server) boundLogout(w http.ResponseWriter, r *http.Request, challenge s
 	if sess != nil && sess.Identity != nil && lr.Subject != "" && sess.Identity.ID == lr.Subject {
 		return lr, sess, true
 	}
-	t := s.tr(r)
-	v := ErrorView{Links: []Link{{Text: t.T("hera.link.start_page"), Href: "/"}}}
+	t := s.translator(r)
+	v := view.ErrorView{Links: []view.Link{{Text: t.T("hera.link.start_page"), Href: "/"}}}
 	status := http.StatusOK
 	if sess == nil {
 		// Signed out already (here, or the session expired): nothing of
@@ -64,7 +66,7 @@ func (s *server) boundLogout(w http.ResponseWriter, r *http.Request, challenge s
 		v.Title, v.Message = t.T("hera.logout.signed_out.title"), t.T("hera.logout.signed_out.message")
 		if lr.Client != nil {
 			if u := safeHTTPURL(lr.Client.ClientURI); u != "" {
-				v.Links = append([]Link{{Text: t.T("hera.logout.back_to", "client", lr.Client.DisplayName()), Href: u}}, v.Links...)
+				v.Links = append([]view.Link{{Text: t.T("hera.logout.back_to", "client", lr.Client.DisplayName()), Href: u}}, v.Links...)
 			}
 		}
 	} else {
@@ -72,7 +74,7 @@ func (s *server) boundLogout(w http.ResponseWriter, r *http.Request, challenge s
 		status = http.StatusConflict
 		v.Title, v.Message, v.Hint = t.T("hera.logout.other_account.title"), t.T("hera.logout.other_account.message"), t.T("hera.logout.other_account.hint")
 	}
-	s.render.render(w, r, status, "error", page{Title: v.Title, Data: v})
+	s.errorView(w, r, status, v)
 	return nil, nil, false
 }
 
@@ -138,16 +140,16 @@ func handleOAuth2Error(s *server) http.Handler {
 		q := r.URL.Query()
 		code := q.Get("error")
 		s.Logger.WarnContext(r.Context(), "oauth2 error", "error", code, "description", q.Get("error_description"), "hint", q.Get("error_hint"))
-		t := s.tr(r)
-		v := ErrorView{
+		t := s.translator(r)
+		v := view.ErrorView{
 			Title:   t.T("hera.oauth2.error.title"),
 			Message: t.T("hera.oauth2.error." + oauth2ErrorKey(code)),
-			Links:   []Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
+			Links:   []view.Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
 		}
 		if code != "" && len(code) <= 64 {
 			v.Hint = t.T("hera.oauth2.error.code", "code", code)
 		}
-		s.render.render(w, r, http.StatusBadRequest, "error", page{Title: v.Title, Data: v})
+		s.errorView(w, r, http.StatusBadRequest, v)
 	})
 }
 

@@ -25,66 +25,25 @@ var staticFS embed.FS
 // (package view, templ).
 type renderer struct {
 	log   *slog.Logger
-	brand Brand
-	// tr and langs localize a page; set by the server.
-	tr    func(*http.Request) tr
-	langs func(cur string) []LangOption
-	cat   *i18n.Catalog
-	bufs  sync.Pool // *bytes.Buffer
+	brand view.Brand
+	// translator and langs localize a page; set by the server.
+	translator func(*http.Request) translator
+	langs      func(cur string) []view.LangOption
+	cat        *i18n.Catalog
+	bufs       sync.Pool // *bytes.Buffer
 	// base is the path Hera is served under ("" at the root).
 	base string
 }
 
-func newRenderer(log *slog.Logger) (*renderer, error) {
-	return &renderer{log: log}, nil
-}
-
-// content is the component of page name with its model.
-func content(name string, p *page) (templ.Component, error) {
-	switch v := p.Data.(type) {
-	case *FlowPage:
-		if name == "flow" {
-			return view.Flow(p, v), nil
-		}
-	case ErrorView:
-		if name == "error" {
-			return view.ErrorPage(p, &v), nil
-		}
-	case WelcomeView:
-		if name == "welcome" {
-			return view.Welcome(p, &v), nil
-		}
-	case SessionsView:
-		if name == "sessions" {
-			return view.Sessions(p, &v), nil
-		}
-	case ConsentView:
-		if name == "consent" {
-			return view.Consent(p, &v), nil
-		}
-	case LogoutView:
-		if name == "logout" {
-			return view.Logout(p, &v), nil
-		}
-	case AppsView:
-		if name == "apps" {
-			return view.Apps(p, &v), nil
-		}
-	case DeleteAccountView:
-		if name == "delete_account" {
-			return view.DeleteAccount(p, &v), nil
-		}
-	}
-	return nil, fmt.Errorf("no page %q for %T", name, p.Data)
-}
-
-// render writes a full page. Pages are never cached: they carry CSRF tokens
-// and personal data.
-func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+// page writes a full page: the frame around content, the page's own
+// component (package view), which renders into p. Each handler builds its
+// component with its typed model, so a model can only reach the page made
+// for it. Pages are never cached: they carry CSRF tokens and personal data.
+func (rd *renderer) page(w http.ResponseWriter, r *http.Request, status int, p *view.Page, content templ.Component) {
 	p.Nonce = nonceFrom(r.Context())
 	p.Brand = rd.brand
-	if p.Lang == "" && rd.tr != nil {
-		p.Lang = rd.tr(r).lang
+	if p.Lang == "" && rd.translator != nil {
+		p.Lang = rd.translator(r).lang
 	}
 	if p.Lang == "" {
 		p.Lang = "en"
@@ -96,7 +55,7 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, n
 	p.Path = relativePath(rd.base, r)
 	p.Base = rd.base
 	p.RequestID = requestid.From(r.Context())
-	t := tr{lang: p.Lang, c: rd.cat}
+	t := translator{lang: p.Lang, c: rd.cat}
 	p.T, p.TH = t.T, t.H
 	if p.RequestID != "" {
 		p.RequestIDHTML = string(rd.cat.HTML(p.Lang, "hera.layout.request_id", map[string]any{"request_id": codeHTML(p.RequestID)}))
@@ -113,10 +72,7 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, n
 			rd.bufs.Put(buf)
 		}
 	}()
-	c, err := content(name, &p)
-	if err == nil {
-		err = view.Layout(&p, c).Render(r.Context(), buf)
-	}
+	err := view.Layout(p, content).Render(r.Context(), buf)
 	if clientGone(r, err) {
 		// templ stops when the request's context ends: the browser left.
 		rd.log.InfoContext(r.Context(), "client went away", "path", r.URL.Path, "err", err)
@@ -124,7 +80,7 @@ func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, n
 		return
 	}
 	if err != nil {
-		rd.log.ErrorContext(r.Context(), "render", "page", name, "err", err)
+		rd.log.ErrorContext(r.Context(), "render", "path", r.URL.Path, "err", err)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusInternalServerError)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraproject/hera/internal/attempt"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // typedCookie carries what the user typed into a form whose flow Kratos
@@ -157,7 +158,7 @@ func (s *server) takeTyped(w http.ResponseWriter, r *http.Request, kind kratos.K
 
 // prefillTyped puts kept values into the empty text fields of the same
 // name. A password field is never filled, whatever the cookie says.
-func prefillTyped(p *FlowPage, typed url.Values) {
+func prefillTyped(p *view.FlowPage, typed url.Values) {
 	for fi := range p.Forms {
 		for ii := range p.Forms[fi].Items {
 			it := &p.Forms[fi].Items[ii]

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // schemaOf returns what identity schema id says about its traits; ok is
@@ -55,7 +56,7 @@ func (s *server) accountName(ctx context.Context, id *kratos.Identity) string {
 // typedSignInName is the sign-in name a registration form already carries
 // (a hidden trait of the password step), by any schema's identifier,
 // e-mail or phone trait, in that order.
-func (s *server) typedSignInName(ctx context.Context, p *FlowPage) string {
+func (s *server) typedSignInName(ctx context.Context, p *view.FlowPage) string {
 	m, err := s.Kratos.Schemas(ctx)
 	if err != nil {
 		return ""

@@ -18,6 +18,7 @@ import (
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/redirect"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // redirectChecked sends the browser to target if the allowlist allows it;
@@ -77,6 +78,9 @@ type Deps struct {
 	// Links, when set, records which Hydra login session each Kratos
 	// session signed in to apps with, so that signing out ends it.
 	Links sessionLinks
+	// ProxyTransport, when set, wraps the Kratos proxy's transport
+	// innermost (a test seam of the composition root).
+	ProxyTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // metricsObserver is what the server needs of the metrics.
@@ -120,10 +124,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	if d.Guard == nil {
 		d.Guard = noGuard{}
 	}
-	rd, err := newRenderer(d.Logger)
-	if err != nil {
-		return nil, err
-	}
+	rd := &renderer{log: d.Logger}
 	cat, err := i18n.Load(d.Options.LocalesDir)
 	if err != nil {
 		if d.Options.LocalesDir != "" {
@@ -138,7 +139,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("web: default language %q: not in the catalog (%s)", l, strings.Join(cat.Languages(), ", "))
 	}
 	c := d.Options.Brand
-	rd.brand = Brand{Name: c.Name, LogoURL: c.LogoURL, FaviconURL: c.FaviconURL,
+	rd.brand = view.Brand{Name: c.Name, LogoURL: c.LogoURL, FaviconURL: c.FaviconURL,
 		PrivacyURL: c.PrivacyURL, TermsURL: c.TermsURL, CSS: c.Color != "" || c.CSS != "", SocialLogos: c.SocialLogos}
 	if rd.brand.Name == "" {
 		rd.brand.Name = "Hera"
@@ -175,6 +176,9 @@ func NewServer(d Deps) (http.Handler, error) {
 		},
 		RedirectRefused: strings.TrimSuffix(d.Options.PublicURL.String(), "/") + "/error?reason=redirect",
 		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
+			if d.ProxyTransport != nil {
+				rt = d.ProxyTransport(rt)
+			}
 			if d.Metrics != nil {
 				rt = d.Metrics.Transport("kratos_proxy", rt)
 			}
@@ -188,7 +192,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	s.proxy = proxy
-	rd.tr = func(r *http.Request) tr { return s.tr(r) }
+	rd.translator = func(r *http.Request) translator { return s.translator(r) }
 	rd.langs = langSwitcher(s.catalog)
 
 	mux := http.NewServeMux()

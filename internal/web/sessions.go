@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
-func (srv *server) sessionView(s kratos.Session, t tr) SessionView {
-	v := SessionView{
+func (srv *server) sessionView(s kratos.Session, t translator) view.SessionView {
+	v := view.SessionView{
 		ID:                  s.ID,
 		AuthenticatedAt:     s.AuthenticatedAt.UTC().Format(time.RFC3339),
 		AuthenticatedAtText: t.T("hera.sessions.signed_in", "time", srv.catalog.FormatTime(t.lang, s.AuthenticatedAt, "datetime")),
@@ -39,9 +40,9 @@ func handleSessions(s *server) http.Handler {
 			s.kratosFailure(w, r, err)
 			return
 		}
-		t := s.tr(r)
+		t := s.translator(r)
 		cv := s.sessionView(*cur, t)
-		v := SessionsView{Current: &cv}
+		v := view.SessionsView{Current: &cv}
 		for _, o := range others {
 			if o.ID != cur.ID && o.Active {
 				v.Others = append(v.Others, s.sessionView(o, t))
@@ -49,11 +50,12 @@ func handleSessions(s *server) http.Handler {
 		}
 		switch r.URL.Query().Get("done") {
 		case "one":
-			v.Messages = []Alert{{ID: "done", Type: "success", Text: t.T("hera.sessions.revoked_one")}}
+			v.Messages = []view.Alert{{ID: "done", Type: "success", Text: t.T("hera.sessions.revoked_one")}}
 		case "others":
-			v.Messages = []Alert{{ID: "done", Type: "success", Text: t.T("hera.sessions.revoked_others")}}
+			v.Messages = []view.Alert{{ID: "done", Type: "success", Text: t.T("hera.sessions.revoked_others")}}
 		}
-		s.render.render(w, r, http.StatusOK, "sessions", page{Title: t.T("hera.sessions.title"), Data: v, Lang: t.lang})
+		p := &view.Page{Title: t.T("hera.sessions.title"), Lang: t.lang}
+		s.render.page(w, r, http.StatusOK, p, view.Sessions(p, &v))
 	})
 }
 

@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/web/view"
 )
 
 // handleWelcome shows who is signed in (server-side whoami).
 func handleWelcome(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v := WelcomeView{}
+		v := view.WelcomeView{}
 		sess, err := s.Kratos.Whoami(r.Context(), s.browser(r))
 		switch ae, isAPI := kratos.IsAPIError(err, 0); {
 		case err == nil:
-			v = welcomeView(r.Context(), sess, s.tr(r), s)
+			v = welcomeView(r.Context(), sess, s.translator(r), s)
 			v.Apps = s.Hydra != nil
 		case isAPI && ae.Status == http.StatusForbidden:
 			v.NeedsSecondFactor = true
@@ -26,12 +27,13 @@ func handleWelcome(s *server) http.Handler {
 			s.kratosFailure(w, r, err)
 			return
 		}
-		s.render.render(w, r, http.StatusOK, "welcome", page{Title: s.tr(r).T("hera.welcome.title"), Data: v})
+		p := &view.Page{Title: s.translator(r).T("hera.welcome.title")}
+		s.render.page(w, r, http.StatusOK, p, view.Welcome(p, &v))
 	})
 }
 
-func welcomeView(ctx context.Context, sess *kratos.Session, t tr, s *server) WelcomeView {
-	v := WelcomeView{Session: true, AAL: t.T("hera.aal." + sess.AuthenticatorAssuranceLevel)}
+func welcomeView(ctx context.Context, sess *kratos.Session, t translator, s *server) view.WelcomeView {
+	v := view.WelcomeView{Session: true, AAL: t.T("hera.aal." + sess.AuthenticatorAssuranceLevel)}
 	if sess.Identity != nil {
 		v.Name, _ = traitsNames(sess.Identity.Traits)
 		v.Identifier = s.accountName(ctx, sess.Identity)
@@ -67,7 +69,7 @@ func traitsNames(raw json.RawMessage) (name, identifier string) {
 	return name, ""
 }
 
-func methodText(m string, t tr) string {
+func methodText(m string, t translator) string {
 	if k := "hera.method." + m; t.T(k) != k {
 		return t.T(k)
 	}

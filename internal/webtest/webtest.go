@@ -341,16 +341,37 @@ func (p *Page) Query(name string) string { return p.URL.Query().Get(name) }
 // Attr returns an attribute of n.
 func Attr(n *html.Node, name string) string { return attr(n, name) }
 
+// LookupAttr returns n's attribute name and whether n has it.
+func LookupAttr(n *html.Node, name string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+// FirstDiff shows where a and b first differ: the line, and around the
+// first differing byte (templ writes most of a page on one line).
+func FirstDiff(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	if i == len(a) && i == len(b) {
+		return "(no difference)"
+	}
+	line := 1 + strings.Count(a[:i], "\n")
+	from := max(0, i-100)
+	return fmt.Sprintf("line %d, byte %d:\n- …%s\n+ …%s", line, i, a[from:min(len(a), i+100)], b[from:min(len(b), i+100)])
+}
+
 // TextOf returns the text inside n.
 func TextOf(n *html.Node) string { return textOf(n) }
 
 func attr(n *html.Node, name string) string {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val
-		}
-	}
-	return ""
+	v, _ := LookupAttr(n, name)
+	return v
 }
 
 func hasAttr(n *html.Node, name string) bool {

@@ -1,3 +1,5 @@
+//go:build integration
+
 package postgres_test
 
 import (
@@ -13,9 +15,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraproject/hera/internal/lockout"
+	"github.com/heraproject/hera/internal/lockout/dbtest"
 	"github.com/heraproject/hera/internal/lockout/postgres"
 	"github.com/heraproject/hera/internal/lockout/storetest"
-	"github.com/heraproject/hera/internal/stack/dbtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }

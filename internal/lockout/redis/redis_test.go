@@ -1,3 +1,5 @@
+//go:build integration
+
 package redis_test
 
 import (
@@ -13,9 +15,9 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/heraproject/hera/internal/lockout"
+	"github.com/heraproject/hera/internal/lockout/dbtest"
 	"github.com/heraproject/hera/internal/lockout/redis"
 	"github.com/heraproject/hera/internal/lockout/storetest"
-	"github.com/heraproject/hera/internal/stack/dbtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }

@@ -106,14 +106,13 @@ type SelectOption struct {
 	Selected bool
 }
 
-// page is what every page template receives.
+// Page is what every page component receives: the frame's data.
 type Page struct {
 	Title     string
 	Nonce     string
 	RequestID string
 	Scripts   []Script
 	Captcha   *captcha.Widget
-	Data      any
 	Brand     Brand
 	Lang      string
 	Dir       string

@@ -41,6 +41,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- .Values.secret.nameOverride | default (include "hera.fullname" .) }}
 {{- end }}
 
+{{/* The ConfigMap of `locales` and `brandCSS`, and where its files are
+mounted. */}}
+{{- define "hera.filesName" -}}
+{{- printf "%s-files" (include "hera.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "hera.localesDir" -}}
+/etc/hera/locales
+{{- end }}
+
+{{- define "hera.brandDir" -}}
+/etc/hera/brand
+{{- end }}
+
 {{/* Where the Secret's keys are mounted, one file per key. */}}
 {{- define "hera.secretDir" -}}
 /etc/hera/secrets
@@ -134,6 +148,12 @@ refuse, or one that would weaken it. */}}
 {{- if has (trimSuffix "_FILE" $name) $keys }}
 {{- fail (printf "config.%s: the chart already passes %s from its Secret" $name (trimSuffix "_FILE" $name)) }}
 {{- end }}
+{{- end }}
+{{- if and .Values.locales (hasKey .Values.config "HERA_LOCALES_DIR") }}
+{{- fail "config.HERA_LOCALES_DIR: the chart sets it for `locales`; use one or the other" }}
+{{- end }}
+{{- if and .Values.brandCSS (hasKey .Values.config "HERA_BRAND_CSS_FILE") }}
+{{- fail "config.HERA_BRAND_CSS_FILE: the chart sets it for `brandCSS`; use one or the other" }}
 {{- end }}
 {{- if and .Values.serviceMonitor.enabled (not .Values.metrics.enabled) }}
 {{- fail "serviceMonitor.enabled needs metrics.enabled" }}

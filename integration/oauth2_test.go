@@ -1,4 +1,4 @@
-package web_test
+package integration
 
 import (
 	"context"
@@ -118,7 +118,7 @@ func identityID(t *testing.T, b *webtest.Browser, e *heraEnv) string {
 }
 
 func TestOAuth2(t *testing.T) {
-	e := startHera(t, stacktest.Options{Hydra: true}, nil, "HERA_OAUTH2_TRUSTED_CLIENTS=trusted-app")
+	e := startHera(t, stacktest.Options{Hydra: true}, "HERA_OAUTH2_TRUSTED_CLIENTS=trusted-app")
 	app := newRP(t, e, "app", nil)
 
 	// A user with an account, signed out.
@@ -321,7 +321,7 @@ func TestOAuth2(t *testing.T) {
 // TestOAuth2HydraDown: Hydra unreachable gives the generic error page with
 // the request ID, not a hang or a stack trace.
 func TestOAuth2HydraDown(t *testing.T) {
-	e := startHera(t, stacktest.Options{Hydra: true}, nil)
+	e := startHera(t, stacktest.Options{Hydra: true})
 	if err := e.Hydra.Stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package web_test
+package integration
 
 import (
 	"encoding/json"
@@ -84,7 +84,7 @@ func heraRefusal(status int, body string) bool {
 // of the first version of the change: it ended the sign-on of any session
 // ID Kratos answered 204 for, and Kratos does so for any ID.
 func TestSingleSignOutThroughKratosAPI(t *testing.T) {
-	e := startHera(t, stacktest.Options{Hydra: true}, nil)
+	e := startHera(t, stacktest.Options{Hydra: true})
 	bc := newBackchannel(t)
 	app := newRP(t, e, "sso-api-app", map[string]any{"backchannel_logout_uri": bc.srv.URL + "/bc"})
 

@@ -1,4 +1,4 @@
-package web_test
+package integration
 
 import (
 	"context"
@@ -28,13 +28,13 @@ func schema(t *testing.T, file string) []byte {
 func usernameFields(p *webtest.Page) []string {
 	var out []string
 	for _, n := range p.Find(func(n *html.Node) bool {
-		ac, _ := attrOf(n, "autocomplete")
+		ac, _ := webtest.LookupAttr(n, "autocomplete")
 		return n.Type == html.ElementNode && n.Data == "input" && ac == "username"
 	}) {
-		if _, named := attrOf(n, "name"); named {
+		if _, named := webtest.LookupAttr(n, "name"); named {
 			continue // would be submitted: not the helper field
 		}
-		v, _ := attrOf(n, "value")
+		v, _ := webtest.LookupAttr(n, "value")
 		out = append(out, v)
 	}
 	return out
@@ -45,7 +45,7 @@ func usernameFields(p *webtest.Page) []string {
 // recovery and verification: Hera must take both from the schema, not
 // assume traits.email.
 func TestUsernameSchema(t *testing.T) {
-	e := startHera(t, stacktest.Options{Hydra: true, Schema: schema(t, "identity.username.schema.json")}, nil)
+	e := startHera(t, stacktest.Options{Hydra: true, Schema: schema(t, "identity.username.schema.json")})
 	app := newRP(t, e, "app", nil)
 	user := "ada." + time.Now().Format("150405")
 	email := newEmail("username")
@@ -125,7 +125,7 @@ func TestUsernameSchema(t *testing.T) {
 // HTTP courier channel "sms", into the test mailbox): the identifier is a
 // phone number, and nothing assumes an e-mail.
 func TestPhoneSchema(t *testing.T) {
-	e := startHera(t, stacktest.Options{Hydra: true, Schema: schema(t, "identity.phone.schema.json")}, nil)
+	e := startHera(t, stacktest.Options{Hydra: true, Schema: schema(t, "identity.phone.schema.json")})
 	app := newRP(t, e, "app", map[string]any{"scope": "openid offline_access email profile phone"})
 	app.cfg.Scopes = append(app.cfg.Scopes, "phone")
 	phone := "+4930" + time.Now().Format("150405") + "1"

@@ -1,20 +1,14 @@
-package guard_test
+package integration
 
 import (
-	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/heraproject/hera/internal/config"
-	"github.com/heraproject/hera/internal/guard"
-	"github.com/heraproject/hera/internal/kratos"
-	"github.com/heraproject/hera/internal/lockout"
-	"github.com/heraproject/hera/internal/lockout/memory"
+	"github.com/heraproject/hera/internal/app"
+	"github.com/heraproject/hera/internal/app/apptest"
 	"github.com/heraproject/hera/internal/stack/stacktest"
-	"github.com/heraproject/hera/internal/web"
 	"github.com/heraproject/hera/internal/webtest"
 )
 
@@ -30,43 +24,14 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// TestLockExpiresAndDoubles drives real Kratos through Hera with the
-// default policy on a clock the test moves: 5 failures lock for 5 minutes,
+// TestLockExpiresAndDoubles drives real Kratos through Hera, as production
+// assembles it, with the default policy on a clock the test moves: 5 failures lock for 5 minutes,
 // the right password is refused while locked and accepted after; the next
 // lock lasts twice as long.
 func TestLockExpiresAndDoubles(t *testing.T) {
 	e := stacktest.Start(t, stacktest.Options{})
-	env := map[string]string{"HERA_PUBLIC_URL": e.HeraURL, "KRATOS_PUBLIC_URL": e.Kratos.PublicURL, "KRATOS_ADMIN_URL": e.Kratos.AdminURL}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := kratos.NewClient(cfg.Kratos.PublicURL, cfg.Kratos.AdminURL, cfg.Kratos.Timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := &clock{now: time.Now()}
-	store, err := memory.New(memory.Config{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	lc := cfg.Lockout.Policy
-	lc.Now = clk.Now
-	lim, err := lockout.New(store, lc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	g, err := guard.New(guard.Config{Logger: log, Limiter: lim})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := web.NewServer(web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: kc, Guard: g})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.ServeHera(t, h)
+	apptest.Start(t, e, nil, app.WithClock(clk.Now))
 
 	b := webtest.New(t, e.HeraURL)
 	const pw = "the right password 77"

@@ -1,26 +1,18 @@
-package web_test
+package integration
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/heraproject/hera/internal/config"
-	"github.com/heraproject/hera/internal/guard"
-	"github.com/heraproject/hera/internal/hydra"
-	"github.com/heraproject/hera/internal/kratos"
-	"github.com/heraproject/hera/internal/lockout"
-	"github.com/heraproject/hera/internal/lockout/memory"
+	"github.com/heraproject/hera/internal/app/apptest"
+	"github.com/heraproject/hera/internal/captcha/captchatest"
 	"github.com/heraproject/hera/internal/stack/stacktest"
-	"github.com/heraproject/hera/internal/web"
 	"github.com/heraproject/hera/internal/webtest"
 	"golang.org/x/net/html"
 )
@@ -32,72 +24,23 @@ const password = "correct horse battery 42"
 type heraEnv struct {
 	*stacktest.Env
 	logs *lockedBuffer
+	hera *apptest.Hera
 }
 
-// startHera starts real Kratos (and Hydra if asked) and serves Hera in
-// process in front of it.
-func startHera(t *testing.T, o stacktest.Options, guard web.Guard, extraEnv ...string) *heraEnv {
+// startHera starts real Kratos (and Hydra if asked) and Hera in front of
+// it, assembled as production assembles it (apptest). extraEnv are
+// KEY=value settings.
+func startHera(t *testing.T, o stacktest.Options, extraEnv ...string) *heraEnv {
 	t.Helper()
 	o.TokenHook = o.Hydra // Hera serves it
 	e := stacktest.Start(t, o)
-	env := map[string]string{
-		"HERA_PUBLIC_URL":   e.HeraURL,
-		"KRATOS_PUBLIC_URL": e.Kratos.PublicURL,
-		"KRATOS_ADMIN_URL":  e.Kratos.AdminURL,
-	}
-	if e.Hydra != nil {
-		env["HYDRA_ADMIN_URL"] = e.Hydra.AdminURL
-		env["HERA_OAUTH2_TOKEN_HOOK_SECRET"] = e.TokenHookSecret
-	}
+	env := map[string]string{}
 	for _, kv := range extraEnv {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := kratos.NewClient(cfg.Kratos.PublicURL, cfg.Kratos.AdminURL, cfg.Kratos.Timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &lockedBuffer{}
-	// The links single sign-out reads live where run() keeps them: in the
-	// lockout store.
-	store, err := memory.New(memory.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	links, err := lockout.New(store, cfg.Lockout.Policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps := web.Deps{
-		Logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Options: web.OptionsFrom(cfg),
-		Kratos:  kc,
-		Guard:   guard,
-		Links:   links,
-	}
-	if cfg.Hydra.AdminURL != nil {
-		hc, err := hydra.NewClient(cfg.Hydra.AdminURL, cfg.Hydra.Timeout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		deps.Hydra = hc
-	}
-	h, err := web.NewServer(deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.ServeHera(t, h)
-	t.Cleanup(func() {
-		if t.Failed() {
-			stacktest.LogLines(t, "hera log", logs.String())
-		}
-	})
-	return &heraEnv{Env: e, logs: logs}
+	h := apptest.Start(t, e, env)
+	return &heraEnv{Env: e, logs: h.Logs, hera: h}
 }
 
 var emailSeq atomic.Int64
@@ -143,7 +86,7 @@ func logout(t *testing.T, b *webtest.Browser) *webtest.Page {
 func TestFlows(t *testing.T) {
 	e := startHera(t, stacktest.Options{
 		KratosEnv: []string{"SELFSERVICE_FLOWS_SETTINGS_PRIVILEGED_SESSION_MAX_AGE=4s"},
-	}, nil)
+	})
 
 	t.Run("registration, verification, logout, login", func(t *testing.T) {
 		b := webtest.New(t, e.HeraURL)
@@ -534,10 +477,13 @@ func TestFlows(t *testing.T) {
 
 // TestProxySubmissionsGoThroughTheChecks posts straight to Kratos's submit
 // endpoint through the proxy, as a native app or a scripted attacker would:
-// the guard sees it, and when it refuses, Kratos never does.
+// production's guard sees it (a captcha on sign-in here), and when it
+// refuses, Kratos never does.
 func TestProxySubmissionsGoThroughTheChecks(t *testing.T) {
-	g := &recordingGuard{refuse: true}
-	e := startHera(t, stacktest.Options{}, g)
+	sv := captchatest.New(t, captchatest.Options{})
+	e := startHera(t, stacktest.Options{}, "HERA_CAPTCHA_PROVIDER=turnstile", "HERA_CAPTCHA_SITE_KEY="+captchatest.TestSiteKey,
+		"HERA_CAPTCHA_SECRET="+sv.Secret(), "HERA_CAPTCHA_VERIFY_URL="+sv.URL, "HERA_CAPTCHA_FLOWS=login")
+	g := newDecisionLog(t, e)
 	b := webtest.New(t, e.HeraURL)
 	p := b.Get("/login")
 	f := p.Form("method", "password")
@@ -549,7 +495,7 @@ func TestProxySubmissionsGoThroughTheChecks(t *testing.T) {
 	fields.Set("password", "guess")
 	fields.Set("method", "password")
 
-	// A form post and a JSON API call to Kratos's own endpoint.
+	// A form post and a JSON API call to Kratos's own endpoint, no token.
 	p = b.Post("/api/kratos/self-service/login?flow="+p.Query("flow"), fields)
 	if !p.Contains("Please complete the challenge") {
 		t.Fatalf("form post not refused: %s %s", p.URL, p.Text())
@@ -566,56 +512,22 @@ func TestProxySubmissionsGoThroughTheChecks(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Errorf("JSON submission: status %d, want 403", res.StatusCode)
 	}
-	if got := g.checks.Load(); got != 2 {
-		t.Errorf("guard saw %d submissions, want 2", got)
+	ds := g.all()
+	if len(ds) != 2 || ds[0].Outcome != "captcha_failed" || ds[1].Outcome != "captcha_failed" {
+		t.Errorf("guard decisions %+v, want two captcha refusals", ds)
 	}
-	if got := g.records.Load(); got != 0 {
-		t.Errorf("refused submissions reached Kratos %d times", got)
-	}
-	if g.lastIdentifier() != "someone@example.com" {
-		t.Errorf("guard saw identifier %q", g.lastIdentifier())
+	if strings.Contains(e.logs.String(), `"msg":"submission"`) {
+		t.Error("a refused submission reached Kratos")
 	}
 
-	// Allowed: the submission reaches Kratos and its outcome is recorded.
-	g.refuse = false
+	// Allowed: the submission reaches Kratos and its outcome is counted on
+	// the account it names.
 	p = b.Get("/login")
-	b.Submit(p.Form("method", "password"), "method", "password", map[string]string{"identifier": "nobody@example.com", "password": "guess"})
-	if g.records.Load() != 1 || !g.lastCredentialFailure.Load() {
-		t.Errorf("records %d, credential failure %v", g.records.Load(), g.lastCredentialFailure.Load())
+	b.Submit(p.Form("method", "password"), "method", "password", map[string]string{"identifier": "nobody@example.com",
+		"password": "guess", "cf-turnstile-response": sv.Token()})
+	if got := g.last(); got.Outcome != "credential_failure" || got.AccountKey != g.accountKey("nobody@example.com") {
+		t.Errorf("last decision %+v", got)
 	}
-}
-
-type recordingGuard struct {
-	refuse                bool
-	checks, records       atomic.Int64
-	lastCredentialFailure atomic.Bool
-	mu                    sync.Mutex
-	ident                 string
-}
-
-func (g *recordingGuard) Admit(_ context.Context, a *guard.Attempt) (*guard.Ticket, *guard.Refusal) {
-	g.checks.Add(1)
-	g.mu.Lock()
-	g.ident = a.Account
-	g.mu.Unlock()
-	if g.refuse {
-		return nil, &guard.Refusal{Notice: "captcha", Status: http.StatusForbidden, Reason: "test"}
-	}
-	return nil, nil
-}
-
-func (g *recordingGuard) Settle(_ context.Context, _ *guard.Ticket, ans guard.Answer) ([]*http.Cookie, *guard.Refusal) {
-	g.records.Add(1)
-	g.lastCredentialFailure.Store(ans.Outcome.CredentialFailure())
-	return nil, nil
-}
-
-func (g *recordingGuard) Release(context.Context, *guard.Ticket, bool) {}
-
-func (g *recordingGuard) lastIdentifier() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.ident
 }
 
 // dropCSRF is a cookie jar that loses Kratos's CSRF cookie, as a browser
@@ -635,7 +547,7 @@ func (d dropCSRF) SetCookies(u *url.URL, cs []*http.Cookie) {
 // TestExpiredFlows: an expired flow, fetched or submitted, continues on a
 // fresh one instead of showing an error.
 func TestExpiredFlows(t *testing.T) {
-	e := startHera(t, stacktest.Options{KratosEnv: []string{"SELFSERVICE_FLOWS_LOGIN_LIFESPAN=1s"}}, nil)
+	e := startHera(t, stacktest.Options{KratosEnv: []string{"SELFSERVICE_FLOWS_LOGIN_LIFESPAN=1s"}})
 	b := webtest.New(t, e.HeraURL)
 	p := b.Get("/login")
 	old := p.Query("flow")

@@ -1,4 +1,4 @@
-package web_test
+package integration
 
 import (
 	"encoding/json"
@@ -98,7 +98,7 @@ func jsonDiff(path string, a, b any, out *[]string) {
 // request_url, the nodes' meta, …), and refused
 // /self-service/methods/oidc/callback without a provider with its own 404.
 func TestFlowJSONIsKratos(t *testing.T) {
-	e := startHera(t, stacktest.Options{}, nil)
+	e := startHera(t, stacktest.Options{})
 
 	same := func(t *testing.T, b *webtest.Browser, kind, id string) {
 		t.Helper()
@@ -125,7 +125,7 @@ func TestFlowJSONIsKratos(t *testing.T) {
 				t.Errorf("Hera's %s flow (%s) differs from Kratos's:\n%s", kind, q, strings.Join(diff, "\n"))
 			}
 			if len(diff) == 0 && string(raw) != string(kraw) {
-				t.Errorf("Hera's %s flow (%s) is Kratos's JSON value but not its bytes:\n%s", kind, q, firstDiff(string(raw), string(kraw)))
+				t.Errorf("Hera's %s flow (%s) is Kratos's JSON value but not its bytes:\n%s", kind, q, webtest.FirstDiff(string(raw), string(kraw)))
 			}
 			if h.Get("Cache-Control") != "no-store" {
 				t.Errorf("Hera's %s flow: Cache-Control %q", kind, h.Get("Cache-Control"))
@@ -163,7 +163,7 @@ func TestFlowJSONIsKratos(t *testing.T) {
 // browser and for an API client alike. Before the change Hera refused it
 // with its own 404: only the path with a provider's ID passed.
 func TestOIDCCallbackWithoutProvider(t *testing.T) {
-	e := startHera(t, stacktest.Options{SocialProvider: true}, nil)
+	e := startHera(t, stacktest.Options{SocialProvider: true})
 	const path = "/self-service/methods/oidc/callback"
 	b := webtest.New(t, e.HeraURL)
 	b.Get("/login") // a browser with Kratos's CSRF cookie

@@ -1,4 +1,4 @@
-package web_test
+package integration
 
 import (
 	"bytes"
@@ -17,12 +17,11 @@ import (
 	"github.com/heraproject/hera/internal/webtest"
 )
 
-var record = flag.Bool("record", false, "drive a real Kratos through every flow state and rewrite testdata/flows/*.json")
+var record = flag.Bool("record", false, "drive a real Kratos through every flow state and rewrite internal/web/testdata/flows/*.json")
 
 // Recorded fixtures are rewritten to these origins, so that they do not
-// depend on the random ports of the run that recorded them. goldenPublicURL
-// is also the HERA_PUBLIC_URL the golden tests render with: Kratos's script
-// nodes then point at Hera's own proxy, as they do in production.
+// depend on the random ports of the run that recorded them; internal/web's
+// golden tests render them with the same (kit_test.go).
 const (
 	goldenPublicURL = "http://localhost:4455"
 	goldenKratosURL = "http://127.0.0.1:4433"
@@ -42,8 +41,8 @@ func TestRecordFlows(t *testing.T) {
 	if !*record {
 		return
 	}
-	e := startHera(t, stacktest.Options{}, nil)
-	r := &recorder{t: t, e: e, dir: filepath.Join("testdata", "flows")}
+	e := startHera(t, stacktest.Options{})
+	r := &recorder{t: t, e: e, dir: filepath.Join(stacktest.RepoRoot(t), "internal", "web", "testdata", "flows")}
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -1,25 +1,19 @@
-package web_test
+package integration
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/heraproject/hera/internal/attempt"
-	"github.com/heraproject/hera/internal/guard"
+	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/lockout"
 	"github.com/heraproject/hera/internal/lockout/memory"
 	"github.com/heraproject/hera/internal/stack/stacktest"
-	"github.com/heraproject/hera/internal/web"
 	"github.com/heraproject/hera/internal/webtest"
 )
 
@@ -34,23 +28,25 @@ var identifierFirstKratos = []string{
 const lockedNotice = "Too many attempts. Try again in"
 
 // TestIdentifierFirst runs Kratos's identifier-first sign-in through Hera
-// with the real guard: the first step carries no secret and counts on
-// nothing; the password and code steps after it are keyed on the account
-// the first step named, so five wrong passwords lock it, known or not.
+// as production assembles it, reading the guard's decisions from its log:
+// the first step carries no secret and counts on nothing; the password and
+// code steps after it are keyed on the account the first step named, so
+// five wrong passwords lock it, known or not.
 func TestIdentifierFirst(t *testing.T) {
-	g := newSeenGuard(t)
-	e := startHera(t, stacktest.Options{KratosEnv: identifierFirstKratos}, g)
+	e := startHera(t, stacktest.Options{KratosEnv: identifierFirstKratos})
+	g := newDecisionLog(t, e)
 
 	t.Run("the first step carries no secret and counts on nothing", func(t *testing.T) {
 		b := webtest.New(t, e.HeraURL)
 		email := newEmail("idf-noop")
 		createVerifiedUser(t, e, email, password)
+		before := len(g.all())
 		for range 8 {
 			p := identify(t, b, email)
-			if got := g.last(); got.method != "identifier_first" || got.account != email || got.secret != attempt.NoSecret || len(got.sends) > 0 {
-				t.Fatalf("identifier step classified as %+v", got)
-			}
 			mustShowAccount(t, p, email)
+		}
+		if got := g.all()[before:]; len(got) != 0 {
+			t.Fatalf("identifier steps were counted: %+v", got)
 		}
 		p := identify(t, b, email)
 		p = b.Submit(p.Form("method", "password"), "method", "password", map[string]string{"password": password})
@@ -74,8 +70,8 @@ func TestIdentifierFirst(t *testing.T) {
 				if !strings.Contains(strings.Join(p.Alerts(), " "), "credentials are invalid") {
 					t.Fatalf("%s, failure %d: %v", who, n+1, p.Alerts())
 				}
-				if got := g.last(); got.method != "password" || got.account != who || got.secret != attempt.Password {
-					t.Fatalf("%s: password step classified as %+v", who, got)
+				if got := g.last(); got.Method != "password" || got.AccountKey != g.accountKey(who) || got.Secret != "password" {
+					t.Fatalf("%s: password step decided as %+v", who, got)
 				}
 				// Still the second step, for the same account.
 				mustShowAccount(t, p, who)
@@ -102,15 +98,15 @@ func TestIdentifierFirst(t *testing.T) {
 		mails := e.Mail.Len()
 		p = b.Submit(p.Form("method", "code"), "method", "code", nil)
 		mustPath(t, p, "/login")
-		if got := g.last(); got.method != "code" || !slices.Equal(got.sends, []string{email}) || got.secret != attempt.NoSecret {
-			t.Fatalf("send step classified as %+v", got)
+		if got := g.last(); got.Method != "code" || got.RecipientKey != g.recipientKey(lockout.PurposeLogin, email) || got.Secret != "" {
+			t.Fatalf("send step decided as %+v", got)
 		}
 		mustShowAccount(t, p, email)
 		code := e.WaitCode(t, mails, email, "login_code")
 		p = b.Submit(p.Form("method", "code"), "method", "code", map[string]string{"code": otherCode(code)})
 		mustPath(t, p, "/login")
-		if got := g.last(); got.method != "code" || got.account != email || got.secret != attempt.OneTimeCode {
-			t.Fatalf("code step classified as %+v", got)
+		if got := g.last(); got.Method != "code" || got.AccountKey != g.accountKey(email) || got.Secret != "code" {
+			t.Fatalf("code step decided as %+v", got)
 		}
 		p = b.Submit(p.Form("method", "code"), "method", "code", map[string]string{"code": code})
 		if !signedIn(p) {
@@ -162,7 +158,7 @@ func TestIdentifierFirst(t *testing.T) {
 // step shows the account's own methods, and an unknown identifier is told
 // so on the first.
 func TestIdentifierFirstWithoutMitigation(t *testing.T) {
-	e := startHera(t, stacktest.Options{KratosEnv: identifierFirstKratos[:1]}, nil)
+	e := startHera(t, stacktest.Options{KratosEnv: identifierFirstKratos[:1]})
 	b := webtest.New(t, e.HeraURL)
 	email := newEmail("idf-own")
 	createVerifiedUser(t, e, email, password)
@@ -190,8 +186,8 @@ func TestRecordFlowsIdentifierFirst(t *testing.T) {
 	if !*record {
 		return
 	}
-	e := startHera(t, stacktest.Options{KratosEnv: identifierFirstKratos}, nil)
-	r := &recorder{t: t, e: e, dir: filepath.Join("testdata", "flows")}
+	e := startHera(t, stacktest.Options{KratosEnv: identifierFirstKratos})
+	r := &recorder{t: t, e: e, dir: filepath.Join(stacktest.RepoRoot(t), "internal", "web", "testdata", "flows")}
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -298,92 +294,76 @@ func createVerifiedUser(t *testing.T, e *heraEnv, email, pw string) {
 	}
 }
 
-// seenGuard is the real guard (memory store, default policy) that also
-// remembers how each submission was classified.
-type seenGuard struct {
-	web.Guard
-	mu   sync.Mutex
-	seen []seenAttempt
+// decision is one "auth decision" line of Hera's log: what the guard made
+// of a submission (digests of its keys, never the values).
+type decision struct {
+	Flow         string `json:"flow"`
+	Method       string `json:"method"`
+	Outcome      string `json:"outcome"`
+	Secret       string `json:"secret"`
+	AccountKey   string `json:"account_key"`
+	RecipientKey string `json:"recipient_key"`
 }
 
-type seenAttempt struct {
-	method, account string
-	secret          attempt.Secret
-	sends           []string
+// decisionLog reads the guard's decisions from Hera's log, and computes
+// the key digests it logs for a given account or address.
+type decisionLog struct {
+	t     *testing.T
+	e     *heraEnv
+	limit *lockout.Limiter // Hera's realm: the same digests
 }
 
-func newSeenGuard(t *testing.T) *seenGuard {
+func newDecisionLog(t *testing.T, e *heraEnv) *decisionLog {
 	t.Helper()
 	store, err := memory.New(memory.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	limiter, err := lockout.New(store, lockout.DefaultConfig())
+	l, err := lockout.New(store, lockout.Config{Realm: e.hera.Env["HERA_LOCKOUT_REALM"]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := guard.New(guard.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limiter: limiter})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &seenGuard{Guard: g}
+	return &decisionLog{t: t, e: e, limit: l}
 }
 
-func (g *seenGuard) Admit(ctx context.Context, a *guard.Attempt) (*guard.Ticket, *guard.Refusal) {
-	g.mu.Lock()
-	g.seen = append(g.seen, seenAttempt{method: a.Method, account: a.Account, secret: a.Secret, sends: slices.Clone(a.Sends)})
-	g.mu.Unlock()
-	return g.Guard.Admit(ctx, a)
-}
-
-// last is the classification of the latest submission.
-func (g *seenGuard) last() seenAttempt {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.seen) == 0 {
-		return seenAttempt{}
-	}
-	return g.seen[len(g.seen)-1]
-}
-
-// TestIdentifierFirstAccountLine renders the second step of a recorded
-// flow with a hostile identifier and return_to: the account line escapes
-// the one, and "Use another account" carries the other as a query value.
-func TestIdentifierFirstAccountLine(t *testing.T) {
-	f := fixtureNamed(t, "login_identifier_first_methods")
-	var flow map[string]any
-	if err := json.Unmarshal(f.raw, &flow); err != nil {
-		t.Fatal(err)
-	}
-	const hostile = `<b>x</b>"'&@example.com`
-	found := false
-	for _, n := range flow["ui"].(map[string]any)["nodes"].([]any) {
-		n := n.(map[string]any)
-		if a := n["attributes"].(map[string]any); a["name"] == "identifier" && n["group"] == "identifier_first" {
-			a["value"], found = hostile, true
+// all returns the decisions logged so far, in order.
+func (g *decisionLog) all() []decision {
+	var out []decision
+	for _, line := range strings.Split(g.e.logs.String(), "\n") {
+		if !strings.Contains(line, `"msg":"auth decision"`) {
+			continue
 		}
+		var d decision
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			g.t.Fatalf("decision line %q: %v", line, err)
+		}
+		if d.Secret == "none" {
+			d.Secret = ""
+		}
+		out = append(out, d)
 	}
-	if !found {
-		t.Fatal("the fixture has no identifier-first identifier")
+	return out
+}
+
+// last is the latest decision.
+func (g *decisionLog) last() decision {
+	all := g.all()
+	if len(all) == 0 {
+		return decision{}
 	}
-	flow["return_to"] = "http://localhost:4455/sessions?a=1&b=<x>"
-	var err error
-	if f.raw, err = json.Marshal(flow); err != nil {
-		t.Fatal(err)
-	}
-	page := renderFixture(t, f)
-	if want := `Signing in as <strong>&lt;b&gt;x&lt;/b&gt;&#34;&#39;&amp;@example.com</strong>`; !strings.Contains(page, want) {
-		t.Errorf("account line not escaped as %s:\n%s", want, page)
-	}
-	if strings.Contains(page, "<b>x</b>") {
-		t.Error("the identifier's markup is on the page")
-	}
-	want := `<a href="/login?return_to=` + url.QueryEscape("http://localhost:4455/sessions?a=1&b=<x>") + `">Use another account</a>`
-	if !strings.Contains(page, want) {
-		t.Errorf("no link %s:\n%s", want, page)
-	}
-	for _, p := range checkPage(page, f.kind, f.id) {
-		t.Error(p)
-	}
+	return all[len(all)-1]
+}
+
+// accountKey is how the guard logs the account key of a sign-in naming
+// account (password or code: one form for an e-mail address).
+func (g *decisionLog) accountKey(account string) string {
+	k := g.limit.IdentifierKey(kratos.PasswordIdentifier(account))
+	return string(k.Kind) + ":" + k.Digest[:16]
+}
+
+// recipientKey is how the guard logs the send quota of address for purpose.
+func (g *decisionLog) recipientKey(purpose lockout.Purpose, address string) string {
+	k := g.limit.RecipientKey(purpose, kratos.Address(address))
+	return string(k.Kind) + ":" + k.Digest[:16]
 }

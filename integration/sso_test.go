@@ -1,4 +1,4 @@
-package web_test
+package integration
 
 import (
 	"bytes"
@@ -143,7 +143,7 @@ func kratosAdmin(t *testing.T, e *heraEnv, method, path string, body any) int {
 // browser, or by an administrator, ends the apps' single sign-on; Hydra's
 // remembered login is checked against Kratos, never trusted alone.
 func TestSingleSignOut(t *testing.T) {
-	e := startHera(t, stacktest.Options{Hydra: true}, nil, "HERA_PRIVILEGED_SESSION_MAX_AGE=5s")
+	e := startHera(t, stacktest.Options{Hydra: true}, "HERA_PRIVILEGED_SESSION_MAX_AGE=5s")
 	bc := newBackchannel(t)
 	app := newRP(t, e, "sso-app", map[string]any{"backchannel_logout_uri": bc.srv.URL + "/bc"})
 
@@ -318,7 +318,7 @@ func TestSingleSignOut(t *testing.T) {
 // the browser of the account it is for, so a link cannot sign a victim out
 // of their session with someone else's challenge.
 func TestLogoutChallengeBoundToBrowser(t *testing.T) {
-	e := startHera(t, stacktest.Options{Hydra: true}, nil)
+	e := startHera(t, stacktest.Options{Hydra: true})
 	// The client skips the confirmation: the riskiest path.
 	app := newRP(t, e, "no-confirm", map[string]any{"skip_logout_consent": true})
 
@@ -380,7 +380,7 @@ func TestLogoutChallengeBoundToBrowser(t *testing.T) {
 // TestConnectedApps: the user sees the apps they allowed and can remove
 // one, whose refresh token then stops working.
 func TestConnectedApps(t *testing.T) {
-	e := startHera(t, stacktest.Options{Hydra: true}, nil)
+	e := startHera(t, stacktest.Options{Hydra: true})
 	one := newRP(t, e, "app-one", map[string]any{"logo_uri": "https://app.example.com/logo.png"})
 	two := newRP(t, e, "app-two", nil)
 	b := webtest.New(t, e.HeraURL)
@@ -450,7 +450,7 @@ func TestConnectedApps(t *testing.T) {
 // confirmation, removes the identity and every app's tokens, and a second
 // attempt gets a clear page.
 func TestDeleteAccount(t *testing.T) {
-	e := startHera(t, stacktest.Options{Hydra: true}, nil, "HERA_PRIVILEGED_SESSION_MAX_AGE=4s")
+	e := startHera(t, stacktest.Options{Hydra: true}, "HERA_PRIVILEGED_SESSION_MAX_AGE=4s")
 	app := newRP(t, e, "doomed-app", nil)
 	b := webtest.New(t, e.HeraURL)
 	email := newEmail("delete")

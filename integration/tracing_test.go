@@ -1,9 +1,7 @@
-package web_test
+package integration
 
 import (
 	"context"
-	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -13,12 +11,11 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/heraproject/hera/internal/config"
-	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/app"
+	"github.com/heraproject/hera/internal/app/apptest"
 	"github.com/heraproject/hera/internal/stack/stacktest"
 	"github.com/heraproject/hera/internal/tracing"
 	"github.com/heraproject/hera/internal/tracing/tracingtest"
-	"github.com/heraproject/hera/internal/web"
 	"github.com/heraproject/hera/internal/webtest"
 )
 
@@ -35,15 +32,6 @@ func TestTracingWithKratos(t *testing.T) {
 		"TRACING_PROVIDERS_OTLP_INSECURE=true",
 		"TRACING_PROVIDERS_OTLP_SAMPLING_SAMPLING_RATIO=1",
 	}})
-	env := map[string]string{"HERA_PUBLIC_URL": e.HeraURL, "KRATOS_PUBLIC_URL": e.Kratos.PublicURL, "KRATOS_ADMIN_URL": e.Kratos.AdminURL}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := kratos.NewClient(cfg.Kratos.PublicURL, cfg.Kratos.AdminURL, cfg.Kratos.Timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
@@ -51,13 +39,7 @@ func TestTracingWithKratos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc.WrapTransport(func(rt http.RoundTripper) http.RoundTripper { return tr.Transport("kratos", rt) })
-	logs := &lockedBuffer{}
-	h, err := web.NewServer(web.Deps{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Options: web.OptionsFrom(cfg), Kratos: kc, Tracing: tr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.ServeHera(t, h)
+	apptest.Start(t, e, map[string]string{"HERA_STARTUP_CHECKS": "false"}, app.WithTracing(tr))
 
 	b := webtest.New(t, e.HeraURL)
 	mustPath(t, b.Get("/login"), "/login")

@@ -1,4 +1,4 @@
-package web_test
+package integration
 
 import (
 	"context"
@@ -120,7 +120,7 @@ func deleteAccount(t *testing.T, b *webtest.Browser) *webtest.Page {
 // "exchange during the deletion" check.
 func TestDeleteAccountDeactivatesFirst(t *testing.T) {
 	gate := newHydraAdminGate(t)
-	e := startHera(t, stacktest.Options{Hydra: true}, nil, "HYDRA_ADMIN_URL="+gate.srv.URL)
+	e := startHera(t, stacktest.Options{Hydra: true}, "HYDRA_ADMIN_URL="+gate.srv.URL)
 	target, err := url.Parse(e.Hydra.AdminURL)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package web_test
+package integration
 
 import (
 	"net/http"
@@ -39,7 +39,7 @@ func ownURLs(p *webtest.Page) []string {
 // language switcher, sign-out and an OAuth2 sign-in all stay below /auth,
 // and so do every link, form and cookie on the way.
 func TestPathPrefix(t *testing.T) {
-	e := startHera(t, stacktest.Options{Hydra: true, PathPrefix: "/auth"}, nil)
+	e := startHera(t, stacktest.Options{Hydra: true, PathPrefix: "/auth"})
 	if !strings.HasSuffix(e.HeraURL, "/auth") {
 		t.Fatalf("HeraURL %s", e.HeraURL)
 	}

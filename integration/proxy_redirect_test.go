@@ -1,4 +1,4 @@
-package web_test
+package integration
 
 import (
 	"encoding/json"
@@ -25,7 +25,7 @@ func TestProxyReturnToAgainstKratos(t *testing.T) {
 	const elsewhere = "http://elsewhere.invalid/bye"
 	e := startHera(t, stacktest.Options{
 		KratosEnv: []string{"SELFSERVICE_FLOWS_LOGOUT_AFTER_DEFAULT_BROWSER_RETURN_URL=" + elsewhere},
-	}, nil)
+	})
 	attack := e.HeraURL + "/account/../../evil"
 	noFollow := &http.Client{
 		Timeout:       20 * time.Second,

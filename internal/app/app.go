@@ -1,0 +1,199 @@
+// Package app assembles Hera: the one composition root. cmd/hera builds
+// Hera with New, and so does every test that needs a whole Hera
+// (internal/app/apptest), so tests run production's wiring — its guard,
+// stores, device cookies, session links, captcha, tracing and start-up
+// checks — never a hand-built variant. Options are test seams only.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/hydra"
+	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/lockout"
+	"github.com/heraproject/hera/internal/metrics"
+	"github.com/heraproject/hera/internal/tracing"
+	"github.com/heraproject/hera/internal/web"
+)
+
+// tracingFlushTimeout bounds sending the last spans on Close: a collector
+// that is down must not hold up a restart.
+const tracingFlushTimeout = 5 * time.Second
+
+// App is an assembled Hera.
+type App struct {
+	// Handler serves Hera's whole URL surface.
+	Handler http.Handler
+	// Metrics serves /metrics' page (nil unless HERA_METRICS_LISTEN is
+	// set; the caller gives it a listener of its own).
+	Metrics http.Handler
+	// Tracing is the tracer; Enabled reports whether it exports.
+	Tracing *tracing.Tracing
+
+	closers []func(context.Context)
+}
+
+// Option changes how New builds Hera, for tests only: production passes
+// none.
+type Option func(*options)
+
+type options struct {
+	now       func() time.Time
+	store     lockout.Store
+	transport func(upstream string, rt http.RoundTripper) http.RoundTripper
+	tracing   *tracing.Tracing
+}
+
+// WithClock sets the clock of the lockout policy (counters, locks,
+// reservations, quotas, links), so a test can move time.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithStore replaces the store HERA_LOCKOUT_STORE names (its closing is
+// the caller's).
+func WithStore(s lockout.Store) Option { return func(o *options) { o.store = s } }
+
+// WithTransport wraps the transports of Hera's calls to its upstreams
+// ("kratos", "kratos_proxy", "hydra"), innermost, so a test can slow them
+// down or break them.
+func WithTransport(wrap func(upstream string, rt http.RoundTripper) http.RoundTripper) Option {
+	return func(o *options) { o.transport = wrap }
+}
+
+// WithTracing replaces the tracer the OTEL_* settings would set up (a test
+// collects spans in memory with it).
+func WithTracing(tr *tracing.Tracing) Option { return func(o *options) { o.tracing = tr } }
+
+// New builds Hera as configured: tracing, metrics, the Kratos and Hydra
+// clients, the lockout store and its limiter (send quotas and session
+// links included), device cookies, the captcha, the guard, the web server,
+// and the start-up checks, which run in the background. Close releases
+// what New started.
+func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog.Logger, version string, opts ...Option) (a *App, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	a = &App{}
+	defer func() {
+		if err != nil {
+			a.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	a.closers = append(a.closers, startupChecks(ctx, cfg, log))
+
+	tr := o.tracing
+	if tr == nil {
+		if tr, err = tracing.Setup(ctx, tcfg, tracing.Options{Logger: log, Version: version}); err != nil {
+			return nil, err
+		}
+	}
+	a.Tracing = tr
+	a.closers = append(a.closers, func(ctx context.Context) {
+		// The last requests' spans go out too, within a bound.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tracingFlushTimeout)
+		defer cancel()
+		if err := tr.Shutdown(fctx); err != nil {
+			log.Warn("tracing: spans not flushed on shutdown", "err", err)
+		}
+	})
+	if tr.Enabled() {
+		log.Info("tracing", "protocol", tcfg.Protocol, "endpoint", tcfg.Endpoint.Redacted(), "sampler", tcfg.Sampler,
+			"service_name", tcfg.ServiceName)
+	}
+
+	var m *metrics.Metrics
+	if cfg.Log.MetricsListen != "" {
+		m = metrics.New()
+		a.Metrics = m.Handler()
+	}
+	// Each client's transport: the test seam innermost, then metrics,
+	// then tracing (off, Transport returns what it is given). The proxy's
+	// is wrapped by web the same way.
+	wrap := func(upstream string) func(http.RoundTripper) http.RoundTripper {
+		return func(rt http.RoundTripper) http.RoundTripper {
+			if o.transport != nil {
+				rt = o.transport(upstream, rt)
+			}
+			if m != nil {
+				rt = m.Transport(upstream, rt)
+			}
+			return tr.Transport(upstream, rt)
+		}
+	}
+
+	kc, err := kratos.NewClient(cfg.Kratos.PublicURL, cfg.Kratos.AdminURL, cfg.Kratos.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	kc.WrapTransport(wrap("kratos"))
+
+	store := o.store
+	if store == nil {
+		st, closeStore, err := openLockoutStore(ctx, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, func(context.Context) { closeStore() })
+		store = st
+	}
+	if tr.Enabled() {
+		store = tracedStore{Store: store, t: tr, system: cfg.Lockout.Store}
+	}
+	policy := cfg.Lockout.Policy
+	if m != nil {
+		policy.OnExpired = m.ReservationsExpired
+	}
+	if o.now != nil {
+		policy.Now = o.now
+	}
+	limiter, err := lockout.New(store, policy)
+	if err != nil {
+		return nil, err
+	}
+	g, widget, err := newGuard(cfg, log, limiter, kc, m, tr)
+	if err != nil {
+		return nil, err
+	}
+	// The lockout store also holds which Hydra login session each Kratos
+	// session signed in to apps (single sign-out).
+	deps := web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: kc, Guard: g, Captcha: widget, Links: limiter}
+	if o.transport != nil {
+		deps.ProxyTransport = func(rt http.RoundTripper) http.RoundTripper { return o.transport("kratos_proxy", rt) }
+	}
+	if cfg.Lockout.Store != "memory" || o.store != nil {
+		deps.Lockout = storeReadiness{store, cfg.Lockout.Policy.Realm}
+	}
+	if cfg.Hydra.AdminURL != nil {
+		hc, err := hydra.NewClient(cfg.Hydra.AdminURL, cfg.Hydra.Timeout)
+		if err != nil {
+			return nil, err
+		}
+		hc.WrapTransport(wrap("hydra"))
+		deps.Hydra = hc
+	}
+	if m != nil {
+		deps.Metrics = m
+	}
+	if tr.Enabled() {
+		deps.Tracing = tr
+	}
+	a.Handler, err = web.NewServer(deps)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Close stops the start-up checks, flushes the last spans and closes the
+// lockout store, in the reverse order of New. Call it once the server has
+// shut down.
+func (a *App) Close(ctx context.Context) {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i](ctx)
+	}
+	a.closers = nil
+}

@@ -1,0 +1,91 @@
+// Package apptest starts a whole Hera for tests, assembled by app.New
+// exactly as production assembles it — its guard, lockout store, device
+// cookies, session links, captcha, tracing and start-up checks — in front
+// of a test stack (stacktest). Integration tests and the browser suite use
+// it; no test builds its own Hera.
+package apptest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraproject/hera/internal/app"
+	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/requestid"
+	"github.com/heraproject/hera/internal/stack/stacktest"
+	"github.com/heraproject/hera/internal/tracing"
+)
+
+// Hera is a running Hera.
+type Hera struct {
+	// URL is Hera's public URL (the stack's HeraURL).
+	URL string
+	// Env is the configuration it runs with, as environment variables.
+	Env map[string]string
+	// Logs holds its log lines (JSON, debug level).
+	Logs *stacktest.Buffer
+	// App is the assembled Hera.
+	App *app.App
+}
+
+var realms atomic.Int64
+
+// Env is the configuration Start gives a Hera in front of e: the stack's
+// URLs, Hydra's admin API and token hook when e runs Hydra, its own
+// lockout realm (tests may share a PostgreSQL or Redis store), debug logs.
+// env adds to it or overrides it.
+func Env(e *stacktest.Env, env map[string]string) map[string]string {
+	out := map[string]string{
+		"HERA_PUBLIC_URL":    e.HeraURL,
+		"KRATOS_PUBLIC_URL":  e.Kratos.PublicURL,
+		"KRATOS_ADMIN_URL":   e.Kratos.AdminURL,
+		"HERA_LOG_LEVEL":     "debug",
+		"HERA_LOCKOUT_REALM": fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e9, realms.Add(1)),
+	}
+	if e.Hydra != nil {
+		out["HYDRA_ADMIN_URL"] = e.Hydra.AdminURL
+		if e.TokenHookSecret != "" {
+			out["HERA_OAUTH2_TOKEN_HOOK_SECRET"] = e.TokenHookSecret
+		}
+	}
+	maps.Copy(out, env)
+	return out
+}
+
+// Start assembles Hera with app.New from Env(e, env) and serves it on e's
+// listener until the test ends. opts are app's test seams (a clock, a
+// store, upstream transports).
+func Start(t testing.TB, e *stacktest.Env, env map[string]string, opts ...app.Option) *Hera {
+	t.Helper()
+	h := &Hera{URL: e.HeraURL, Env: Env(e, env), Logs: &stacktest.Buffer{}}
+	getenv := func(k string) string { return h.Env[k] }
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		t.Fatalf("configuration: %v", err)
+	}
+	tcfg, err := tracing.FromEnv(getenv)
+	if err != nil {
+		t.Fatalf("tracing configuration: %v", err)
+	}
+	log := slog.New(requestid.Handler{Handler: slog.NewJSONHandler(h.Logs, &slog.HandlerOptions{Level: cfg.Log.Level})})
+	ctx, cancel := context.WithCancel(context.Background())
+	h.App, err = app.New(ctx, cfg, tcfg, log, "test", opts...)
+	if err != nil {
+		cancel()
+		t.Fatalf("app.New: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		h.App.Close(context.Background())
+		if t.Failed() {
+			stacktest.LogLines(t, "hera log (last 16 KiB)", h.Logs.Tail(16<<10))
+		}
+	})
+	e.ServeHera(t, h.App.Handler)
+	return h
+}
