@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -63,6 +64,13 @@ func start(t *testing.T) *suite {
 // startWith is start with the stack o describes.
 func startWith(t *testing.T, o stacktest.Options) *suite {
 	t.Helper()
+	return startWithEnv(t, o, nil)
+}
+
+// startWithEnv is startWith with Hera configured by env on top of the
+// suite's own settings (startStack).
+func startWithEnv(t *testing.T, o stacktest.Options, env map[string]string) *suite {
+	t.Helper()
 	root := stacktest.RepoRoot(t)
 	axePath := filepath.Join(root, "e2e", "node_modules", "axe-core", "axe.min.js")
 	axeSrc, err := os.ReadFile(axePath)
@@ -77,7 +85,7 @@ func startWith(t *testing.T, o stacktest.Options) *suite {
 	if err := os.MkdirAll(s.shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s.startStack(t, o)
+	s.startStack(t, o, env)
 	s.startBrowser(t)
 	return s
 }
@@ -87,13 +95,15 @@ func startWith(t *testing.T, o stacktest.Options) *suite {
 // device cookies and session links). The journeys sign in and send codes
 // from one address (127.0.0.1) far more often than one person would, so
 // the per-IP limits are raised here: 1000 failures and 1000 code sends per
-// IP. Everything else is production's policy.
-func (s *suite) startStack(t *testing.T, o stacktest.Options) {
+// IP. Everything else is production's policy. env adds to it.
+func (s *suite) startStack(t *testing.T, o stacktest.Options, env map[string]string) {
 	e := stacktest.Start(t, o)
-	h := apptest.Start(t, e, map[string]string{
+	cfg := map[string]string{
 		"HERA_LOCKOUT_IP_MAX_FAILURES": "1000",
 		"HERA_SEND_LIMIT_IP":           "1000/1h",
-	})
+	}
+	maps.Copy(cfg, env)
+	h := apptest.Start(t, e, cfg)
 	s.logs = h.Logs // apptest shows its tail when the test fails
 	s.Env = e
 }

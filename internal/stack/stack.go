@@ -92,6 +92,9 @@ type KratosConfig struct {
 	// NoDev runs Kratos without --dev, as in production: its cookies are
 	// Secure (also on an http base URL) and bcrypt costs at least 12.
 	NoDev bool
+	// ReturnURLs are more URLs browsers may return to after a flow
+	// (selfservice.allowed_return_urls besides Hera's own), e.g. an app's.
+	ReturnURLs []string
 }
 
 // Kratos is a running Kratos.
@@ -148,6 +151,7 @@ func StartKratos(ctx context.Context, c KratosConfig) (*Kratos, error) {
 		"CipherSecret": c.Secret[:32],
 		"SchemaPath":   schema,
 		"Social":       social,
+		"ReturnURLs":   c.ReturnURLs,
 	})
 	if err != nil {
 		return nil, err

@@ -168,10 +168,21 @@ func validID(id string) bool { return len(id) == 36 && uuid.Validate(id) == nil 
 
 // sameOrigin refuses cross-origin state-changing requests (CSRF) using the
 // browser's Sec-Fetch-Site and Origin headers; Hera needs no CSRF cookie.
-func sameOrigin(h http.Handler) http.Handler {
+// The refusal is Hera's error page: translated, with the request ID and a
+// way back, since a real user can land on it (a form left open in another
+// site's frame, an extension rewriting requests).
+func (s *server) sameOrigin(h http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
+		s.Logger.WarnContext(r.Context(), "cross-origin request refused", "path", r.URL.Path,
+			"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "origin", redactedTarget(r.Header.Get("Origin")))
+		t := s.translator(r)
+		s.errorView(w, r, http.StatusForbidden, view.ErrorView{
+			Title:   t.T("hera.error.cross_origin.title"),
+			Message: t.T("hera.error.cross_origin.message"),
+			Hint:    t.T("hera.error.cross_origin.hint"),
+			Links:   []view.Link{{Text: t.T("hera.link.start_page"), Href: "/"}},
+		})
 	}))
 	return cop.Handler(h)
 }

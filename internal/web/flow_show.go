@@ -16,6 +16,12 @@ import (
 // the flow kind — Hera keeps no session of its own.
 const restartCookie = "hera_flow_restart"
 
+// returnRefusedCookie carries, across the round trip through Kratos, that
+// Hera dropped the return_to the user's link asked for: the flow's page
+// then says so instead of silently ending somewhere else. It holds only the
+// flow kind.
+const returnRefusedCookie = "hera_return_refused"
+
 // startParams are the query parameters Kratos accepts when a flow starts.
 func startParams(kind kratos.Kind) []string {
 	switch kind {
@@ -28,7 +34,9 @@ func startParams(kind kratos.Kind) []string {
 }
 
 // startURL is the browser-facing URL that starts a flow through the proxy.
-func (s *server) startURL(kind kratos.Kind, q url.Values) string {
+// A return_to outside the allowlist is dropped, logged and, through
+// returnRefusedCookie, shown to the user on the flow's page.
+func (s *server) startURL(w http.ResponseWriter, r *http.Request, kind kratos.Kind, q url.Values) string {
 	out := url.Values{}
 	for _, p := range startParams(kind) {
 		if v := q.Get(p); v != "" {
@@ -40,7 +48,10 @@ func (s *server) startURL(kind kratos.Kind, q url.Values) string {
 		if abs, ok := s.redirects.Allowed(rt); ok {
 			out.Set("return_to", abs)
 		} else {
-			s.Logger.Warn("return_to refused", "flow", kind)
+			s.Logger.WarnContext(r.Context(), "return_to refused", "flow", kind, "return_to", redactedTarget(rt),
+				"hint", "add its origin (and path) to HERA_ALLOWED_RETURN_URLS if it is yours")
+			http.SetCookie(w, &http.Cookie{Name: returnRefusedCookie, Value: string(kind), Path: s.cookiePath(), MaxAge: 300,
+				HttpOnly: true, Secure: s.Options.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
 			out.Del("return_to")
 		}
 	}
@@ -69,7 +80,7 @@ func handleFlowPage(s *server, kind kratos.Kind) http.Handler {
 					q = url.Values{"return_to": {s.challengeReturnTo(ch)}}
 				}
 			}
-			http.Redirect(w, r, s.startURL(kind, q), http.StatusSeeOther)
+			http.Redirect(w, r, s.startURL(w, r, kind, q), http.StatusSeeOther)
 			return
 		}
 		if !validID(id) {
@@ -135,7 +146,7 @@ func (s *server) restartFlow(w http.ResponseWriter, r *http.Request, kind kratos
 	}
 	http.SetCookie(w, &http.Cookie{Name: restartCookie, Value: string(kind), Path: s.cookiePath(), MaxAge: 60,
 		HttpOnly: true, Secure: s.Options.PublicURL.Scheme == "https", SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, s.startURL(kind, q), http.StatusSeeOther)
+	http.Redirect(w, r, s.startURL(w, r, kind, q), http.StatusSeeOther)
 }
 
 // renderFlow renders a flow page with Hera's links around Kratos's form.
@@ -167,6 +178,10 @@ func (s *server) renderFlow(w http.ResponseWriter, r *http.Request, kind kratos.
 		}
 	}
 	p.Messages = append(p.Messages, noticeAlerts(notice, t)...)
+	if c, err := r.Cookie(returnRefusedCookie); err == nil && c.Value == string(kind) {
+		http.SetCookie(w, &http.Cookie{Name: returnRefusedCookie, Path: s.cookiePath(), MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		p.Messages = append(p.Messages, view.Alert{ID: "notice-return", Type: "info", Text: t.T("hera.notice.return_refused")})
+	}
 	switch {
 	case kind == kratos.Settings && f.Identity != nil:
 		if st, ok := s.schemaOf(r.Context(), f.Identity.SchemaID); ok {
@@ -318,4 +333,25 @@ func noticeAlerts(code string, t translator) []view.Alert {
 		return nil
 	}
 	return []view.Alert{{ID: "notice", Type: typ, Text: text}}
+}
+
+// redactedTarget is a refused redirect target as the log may show it:
+// scheme, host and path (enough to decide whether to allow it), without
+// user info, query or fragment, which may carry tokens.
+func redactedTarget(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(not a URL, " + strconv.Itoa(len(raw)) + " bytes)"
+	}
+	out := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	if u.Opaque != "" {
+		out = u.Scheme + ":(opaque)"
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		out += "?…"
+	}
+	if len(out) > 200 {
+		out = out[:200] + "…"
+	}
+	return out
 }

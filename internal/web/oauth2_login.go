@@ -105,7 +105,7 @@ func (s *server) oauth2Login(w http.ResponseWriter, r *http.Request, challenge s
 	case sess != nil:
 		q.Set("refresh", "true") // signed in, but not recently enough
 	}
-	http.Redirect(w, r, s.startURL(kratos.Login, q), http.StatusSeeOther)
+	http.Redirect(w, r, s.startURL(w, r, kratos.Login, q), http.StatusSeeOther)
 }
 
 func (s *server) acceptLogin(w http.ResponseWriter, r *http.Request, challenge string, a hydra.AcceptLogin) {

@@ -144,6 +144,16 @@ func apiClient(r *http.Request) bool {
 
 // proxyRefused answers a request the proxy does not forward.
 func (s *server) proxyRefused(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodOptions {
+		// A CORS preflight: Hera serves Kratos's API to its own origin and
+		// to non-browser clients only (docs/native-apps.md, "Apps on other
+		// origins"). No CORS headers, so the browser stops here; the body
+		// tells the developer reading the network panel why.
+		s.Logger.DebugContext(r.Context(), "cross-origin preflight refused", "origin", redactedTarget(r.Header.Get("Origin")))
+		writeAPIError(w, http.StatusForbidden, "hera_cross_origin_refused",
+			"Hera does not answer cross-origin requests to Kratos's API: call it from Hera's origin, a backend, or a native app.")
+		return
+	}
 	if apiClient(r) {
 		writeAPIError(w, http.StatusNotFound, "hera_not_found", "The requested resource could not be found.")
 		return

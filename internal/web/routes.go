@@ -21,28 +21,28 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	for _, k := range []kratos.Kind{kratos.Login, kratos.Registration, kratos.Recovery, kratos.Verification, kratos.Settings} {
 		mux.Handle("GET "+b+"/"+string(k), handleFlowPage(s, k))
 	}
-	mux.Handle("POST "+b+"/recovery/start", sameOrigin(handleRecoveryStart(s)))
+	mux.Handle("POST "+b+"/recovery/start", s.sameOrigin(handleRecoveryStart(s)))
 	mux.Handle("GET "+b+"/error", handleErrorPage(s))
 	mux.Handle("GET "+b+"/language", handleLanguage(s))
 	mux.Handle("GET "+b+"/{$}", handleWelcome(s))
 	mux.Handle("GET "+b+"/sessions", handleSessions(s))
-	mux.Handle("POST "+b+"/sessions/revoke-others", sameOrigin(handleRevokeOthers(s)))
-	mux.Handle("POST "+b+"/sessions/{id}/revoke", sameOrigin(handleRevokeSession(s)))
+	mux.Handle("POST "+b+"/sessions/revoke-others", s.sameOrigin(handleRevokeOthers(s)))
+	mux.Handle("POST "+b+"/sessions/{id}/revoke", s.sameOrigin(handleRevokeSession(s)))
 	if s.Options.Account.Deletion {
 		mux.Handle("GET "+b+"/settings/delete", handleDeleteAccountPage(s))
-		mux.Handle("POST "+b+"/settings/delete", sameOrigin(handleDeleteAccount(s)))
+		mux.Handle("POST "+b+"/settings/delete", s.sameOrigin(handleDeleteAccount(s)))
 		mux.Handle("GET "+b+"/goodbye", handleGoodbye(s))
 	}
 	mux.Handle("GET "+b+"/logout", handleLogoutPage(s))
-	mux.Handle("POST "+b+"/logout", sameOrigin(handleLogout(s)))
+	mux.Handle("POST "+b+"/logout", s.sameOrigin(handleLogout(s)))
 
 	// Hydra: login (above, with ?login_challenge=), consent, logout, errors.
 	mux.Handle("GET "+b+"/consent", handleConsent(s))
-	mux.Handle("POST "+b+"/consent", sameOrigin(handleConsentDecision(s)))
+	mux.Handle("POST "+b+"/consent", s.sameOrigin(handleConsentDecision(s)))
 	mux.Handle("GET "+b+"/oauth2/error", handleOAuth2Error(s))
 	if s.Hydra != nil {
 		mux.Handle("GET "+b+"/apps", handleApps(s))
-		mux.Handle("POST "+b+"/apps/remove", sameOrigin(handleRemoveApp(s)))
+		mux.Handle("POST "+b+"/apps/remove", s.sameOrigin(handleRemoveApp(s)))
 	}
 	if s.Hydra != nil && s.Options.OAuth2.TokenHookSecret != "" {
 		// Called by Hydra, server to server: authenticated by its secret.
@@ -50,7 +50,7 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	}
 
 	// Kratos API: Hera's submit endpoint, the flow JSON, and the proxy.
-	mux.Handle("POST "+b+apiPrefix+"/{flow}/submit", sameOrigin(handleSubmit(s)))
+	mux.Handle("POST "+b+apiPrefix+"/{flow}/submit", s.sameOrigin(handleSubmit(s)))
 	mux.Handle("GET "+b+apiPrefix+"/flows", handleFlowJSON(s))
 	mux.Handle(b+apiPrefix+"/", s.proxy)
 

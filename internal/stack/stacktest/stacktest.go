@@ -46,6 +46,9 @@ type Options struct {
 	// second Hydra and its login and consent app, stack.StartUpstream) and
 	// enables Kratos's oidc method with it.
 	SocialProvider bool
+	// ReturnURLs are more URLs Kratos lets browsers return to, e.g. an
+	// app's on another origin (Hera's own allowlist is Hera's setting).
+	ReturnURLs []string
 }
 
 // Env is a running test stack. Hera itself is not running: the test serves
@@ -144,6 +147,7 @@ func Start(t testing.TB, o Options) *Env {
 		NoDev:      o.KratosNoDev,
 		Schema:     o.Schema,
 		Social:     social,
+		ReturnURLs: o.ReturnURLs,
 	})
 	if up := <-upstream; up.err != nil {
 		if err == nil {
