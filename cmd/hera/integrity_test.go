@@ -419,6 +419,10 @@ func TestParallelGuessesBoundedByPolicy(t *testing.T) {
 	for _, store := range []string{"memory", "postgres", "redis"} {
 		t.Run(store, func(t *testing.T) {
 			env := storeEnv(t, store)
+			// The bound is the subject, not the store's latency: 200
+			// attempts queue on one counter, and a busy machine must not
+			// turn them into fail-closed refusals (hera_unavailable).
+			env["HERA_LOCKOUT_TIMEOUT"] = "20s"
 			e, base := guardedStack(t, env)
 			instances := []string{"http://" + base["HERA_LISTEN"]}
 			if store != "memory" {

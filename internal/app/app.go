@@ -78,9 +78,12 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 		opt(&o)
 	}
 	a = &App{}
+	// Every early return sets a to nil: release what was started through
+	// its own reference.
+	started := a
 	defer func() {
 		if err != nil {
-			a.Close(context.WithoutCancel(ctx))
+			started.Close(context.WithoutCancel(ctx))
 		}
 	}()
 	a.closers = append(a.closers, startupChecks(ctx, cfg, log))
