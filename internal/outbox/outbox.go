@@ -52,6 +52,9 @@ const (
 	DefaultDedupFor  = 24 * time.Hour
 )
 
+// DefaultConfig is 10000 messages, deduplicated for 24 hours.
+func DefaultConfig() Config { return Config{}.WithDefaults() }
+
 // WithDefaults fills in zero fields.
 func (c Config) WithDefaults() Config {
 	if c.MaxQueued == 0 {
