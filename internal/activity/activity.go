@@ -127,6 +127,8 @@ func (e Event) Validate() error {
 		errs = append(errs, errors.New("activity: event without ID"))
 	case len(e.ID) > MaxIDLen:
 		errs = append(errs, fmt.Errorf("activity: event ID longer than %d bytes", MaxIDLen))
+	case !isText(e.ID):
+		errs = append(errs, errors.New("activity: event ID is not UTF-8 text without NUL"))
 	}
 	if e.Kind == "" {
 		errs = append(errs, errors.New("activity: event without Kind"))
@@ -144,9 +146,15 @@ func ValidateIdentity(identity string) error {
 		return errors.New("activity: empty identity")
 	case len(identity) > MaxIDLen:
 		return fmt.Errorf("activity: identity longer than %d bytes", MaxIDLen)
+	case !isText(identity):
+		return errors.New("activity: identity is not UTF-8 text without NUL")
 	}
 	return nil
 }
+
+// isText reports whether s can be a key in every store: valid UTF-8
+// without NUL (PostgreSQL's text holds neither).
+func isText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // Encode validates and normalizes e and returns it as stores keep it.
 func Encode(e Event) (Event, []byte, error) {

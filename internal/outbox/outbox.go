@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -160,6 +161,8 @@ func ValidateID(what, id string) error {
 		return fmt.Errorf("outbox: empty %s", what)
 	case len(id) > MaxIDLen:
 		return fmt.Errorf("outbox: %s longer than %d bytes", what, MaxIDLen)
+	case !utf8.ValidString(id) || strings.ContainsRune(id, 0):
+		return fmt.Errorf("outbox: %s is not UTF-8 text without NUL", what)
 	}
 	return nil
 }
@@ -193,9 +196,11 @@ func ValidateRetry(id, owner string, maxAttempts int) error {
 	return errors.Join(errs...)
 }
 
-// CutError returns errText cut to MaxErrorLen bytes at a character
-// boundary.
+// CutError returns errText as queues keep it: valid UTF-8 without NUL
+// (PostgreSQL's text holds neither), cut to MaxErrorLen bytes at a
+// character boundary.
 func CutError(errText string) string {
+	errText = strings.ReplaceAll(strings.ToValidUTF8(errText, "\uFFFD"), "\x00", "")
 	if len(errText) <= MaxErrorLen {
 		return errText
 	}

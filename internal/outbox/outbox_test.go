@@ -41,6 +41,9 @@ func TestCutError(t *testing.T) {
 	if s := CutError("short"); s != "short" {
 		t.Errorf("CutError changed %q", s)
 	}
+	if s := CutError("a\x00b\xffc"); s != "ab\uFFFDc" {
+		t.Errorf("CutError kept %q", s)
+	}
 	long := strings.Repeat("x", MaxErrorLen-1) + "é"
 	if s := CutError(long); s != strings.Repeat("x", MaxErrorLen-1) {
 		t.Errorf("CutError kept %d bytes", len(s))

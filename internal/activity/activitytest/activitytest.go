@@ -426,6 +426,8 @@ func testInvalid(t *testing.T, s activity.Store) {
 		"no kind":     {ID: "x", Identity: "a", At: T0},
 		"no time":     {ID: "x", Identity: "a", Kind: activity.SignIn},
 		"long ID":     {ID: strings.Repeat("x", activity.MaxIDLen+1), Identity: "a", Kind: activity.SignIn, At: T0},
+		"binary ID":   {ID: "x\xff", Identity: "a", Kind: activity.SignIn, At: T0},
+		"NUL":         {ID: "x", Identity: "a\x00", Kind: activity.SignIn, At: T0},
 		"huge":        {ID: "x", Identity: "a", Kind: activity.SignIn, At: T0, Scopes: slices.Repeat([]string{strings.Repeat("s", 100)}, 200)},
 	}
 	for name, e := range bad {

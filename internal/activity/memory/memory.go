@@ -11,10 +11,12 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,25 +179,19 @@ func (s *Store) Add(ctx context.Context, e activity.Event, now time.Time, p acti
 
 // sorted returns the IDs of events as List orders them.
 func sorted(events map[string]event) []string {
-	ids := make([]string, 0, len(events))
-	for id := range events {
-		ids = append(ids, id)
+	type item struct {
+		id string
+		at int64
 	}
-	slices.SortFunc(ids, func(a, b string) int {
-		if c := events[b].at - events[a].at; c != 0 {
-			if c < 0 {
-				return -1
-			}
-			return 1
-		}
-		switch {
-		case a < b:
-			return -1
-		case a > b:
-			return 1
-		}
-		return 0
-	})
+	items := make([]item, 0, len(events))
+	for id, e := range events {
+		items = append(items, item{id, e.at})
+	}
+	slices.SortFunc(items, func(a, b item) int { return cmp.Or(cmp.Compare(b.at, a.at), strings.Compare(a.id, b.id)) })
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.id
+	}
 	return ids
 }
 

@@ -1,8 +1,8 @@
 // Package memory is the in-process mail queue, for one Hera instance (the
 // dev stack, HERA_LOCKOUT_STORE=memory): queued mails are lost on restart.
 // Everything is under one mutex, so each operation is atomic; the queue is
-// bounded by Config.MaxQueued, and deduplication records are dropped once
-// they end (at each Enqueue and Claim).
+// bounded by Config.MaxQueued, and ended deduplication records are dropped
+// whenever their number doubled.
 package memory
 
 import (
@@ -23,6 +23,10 @@ type Queue struct {
 	mu    sync.Mutex
 	msgs  map[string]*entry
 	dedup map[string]int64 // ID → end of its deduplication (Unix ms)
+	// swept is how many deduplication records the last sweep left: the
+	// next sweeps when there are twice as many (amortized, not at every
+	// call).
+	swept int
 }
 
 // entry is a queued message: claimable from at (its due time, or the end
@@ -48,13 +52,18 @@ func unavailable(op string, err error) error {
 	return fmt.Errorf("%w: memory %s: %w", outbox.ErrUnavailable, op, err)
 }
 
-// sweep drops the deduplication records ended at now (ms).
+// sweep drops the deduplication records ended at now (ms), once their
+// number doubled since the last sweep.
 func (q *Queue) sweep(now int64) {
+	if len(q.dedup) < max(2*q.swept, 1024) {
+		return
+	}
 	for id, end := range q.dedup {
 		if end <= now {
 			delete(q.dedup, id)
 		}
 	}
+	q.swept = len(q.dedup)
 }
 
 // Enqueue implements [outbox.Queue].
@@ -73,7 +82,7 @@ func (q *Queue) Enqueue(ctx context.Context, m outbox.Message, now time.Time) (b
 	if _, ok := q.msgs[m.ID]; ok {
 		return false, nil
 	}
-	if _, ok := q.dedup[m.ID]; ok {
+	if end, ok := q.dedup[m.ID]; ok && end > n {
 		return false, nil
 	}
 	if len(q.msgs) >= q.cfg.MaxQueued {

@@ -334,6 +334,11 @@ func testRetry(t *testing.T, q outbox.Queue) {
 	if len(got) != 1 || got[0].LastError != long[:outbox.MaxErrorLen-1] {
 		t.Fatalf("a long error kept as %q", got[0].LastError)
 	}
+	// Any bytes an SMTP server answers are kept as text.
+	retry(t, q, "a", "w", now, "550 bad\x00\xffbyte", 8)
+	if got := claim(t, q, "w", now, 10); len(got) != 1 || got[0].LastError != "550 bad\uFFFDbyte" {
+		t.Fatalf("an error with NUL and invalid UTF-8 kept as %q", got[0].LastError)
+	}
 	// The retried message is due again: a different owner may take it.
 	retry(t, q, "a", "w", now, "x", 8)
 	wantIDs(t, "another owner after a retry", claim(t, q, "w2", now, 10), "a")
@@ -404,6 +409,8 @@ func testInvalid(t *testing.T, q outbox.Queue) {
 		"no ID":         {To: []string{"a@example.com"}},
 		"long ID":       {ID: strings.Repeat("x", outbox.MaxIDLen+1), To: []string{"a@example.com"}},
 		"no recipients": {ID: "x"},
+		"NUL in ID":     {ID: "x\x00", To: []string{"a@example.com"}},
+		"binary ID":     {ID: "x\xff", To: []string{"a@example.com"}},
 		"huge":          {ID: "x", To: []string{"a@example.com"}, HTML: strings.Repeat("x", outbox.MaxMessageBytes+1)},
 	}
 	for name, m := range bad {

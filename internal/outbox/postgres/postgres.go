@@ -10,9 +10,10 @@
 // each ID enqueued, until its deduplication ends). Rows carry the realm
 // (HERA_LOCKOUT_REALM), so deployments can share a database.
 //
-// Enqueue is a short transaction under an advisory lock on the realm's
-// queue, so the bound and deduplication hold across replicas; it also
-// deletes a batch of ended deduplication records. Claim is one UPDATE of
+// Enqueue is one round trip: a batch that PostgreSQL runs as one implicit
+// transaction, taking an advisory lock on the realm's queue (so the bound
+// and deduplication hold across replicas) and then deciding and writing in
+// one statement; it also deletes a batch of ended deduplication records. Claim is one UPDATE of
 // rows chosen with FOR UPDATE SKIP LOCKED: concurrent claims, from any
 // replica, never take the same message. Done and Retry act only on a row
 // leased to their owner. Times are Unix milliseconds taken from the caller,
@@ -44,6 +45,7 @@ type DB interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Begin(ctx context.Context) (pgx.Tx, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // Config configures a [Queue]. Zero fields take the defaults.
@@ -84,8 +86,8 @@ type Queue struct {
 	db  DB
 	cfg Config
 
-	migrateSQL, lockSQL, sweepSQL, existsSQL, countSQL, insertSQL, dedupSQL string
-	claimSQL, doneSQL, leasedSQL, dropSQL, retrySQL, lenSQL                 string
+	migrateSQL, lockSQL, enqueueSQL                         string
+	claimSQL, doneSQL, leasedSQL, dropSQL, retrySQL, lenSQL string
 }
 
 var _ outbox.Queue = (*Queue)(nil)
@@ -131,8 +133,7 @@ func New(ctx context.Context, db DB, cfg Config) (*Queue, error) {
 		dst *string
 		sql string
 	}{
-		{&q.migrateSQL, migrateSQL}, {&q.lockSQL, lockSQL}, {&q.sweepSQL, sweepSQL}, {&q.existsSQL, existsSQL},
-		{&q.countSQL, countSQL}, {&q.insertSQL, insertSQL}, {&q.dedupSQL, dedupSQL}, {&q.claimSQL, claimSQL},
+		{&q.migrateSQL, migrateSQL}, {&q.lockSQL, lockSQL}, {&q.enqueueSQL, enqueueSQL}, {&q.claimSQL, claimSQL},
 		{&q.doneSQL, doneSQL}, {&q.leasedSQL, leasedSQL}, {&q.dropSQL, dropSQL}, {&q.retrySQL, retrySQL}, {&q.lenSQL, lenSQL},
 	} {
 		*s.dst = r.Replace(s.sql)
@@ -199,18 +200,31 @@ func (q *Queue) Migrate(ctx context.Context) error {
 
 // The statements. $1 is the realm throughout.
 const (
-	lockSQL  = `SELECT pg_advisory_xact_lock({class}, hashtext($1))`
-	sweepSQL = `
-DELETE FROM {dedup_table} WHERE ctid = ANY (ARRAY(
-  SELECT ctid FROM {dedup_table} WHERE expires_at_ms <= $1 LIMIT {batch}))`
-	existsSQL = `
-SELECT EXISTS (SELECT 1 FROM {table} WHERE realm = $1 AND id = $2)
-    OR EXISTS (SELECT 1 FROM {dedup_table} WHERE realm = $1 AND id = $2 AND expires_at_ms > $3)`
-	countSQL  = `SELECT count(*) FROM {table} WHERE realm = $1`
-	insertSQL = `INSERT INTO {table} (realm, id, due_ms, message) VALUES ($1, $2, $3, $4)`
-	dedupSQL  = `
-INSERT INTO {dedup_table} (realm, id, expires_at_ms) VALUES ($1, $2, $3)
-ON CONFLICT (realm, id) DO UPDATE SET expires_at_ms = EXCLUDED.expires_at_ms`
+	lockSQL = `SELECT pg_advisory_xact_lock({class}, hashtext($1))`
+	// enqueueSQL is Enqueue after the lock, as one statement: it deletes a
+	// batch of ended deduplication records (not the ID's own: one command
+	// must not touch a row twice), finds whether the ID is queued or
+	// deduplicated, counts the queue, and inserts the message and its
+	// record unless either says no. Its parts share one snapshot.
+	// $2 ID, $3 now, $4 message, $5 end of deduplication, $6 bound.
+	enqueueSQL = `
+WITH sweep AS (
+  DELETE FROM {dedup_table} WHERE ctid = ANY (ARRAY(
+    SELECT ctid FROM {dedup_table} WHERE expires_at_ms <= $3 AND NOT (realm = $1 AND id = $2) LIMIT {batch}))
+), dup AS (
+  SELECT EXISTS (SELECT 1 FROM {table} WHERE realm = $1 AND id = $2)
+      OR EXISTS (SELECT 1 FROM {dedup_table} WHERE realm = $1 AND id = $2 AND expires_at_ms > $3) AS yes
+), queued AS (
+  SELECT count(*) AS n FROM {table} WHERE realm = $1
+), ins AS (
+  INSERT INTO {table} (realm, id, due_ms, message)
+  SELECT $1, $2, $3, $4 WHERE NOT (SELECT yes FROM dup) AND (SELECT n FROM queued) < $6
+  RETURNING id
+), dedup AS (
+  INSERT INTO {dedup_table} (realm, id, expires_at_ms) SELECT $1, id, $5 FROM ins
+  ON CONFLICT (realm, id) DO UPDATE SET expires_at_ms = EXCLUDED.expires_at_ms
+)
+SELECT (SELECT yes FROM dup), (SELECT n FROM queued)`
 	claimSQL = `
 WITH c AS (
   SELECT id, GREATEST(due_ms, lease_until_ms) AS at FROM {table} WHERE realm = $1 AND GREATEST(due_ms, lease_until_ms) <= $4
@@ -270,39 +284,28 @@ func (q *Queue) Enqueue(ctx context.Context, m outbox.Message, now time.Time) (b
 	if err != nil {
 		return false, err
 	}
-	n := now.UnixMilli()
-	queued := false
-	err = q.inTx(ctx, "enqueue", func(ctx context.Context, tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, q.lockSQL, q.cfg.Realm); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, q.sweepSQL, n); err != nil {
-			return err
-		}
-		var exists bool
-		if err := tx.QueryRow(ctx, q.existsSQL, q.cfg.Realm, m.ID, n).Scan(&exists); err != nil || exists {
-			return err
-		}
-		var count int
-		if err := tx.QueryRow(ctx, q.countSQL, q.cfg.Realm).Scan(&count); err != nil {
-			return err
-		}
-		if count >= q.cfg.MaxQueued {
-			return outbox.ErrFull
-		}
-		if _, err := tx.Exec(ctx, q.insertSQL, q.cfg.Realm, m.ID, n, string(data)); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, q.dedupSQL, q.cfg.Realm, m.ID, n+q.cfg.DedupFor.Milliseconds()); err != nil {
-			return err
-		}
-		queued = true
-		return nil
-	})
-	if err != nil {
-		return false, err
+	if err := ctx.Err(); err != nil {
+		return false, unavailable("enqueue", err)
 	}
-	return queued, nil
+	ctx, cancel := q.op(ctx)
+	defer cancel()
+	n := now.UnixMilli()
+	var dup bool
+	var count int
+	var b pgx.Batch
+	b.Queue(q.lockSQL, q.cfg.Realm)
+	b.Queue(q.enqueueSQL, q.cfg.Realm, m.ID, n, string(data), n+q.cfg.DedupFor.Milliseconds(), q.cfg.MaxQueued).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&dup, &count) })
+	if err := q.db.SendBatch(ctx, &b).Close(); err != nil {
+		return false, unavailable("enqueue", err)
+	}
+	switch {
+	case dup:
+		return false, nil
+	case count >= q.cfg.MaxQueued:
+		return false, outbox.ErrFull
+	}
+	return true, nil
 }
 
 // Claim implements [outbox.Queue].
