@@ -19,7 +19,7 @@ import (
 )
 
 // postgres is a throw-away PostgreSQL server (Debian's postgresql package,
-// as internal/lockout/dbtest uses it) for Kratos: -db postgres.
+// as internal/dbtest uses it) for Kratos: -db postgres.
 type postgres struct {
 	cmd  *exec.Cmd
 	done chan struct{}

@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraproject/hera/internal/lockout/dbtest"
+	"github.com/heraproject/hera/internal/dbtest"
 )
 
 // recordingKratos is a reverse proxy in front of Kratos's public API that

@@ -8,7 +8,7 @@ import (
 
 	dev "github.com/heraproject/hera/deploy/dev"
 	"github.com/heraproject/hera/internal/captcha/captchatest"
-	"github.com/heraproject/hera/internal/lockout/dbtest"
+	"github.com/heraproject/hera/internal/dbtest"
 	"github.com/heraproject/hera/internal/stack/stacktest"
 	"github.com/heraproject/hera/internal/webtest"
 	"golang.org/x/net/html"

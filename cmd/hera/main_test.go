@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/heraproject/hera/internal/lockout/dbtest"
+	"github.com/heraproject/hera/internal/dbtest"
 )
 
 func dbtestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }

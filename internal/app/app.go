@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/heraproject/hera/internal/activity"
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/lockout"
 	"github.com/heraproject/hera/internal/metrics"
+	"github.com/heraproject/hera/internal/outbox"
 	"github.com/heraproject/hera/internal/tracing"
 	"github.com/heraproject/hera/internal/web"
 )
@@ -33,6 +35,12 @@ type App struct {
 	Metrics http.Handler
 	// Tracing is the tracer; Enabled reports whether it exports.
 	Tracing *tracing.Tracing
+	// Activity keeps each account's events under ActivityPolicy, and
+	// Outbox queues alert mails: both on the lockout store's backend
+	// (HERA_LOCKOUT_STORE), shared by replicas (issue 26).
+	Activity       activity.Store
+	ActivityPolicy activity.Policy
+	Outbox         outbox.Queue
 
 	closers []func(context.Context)
 }
@@ -52,8 +60,9 @@ type options struct {
 // reservations, quotas, links), so a test can move time.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
-// WithStore replaces the store HERA_LOCKOUT_STORE names (its closing is
-// the caller's).
+// WithStore replaces the lockout store HERA_LOCKOUT_STORE names (its
+// closing is the caller's); the activity store and the mail queue are
+// still opened on that backend.
 func WithStore(s lockout.Store) Option { return func(o *options) { o.store = s } }
 
 // WithTransport wraps the transports of Hera's calls to its upstreams
@@ -68,8 +77,9 @@ func WithTransport(wrap func(upstream string, rt http.RoundTripper) http.RoundTr
 func WithTracing(tr *tracing.Tracing) Option { return func(o *options) { o.tracing = tr } }
 
 // New builds Hera as configured: tracing, metrics, the Kratos and Hydra
-// clients, the lockout store and its limiter (send quotas and session
-// links included), device cookies, the captcha, the guard, the web server,
+// clients, the shared stores on one backend — the lockout store and its
+// limiter (send quotas and session links included), the activity store
+// and the mail queue —, device cookies, the captcha, the guard, the web server,
 // and the start-up checks, which run in the background. Close releases
 // what New started.
 func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog.Logger, version string, opts ...Option) (a *App, err error) {
@@ -134,15 +144,18 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 	}
 	kc.WrapTransport(wrap("kratos"))
 
+	// One backend (pool or client) holds the lockout store, the activity
+	// and the mail queue.
+	shared, err := openStores(ctx, cfg, log, o.store == nil)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func(context.Context) { shared.close() })
 	store := o.store
 	if store == nil {
-		st, closeStore, err := openLockoutStore(ctx, cfg, log)
-		if err != nil {
-			return nil, err
-		}
-		a.closers = append(a.closers, func(context.Context) { closeStore() })
-		store = st
+		store = shared.lockout
 	}
+	a.Activity, a.ActivityPolicy, a.Outbox = shared.activity, cfg.Activity.Policy, shared.outbox
 	if tr.Enabled() {
 		store = tracedStore{Store: store, t: tr, system: cfg.Lockout.Store}
 	}
@@ -163,10 +176,13 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 	}
 	// The lockout store also holds which Hydra login session each Kratos
 	// session signed in to apps (single sign-out).
-	deps := web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: kc, Guard: g, Captcha: widget, Links: limiter}
+	deps := web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: kc, Guard: g, Captcha: widget, Links: limiter,
+		Activity: a.Activity, ActivityPolicy: a.ActivityPolicy, Outbox: a.Outbox}
 	if o.transport != nil {
 		deps.ProxyTransport = func(rt http.RoundTripper) http.RoundTripper { return o.transport("kratos_proxy", rt) }
 	}
+	// The lockout store's probe answers for the backend the activity and
+	// the mail queue share with it.
 	if cfg.Lockout.Store != "memory" || o.store != nil {
 		deps.Lockout = storeReadiness{store, cfg.Lockout.Policy.Realm}
 	}
@@ -192,7 +208,7 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 }
 
 // Close stops the start-up checks, flushes the last spans and closes the
-// lockout store, in the reverse order of New. Call it once the server has
+// shared stores and their backend, in the reverse order of New. Call it once the server has
 // shut down.
 func (a *App) Close(ctx context.Context) {
 	for i := len(a.closers) - 1; i >= 0; i-- {

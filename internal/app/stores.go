@@ -9,6 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraproject/hera/internal/activity"
+	activitymem "github.com/heraproject/hera/internal/activity/memory"
+	activitypg "github.com/heraproject/hera/internal/activity/postgres"
+	activityredis "github.com/heraproject/hera/internal/activity/redis"
 	"github.com/heraproject/hera/internal/captcha"
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/device"
@@ -19,6 +23,10 @@ import (
 	"github.com/heraproject/hera/internal/lockout/postgres"
 	redisstore "github.com/heraproject/hera/internal/lockout/redis"
 	"github.com/heraproject/hera/internal/metrics"
+	"github.com/heraproject/hera/internal/outbox"
+	outboxmem "github.com/heraproject/hera/internal/outbox/memory"
+	outboxpg "github.com/heraproject/hera/internal/outbox/postgres"
+	outboxredis "github.com/heraproject/hera/internal/outbox/redis"
 	"github.com/heraproject/hera/internal/tracing"
 	"github.com/heraproject/hera/internal/web"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,45 +34,102 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 )
 
-// openLockoutStore opens the configured counter store. close releases it.
-// The Redis client logs through log.
-func openLockoutStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store lockout.Store, close func(), err error) {
+// stores is the state replicas share, all on the one backend
+// HERA_LOCKOUT_STORE names (one pool or client), namespaced by
+// HERA_LOCKOUT_REALM: the lockout counters, each account's activity, and
+// the mail queue.
+type stores struct {
+	lockout  lockout.Store // nil when a test replaced it (WithStore)
+	activity activity.Store
+	outbox   outbox.Queue
+	close    func()
+}
+
+// openStores opens the configured backend once and builds the stores on
+// it; close releases them and then the backend. Without withLockout the
+// lockout store is not built (a test brings its own). The Redis client logs
+// through log.
+func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger, withLockout bool) (*stores, error) {
+	realm, timeout := cfg.Lockout.Policy.Realm, cfg.Lockout.Timeout
+	st := &stores{}
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	fail := func(what string, err error) (*stores, error) {
+		closeAll()
+		return nil, fmt.Errorf("%s (%s): %w", what, cfg.Lockout.Store, err)
+	}
 	switch cfg.Lockout.Store {
 	case "postgres":
 		pool, err := pgxpool.New(ctx, cfg.Lockout.PostgresDSN)
 		if err != nil {
-			return nil, nil, fmt.Errorf("lockout store: %w", err)
+			return nil, fmt.Errorf("lockout store: %w", err)
 		}
-		st, err := postgres.New(ctx, pool, postgres.Config{Timeout: cfg.Lockout.Timeout})
+		closers = append(closers, pool.Close)
+		if withLockout {
+			ls, err := postgres.New(ctx, pool, postgres.Config{Timeout: timeout})
+			if err != nil {
+				return fail("lockout store", err)
+			}
+			closers = append(closers, func() { _ = ls.Close() })
+			st.lockout = ls
+		}
+		as, err := activitypg.New(ctx, pool, activitypg.Config{Realm: realm, Timeout: timeout})
 		if err != nil {
-			pool.Close()
-			return nil, nil, fmt.Errorf("lockout store (postgres): %w", err)
+			return fail("activity store", err)
 		}
-		return st, func() { _ = st.Close(); pool.Close() }, nil
+		closers = append(closers, func() { _ = as.Close() })
+		st.activity = as
+		if st.outbox, err = outboxpg.New(ctx, pool, outboxpg.Config{Config: cfg.Activity.Outbox, Realm: realm, Timeout: timeout}); err != nil {
+			return fail("mail queue", err)
+		}
 	case "redis":
 		opts, err := redis.ParseURL(cfg.Lockout.RedisURL)
 		if err != nil {
-			return nil, nil, fmt.Errorf("lockout store (redis): bad HERA_LOCKOUT_REDIS_URL")
+			return nil, fmt.Errorf("lockout store (redis): bad HERA_LOCKOUT_REDIS_URL")
 		}
-		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = cfg.Lockout.Timeout, cfg.Lockout.Timeout, cfg.Lockout.Timeout
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = timeout, timeout, timeout
 		// go-redis prints its own lines (connection pool trouble) as plain
 		// text on stderr; it only offers a package-wide setter to send them
 		// through slog instead, so this holds for every client in the process.
 		redis.SetLogger(redisstore.Logger(log))
 		client := redis.NewClient(opts)
-		st, err := redisstore.New(client, redisstore.Config{Timeout: cfg.Lockout.Timeout})
-		if err != nil {
-			_ = client.Close()
-			return nil, nil, fmt.Errorf("lockout store (redis): %w", err)
+		closers = append(closers, func() { _ = client.Close() })
+		if withLockout {
+			if st.lockout, err = redisstore.New(client, redisstore.Config{Timeout: timeout}); err != nil {
+				return fail("lockout store", err)
+			}
 		}
-		return st, func() { _ = client.Close() }, nil
+		if st.activity, err = activityredis.New(client, activityredis.Config{Realm: realm, Timeout: timeout}); err != nil {
+			return fail("activity store", err)
+		}
+		if st.outbox, err = outboxredis.New(client, outboxredis.Config{Config: cfg.Activity.Outbox, Realm: realm, Timeout: timeout}); err != nil {
+			return fail("mail queue", err)
+		}
 	default:
-		st, err := memory.New(memory.Config{})
-		if err != nil {
-			return nil, nil, err
+		if withLockout {
+			ls, err := memory.New(memory.Config{})
+			if err != nil {
+				return nil, err
+			}
+			closers = append(closers, func() { _ = ls.Close() })
+			st.lockout = ls
 		}
-		return st, func() { _ = st.Close() }, nil
+		as, err := activitymem.New(activitymem.Config{})
+		if err != nil {
+			return fail("activity store", err)
+		}
+		closers = append(closers, func() { _ = as.Close() })
+		st.activity = as
+		if st.outbox, err = outboxmem.New(cfg.Activity.Outbox); err != nil {
+			return fail("mail queue", err)
+		}
 	}
+	st.close = closeAll
+	return st, nil
 }
 
 // newGuard builds the captcha and lockout checks of every submission, and

@@ -21,20 +21,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraproject/hera/internal/activity"
 	"github.com/heraproject/hera/internal/lockout"
+	"github.com/heraproject/hera/internal/outbox"
 )
 
 // Config is Hera's typed configuration, grouped by concern like the
 // variables (vars_*.go).
 type Config struct {
-	HTTP    HTTP
-	Kratos  Kratos
-	Hydra   Hydra
-	OAuth2  OAuth2
-	Captcha Captcha
-	Lockout Lockout
-	Brand   Brand
-	Log     Log
+	HTTP     HTTP
+	Kratos   Kratos
+	Hydra    Hydra
+	OAuth2   OAuth2
+	Captcha  Captcha
+	Lockout  Lockout
+	Activity Activity
+	Brand    Brand
+	Log      Log
 }
 
 // HTTP is where Hera listens, how browsers reach it, and its limits.
@@ -127,6 +130,16 @@ type Lockout struct {
 	DeviceCookieLifetime time.Duration
 }
 
+// Activity is the security centre's shared state: what is kept of each
+// account's events, and the mail queue's bound. Both live where the
+// lockout store does (Lockout.Store and its URL), namespaced by its realm.
+type Activity struct {
+	Policy activity.Policy
+	// Outbox's DedupFor is the queue's default; MaxQueued is
+	// HERA_MAIL_QUEUE_MAX.
+	Outbox outbox.Config
+}
+
 // Brand is the operator's branding and default language.
 type Brand struct {
 	Name       string
@@ -174,7 +187,7 @@ type Var struct {
 // Vars lists every setting Hera reads, in the order --help shows them:
 // grouped by concern, each group's variables in its own file (vars_*.go).
 func Vars() []Var {
-	return slices.Concat(httpVars(), kratosVars(), hydraVars(), oauth2Vars(), captchaVars(), lockoutVars(), brandVars(), logVars())
+	return slices.Concat(httpVars(), kratosVars(), hydraVars(), oauth2Vars(), captchaVars(), lockoutVars(), activityVars(), brandVars(), logVars())
 }
 
 // Load reads the configuration through getenv. The error, if any, lists every
@@ -260,6 +273,7 @@ func (c *Config) crossCheck() []error {
 		errs = append(errs, fmt.Errorf("HERA_LOCKOUT_HOLD=%v: must exceed the longest submission, %v (HERA_KRATOS_SUBMISSION_WAIT + 2 × KRATOS_TIMEOUT + HERA_CAPTCHA_TIMEOUT): an attempt still in flight after the hold counts as a failure",
 			c.Lockout.Policy.Hold, longest))
 	}
+	c.Activity.Outbox = c.Activity.Outbox.WithDefaults()
 	c.Lockout.Policy.FailOpen = c.Lockout.FailOpen
 	if c.Lockout.KeySecret != "" {
 		c.Lockout.Policy.KeySecret = []byte(c.Lockout.KeySecret)

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraproject/hera/internal/activity"
+	"github.com/heraproject/hera/internal/outbox"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -245,5 +248,35 @@ func TestLockoutHold(t *testing.T) {
 	c, err = Load(env(withMinimal(map[string]string{"KRATOS_TIMEOUT": "30s", "HERA_LOCKOUT_HOLD": "2m"})))
 	if err != nil || c.Lockout.Policy.Hold != 2*time.Minute {
 		t.Errorf("KRATOS_TIMEOUT=30s, HERA_LOCKOUT_HOLD=2m: %v, %v", c, err)
+	}
+}
+
+// TestActivity: the security centre's retention, bound per account and
+// mail queue bound.
+func TestActivity(t *testing.T) {
+	c, err := Load(env(withMinimal(map[string]string{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Activity.Policy != activity.DefaultPolicy() || c.Activity.Outbox != outbox.DefaultConfig() {
+		t.Errorf("defaults: %+v", c.Activity)
+	}
+	c, err = Load(env(withMinimal(map[string]string{"HERA_ACTIVITY_RETENTION": "720h", "HERA_ACTIVITY_MAX_EVENTS": "50", "HERA_MAIL_QUEUE_MAX": "7"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Activity.Policy.Retention != 30*24*time.Hour || c.Activity.Policy.MaxPerIdentity != 50 || c.Activity.Outbox.MaxQueued != 7 {
+		t.Errorf("set: %+v", c.Activity)
+	}
+	for name, bad := range map[string][]string{
+		"HERA_ACTIVITY_RETENTION":  {"90d", "30m", "0s", "-1h", "2160"},
+		"HERA_ACTIVITY_MAX_EVENTS": {"0", "-1", "100001", "many"},
+		"HERA_MAIL_QUEUE_MAX":      {"0", "-5", "1e4"},
+	} {
+		for _, v := range bad {
+			if _, err := Load(env(withMinimal(map[string]string{name: v}))); err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%q: %v", name, v, err)
+			}
+		}
 	}
 }

@@ -14,9 +14,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/heraproject/hera/internal/activity"
 	"github.com/heraproject/hera/internal/device"
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/outbox"
 	"github.com/heraproject/hera/internal/redirect"
 	"github.com/heraproject/hera/internal/web/view"
 )
@@ -78,6 +80,12 @@ type Deps struct {
 	// Links, when set, records which Hydra login session each Kratos
 	// session signed in to apps with, so that signing out ends it.
 	Links sessionLinks
+	// Activity, when set, keeps each account's events under
+	// ActivityPolicy; Outbox, when set, queues alert mails (the security
+	// centre, issue 26: not read yet).
+	Activity       activity.Store
+	ActivityPolicy activity.Policy
+	Outbox         outbox.Queue
 	// ProxyTransport, when set, wraps the Kratos proxy's transport
 	// innermost (a test seam of the composition root).
 	ProxyTransport func(http.RoundTripper) http.RoundTripper

@@ -14,8 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/heraproject/hera/internal/dbtest"
 	"github.com/heraproject/hera/internal/lockout"
-	"github.com/heraproject/hera/internal/lockout/dbtest"
 	"github.com/heraproject/hera/internal/lockout/postgres"
 	"github.com/heraproject/hera/internal/lockout/storetest"
 )

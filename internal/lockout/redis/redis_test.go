@@ -14,8 +14,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/heraproject/hera/internal/dbtest"
 	"github.com/heraproject/hera/internal/lockout"
-	"github.com/heraproject/hera/internal/lockout/dbtest"
 	"github.com/heraproject/hera/internal/lockout/redis"
 	"github.com/heraproject/hera/internal/lockout/storetest"
 )

@@ -1,11 +1,14 @@
 // Package dbtest starts real PostgreSQL and Redis servers (from the Debian
-// packages postgresql and redis-server) for the lockout store tests: one
+// packages postgresql and redis-server) for the tests of the shared stores
+// (lockout counters, activity, the mail outbox) and of a whole Hera: one
 // server of each per test binary, started on first use and stopped by [Main].
 //
 //	func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 //
-// Each test gets a fresh database ([Postgres]) or key prefix ([Redis]).
-// A missing binary fails the test; nothing is skipped.
+// Each test gets a fresh database ([Postgres]) or key prefix ([Redis]). A
+// test that must see its server go away starts one of its own
+// ([OwnPostgres], [OwnRedis]) and stops it. A missing binary fails the
+// test; nothing is skipped.
 package dbtest
 
 import (
@@ -101,6 +104,48 @@ func Redis(t testing.TB) (addr, prefix string) {
 		t.Fatalf("dbtest: Redis: %v", redisErr)
 	}
 	return redisSrv.addr, fmt.Sprintf("test%d:", redisSerial.Add(1))
+}
+
+// Own is a server of one test's own: Stop stops it (the test's cleanup
+// does too, if it has not).
+type Own struct {
+	// Addr is host:port.
+	Addr string
+	// DSN is PostgreSQL's connection string (database postgres); "" for
+	// Redis.
+	DSN  string
+	once sync.Once
+	stop func()
+}
+
+// Stop stops the server and waits for it to exit.
+func (o *Own) Stop() { o.once.Do(o.stop) }
+
+// OwnPostgres starts a PostgreSQL server for t alone.
+func OwnPostgres(t testing.TB) *Own {
+	t.Helper()
+	s, err := startPostgres()
+	if err != nil {
+		t.Fatalf("dbtest: PostgreSQL: %v", err)
+	}
+	o := &Own{Addr: s.addr, DSN: s.connString("postgres"), stop: func() {
+		s.admin.Close(context.Background())
+		s.stop()
+	}}
+	t.Cleanup(o.Stop)
+	return o
+}
+
+// OwnRedis starts a Redis server for t alone.
+func OwnRedis(t testing.TB) *Own {
+	t.Helper()
+	s, err := startRedis()
+	if err != nil {
+		t.Fatalf("dbtest: Redis: %v", err)
+	}
+	o := &Own{Addr: s.addr, stop: s.stop}
+	t.Cleanup(o.Stop)
+	return o
 }
 
 // ClosedAddr returns a 127.0.0.1 address nothing listens on.
