@@ -45,11 +45,14 @@ func newStore(t testing.TB, db postgres.DB, cfg postgres.Config) *postgres.Store
 // TestConformance runs the suite on a fresh database per test; Another is a
 // second pool on the same database, as a second Hera replica would have.
 func TestConformance(t *testing.T) {
+	// Behaviour, not latency: a long timeout keeps the parallel cases,
+	// which queue on one account's lock, from failing on a busy machine.
+	cfg := postgres.Config{Timeout: 30 * time.Second}
 	activitytest.Run(t, func(t *testing.T) activitytest.Backend {
 		dsn := dbtest.Postgres(t)
-		s := newStore(t, openPool(t, dsn), postgres.Config{})
+		s := newStore(t, openPool(t, dsn), cfg)
 		return activitytest.NewBackend(s, func(t *testing.T) activity.Store {
-			return newStore(t, openPool(t, dsn), postgres.Config{})
+			return newStore(t, openPool(t, dsn), cfg)
 		})
 	})
 }
