@@ -1,15 +1,12 @@
 package e2e_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -113,12 +110,7 @@ func TestAccessibility(t *testing.T) {
 
 	t.Run("dark mode", func(t *testing.T) {
 		b := s.newTab(t)
-		b.do("prefer a dark colour scheme", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
-			})
-			return err
-		}))
+		b.preferDark()
 		email := newEmail("dark")
 		s.createUser(t, email, password)
 		b.login(email, "not the password")

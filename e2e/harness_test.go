@@ -159,6 +159,7 @@ type tab struct {
 	s    *suite
 	ctx  context.Context
 	noJS bool // script execution disabled
+	dark bool // the pages see prefers-color-scheme: dark
 
 	mu       sync.Mutex
 	problems []string // CSP violations and uncaught exceptions
@@ -398,6 +399,27 @@ func (b *tab) waitPath(path string) {
 	}
 }
 
+// preferDark makes the tab's pages see prefers-color-scheme: dark.
+func (b *tab) preferDark() {
+	b.t.Helper()
+	b.do("prefer a dark colour scheme", colorScheme(true))
+	b.dark = true
+}
+
+// colorScheme emulates prefers-color-scheme: dark, or light.
+func colorScheme(dark bool) chromedp.Action[chromedp.Void] {
+	v := "light"
+	if dark {
+		v = "dark"
+	}
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}},
+		})
+		return err
+	})
+}
+
 // disableScripts turns JavaScript off for the tab's pages.
 func (b *tab) disableScripts() {
 	b.t.Helper()
@@ -416,12 +438,20 @@ func scripts(on bool) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// check audits the page with axe-core and photographs it at desktop and
+// check audits the page with axe-core, as it is and in the other colour
+// scheme on the narrowest phone (320 px), and photographs it at desktop and
 // mobile widths, under the state's name. Serious and critical violations
 // fail the journey; lesser ones are logged.
 func (b *tab) check(state string) {
 	b.t.Helper()
 	b.audit(state)
+	b.do("other colour scheme, 320 px", colorScheme(!b.dark), chromedp.EmulateViewport(320, 640, chromedp.EmulateMobile))
+	scheme := "dark"
+	if b.dark {
+		scheme = "light"
+	}
+	b.audit(state + " (" + scheme + ", 320 px)")
+	b.do("back to the tab's colour scheme, desktop", colorScheme(b.dark), desktopViewport())
 	b.screenshot(state)
 	b.s.mu.Lock()
 	b.s.audited[state] = true

@@ -294,7 +294,7 @@ func TestJourneys(t *testing.T) {
 		b.fill("#form-login-password", password)
 		b.click(`#form-login button[name=method][value=password]`)
 		b.mustBeAt("/consent")
-		b.mustSee("Example App", "Allow access?", "Remember my decision")
+		b.mustSee("Allow Example App to access your account?", "Remember my decision")
 		b.check("consent")
 		b.tabThrough() // every scope checkbox and button shows its focus
 		b.click(`button[name=decision][value=allow]`)
@@ -402,7 +402,7 @@ func TestJourneys(t *testing.T) {
 		b.open("/")
 		b.click(`a[href="/apps"]`)
 		b.mustBeAt("/apps")
-		b.mustSee("Example App", "See your e-mail address", "Remove access")
+		b.mustSee("Example App", "See your email address", "Remove access")
 		b.check("apps")
 		b.click(`form[action="/apps/remove"] button`)
 		b.mustBeAt("/apps")

@@ -56,7 +56,7 @@ func TestIdentitySchemas(t *testing.T) {
 		b.fill("#form-login-identifier", user)
 		b.click(`#form-login button[formaction="/recovery/start"]`)
 		b.mustBeAt("/recovery")
-		b.mustSee("We can send a recovery code only to the e-mail address of your account.")
+		b.mustSee("We can send a recovery code only to the email address of your account.")
 		b.check("recovery-username-note")
 		s.mustHaveAudited(t, "settings-username-schema", "recovery-username-note")
 	})

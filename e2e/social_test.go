@@ -258,7 +258,7 @@ func TestSocial(t *testing.T) {
 		// A new account (Kratos turned the sign-in into a sign-up), and
 		// the app's sign-in continues where it was.
 		b.mustBeAt("/consent")
-		b.mustSee("Example App", "Allow access?")
+		b.mustSee("Allow Example App to access your account?")
 		b.click(`button[name=decision][value=allow]`)
 		q := query(t, b.url())
 		if q.Get("code") == "" || q.Get("state") != "state-1234567890" {

@@ -140,7 +140,7 @@ func TestOAuth2(t *testing.T) {
 		}
 		p = b.Submit(f, "method", "password", map[string]string{"password": password})
 		mustPath(t, p, "/consent")
-		for _, want := range []string{"App app", "See your e-mail address", "See your name", "Privacy policy", "Remember my decision"} {
+		for _, want := range []string{"App app", "See your email address", "See your name", "Privacy policy", "Remember my decision"} {
 			if !p.Contains(want) {
 				t.Errorf("consent page lacks %q: %s", want, p.Text())
 			}
@@ -327,7 +327,7 @@ func TestOAuth2HydraDown(t *testing.T) {
 	}
 	b := webtest.New(t, e.HeraURL)
 	p := b.Get("/login?login_challenge=abc")
-	if p.Status != http.StatusBadGateway || !p.Contains("Request ID") {
+	if id := p.Header.Get("X-Request-Id"); p.Status != http.StatusBadGateway || id == "" || !p.Contains("quote request ID "+id) {
 		t.Fatalf("status %d: %s", p.Status, p.Text())
 	}
 	p = b.Get("/oauth2/error?error=invalid_client&error_description=x")

@@ -77,6 +77,34 @@ func TestPathPrefix(t *testing.T) {
 	p = b.Get("/sessions")
 	under(p, "/sessions")
 
+	// A second session, from another browser: /sessions lists it with its
+	// own revoke form, whose action stays below /auth too (under checks
+	// every form), and revoking it there ends it.
+	other := webtest.New(t, e.HeraURL)
+	op := other.Get("/login")
+	under(op, "/login")
+	op = other.Submit(op.Form("method", "password"), "method", "password", map[string]string{"identifier": email, "password": password})
+	under(op, "/")
+	p = b.Get("/sessions")
+	under(p, "/sessions")
+	var revoke *webtest.Form
+	for _, f := range p.Forms() {
+		if strings.HasSuffix(f.Action, "/revoke") {
+			revoke = f
+		}
+	}
+	if revoke == nil {
+		t.Fatalf("/sessions shows no revoke form for the other session:\n%s", p.Text())
+	}
+	p = b.Submit(revoke, "", "", nil)
+	under(p, "/sessions")
+	if !p.Contains("The session was signed out.") || !p.Contains("No other active sessions.") {
+		t.Errorf("after revoking the other session: %s", p.Text())
+	}
+	if op = other.Get("/"); op.Contains(email) {
+		t.Errorf("the revoked session is still signed in: %s", op.Text())
+	}
+
 	// The language switcher comes back to the page, below /auth.
 	p = b.Get("/language?lang=de&next=" + url.QueryEscape("/sessions"))
 	under(p, "/sessions")

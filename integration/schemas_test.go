@@ -88,7 +88,7 @@ func TestUsernameSchema(t *testing.T) {
 		f.Action = "/recovery/start"
 		p = b.Submit(f, "", "", map[string]string{"identifier": user})
 		mustPath(t, p, "/recovery")
-		if !p.Contains("only to the e-mail address of your account") {
+		if !p.Contains("only to the email address of your account") {
 			t.Errorf("no note: %s", p.Text())
 		}
 		if p.Form("method", "code") == nil {

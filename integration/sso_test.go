@@ -401,7 +401,7 @@ func TestConnectedApps(t *testing.T) {
 	tokTwo, _ := two.signIn(b)
 
 	p = b.Get("/apps")
-	for _, want := range []string{"App app-one", "App app-two", "See your e-mail address", "Remove access"} {
+	for _, want := range []string{"App app-one", "App app-two", "See your email address", "Remove access"} {
 		if !p.Contains(want) {
 			t.Errorf("apps page lacks %q: %s", want, p.Text())
 		}

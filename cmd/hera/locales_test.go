@@ -14,7 +14,7 @@ import (
 )
 
 // A locale directory as an operator writes one: Polish added (four CLDR
-// plural forms, a Kratos message, the schema's "E-mail" title), English's
+// plural forms, a Kratos message, the schema's "Email" title), English's
 // 4000006 and sign-in title overridden.
 const (
 	localePL = `{
@@ -28,7 +28,7 @@ const (
   },
   "1070001": "Hasło",
   "4000006": "Podane dane logowania są nieprawidłowe.",
-  "schema.title.E-mail": "Adres e-mail"
+  "schema.title.Email": "Adres e-mail"
 }`
 	localeEN = `{
   "4000006": "Wrong e-mail address or password.",
@@ -103,8 +103,8 @@ func TestLocalesDir(t *testing.T) {
 	if !p.Contains("Sign in to Example") || p.Contains("Zaloguj") {
 		t.Errorf("English /login: %s", p.Text())
 	}
-	if !p.Contains("E-mail") {
-		t.Errorf("English /login lacks the schema's own title: %s", p.Text())
+	if !p.Contains("Email") {
+		t.Errorf("English /login lacks the schema's title: %s", p.Text())
 	}
 	p = tryLogin(t, en, "", "nobody-en@example.com", "wrong password", nil)
 	if alerts := strings.Join(p.Alerts(), " "); !strings.Contains(alerts, "Wrong e-mail address or password.") || strings.Contains(alerts, "provided credentials") {

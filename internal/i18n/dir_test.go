@@ -95,7 +95,10 @@ func TestLoadAddsPolish(t *testing.T) {
 		{"pl", 1040001, "Sign up", nil, "Sign up"}, // not translated: Kratos's text
 		{"pl", 1070002, "E-mail", map[string]any{"title": "E-mail"}, "Adres e-mail"},
 		{"pl", 1070002, "First name", map[string]any{"title": "First name"}, "First name"},
-		{"en", 1070002, "E-mail", map[string]any{"title": "E-mail"}, "E-mail"},
+		{"en", 1070002, "E-mail", map[string]any{"title": "E-mail"}, "Email"},        // the shipped English spelling
+		{"en", 1070002, "Nickname", map[string]any{"title": "Nickname"}, "Nickname"}, // no key: the schema's own
+		{"de", 1070002, "Email", map[string]any{"title": "Email"}, "E-Mail-Adresse"}, // the dev schemas' titles are shipped
+		{"es", 1070002, "Username", map[string]any{"title": "Username"}, "Nombre de usuario"},
 		{"pl", 1070002, "E-mail", map[string]any{"title": 7.0}, "E-mail"},
 	} {
 		if got := c.Message(tc.lang, tc.id, tc.fallback, tc.ctx); got != tc.want {
@@ -133,7 +136,8 @@ func TestLoadOverrides(t *testing.T) {
 			"4000006": "Wrong e-mail address or password.",
 			"hera.login.title": "Sign in to Example",
 			"hera.notice.locked": {"one": "Locked for a minute.", "other": "Locked for {count} minutes."},
-			"schema.title.First name": "Given name"
+			"schema.title.First name": "Given name",
+			"schema.title.Nickname": "Handle"
 		}`,
 		"de.json":  `{"4000006": "E-Mail-Adresse oder Passwort falsch.", "hera.login.title": "Bei Example anmelden"}`,
 		"notes.md": "not a locale",
@@ -153,8 +157,9 @@ func TestLoadOverrides(t *testing.T) {
 		{"de", 4000006, nil, "E-Mail-Adresse oder Passwort falsch."},
 		{"fr", 4000006, nil, mustNew(t).Message("fr", 4000006, kratosText, nil)}, // untouched
 		{"de", 1070001, nil, "Passwort"},                                         // untouched
-		{"de", 1070002, map[string]any{"title": "First name"}, "Given name"},
+		{"de", 1070002, map[string]any{"title": "First name"}, "Vorname"},        // German's own
 		{"en", 1070002, map[string]any{"title": "First name"}, "Given name"},
+		{"de", 1070002, map[string]any{"title": "Nickname"}, "Handle"}, // English's, for a language without one
 	} {
 		if got := c.Message(tc.lang, tc.id, kratosText, tc.ctx); got != tc.want {
 			t.Errorf("Message(%s, %d) = %q, want %q", tc.lang, tc.id, got, tc.want)
@@ -340,7 +345,7 @@ func TestDocumentedExample(t *testing.T) {
 			t.Errorf("pl, count %v: %q lacks %q", tc.count, got, tc.want)
 		}
 	}
-	if got := c.Message("pl", 1070002, "E-mail", map[string]any{"title": "E-mail"}); got != "Adres e-mail" {
+	if got := c.Message("pl", 1070002, "Email", map[string]any{"title": "Email"}); got != "Adres e-mail" {
 		t.Errorf("pl schema title: %q", got)
 	}
 	if got := c.Message("en", 4000006, "x", nil); got == "x" || strings.Contains(got, "provided credentials") {

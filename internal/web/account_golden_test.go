@@ -23,10 +23,23 @@ type accountKratos struct{ stubKratos }
 
 const goldenSubject = "8a3c7b8e-3f0e-4b53-9f6b-2f8a3c7b8e3f"
 
+// The browsers of accountKratos's sessions: this one, and another.
+const (
+	chromeMac    = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	firefoxLinux = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+)
+
 func (k *accountKratos) Whoami(context.Context, kratos.Browser) (*kratos.Session, error) {
-	return &kratos.Session{ID: "5f1d0c9e-7a0b-4e0e-8f3a-0c9e7a0b4e0e", Active: true, AuthenticatedAt: time.Now(),
+	s := &kratos.Session{ID: "5f1d0c9e-7a0b-4e0e-8f3a-0c9e7a0b4e0e", Active: true, AuthenticatedAt: time.Now(),
 		AuthenticatorAssuranceLevel: "aal1",
-		Identity:                    &kratos.Identity{ID: goldenSubject, Traits: json.RawMessage(`{"email":"ada@example.com","name":{"first":"Ada","last":"Lovelace"}}`)}}, nil
+		Identity:                    &kratos.Identity{ID: goldenSubject, Traits: json.RawMessage(`{"email":"ada@example.com","name":{"first":"Ada","last":"Lovelace"}}`)}}
+	s.Devices = append(s.Devices, struct {
+		ID        string `json:"id"`
+		IPAddress string `json:"ip_address"`
+		UserAgent string `json:"user_agent"`
+		Location  string `json:"location"`
+	}{ID: "d1", IPAddress: "203.0.113.7", UserAgent: chromeMac})
+	return s, nil
 }
 
 // accountHydra holds two granted apps and a logout request for someone
@@ -170,5 +183,48 @@ func (k *accountKratos) ListSessions(ctx context.Context, b kratos.Browser) ([]k
 	other := *s
 	other.ID = "0c9e7a0b-4e0e-4e0e-8f3a-5f1d0c9e7a0b"
 	other.Devices = append(other.Devices[:0:0], other.Devices...)
-	return []kratos.Session{*s, other}, nil
+	other.Devices[0].UserAgent = firefoxLinux
+	// A session whose browser sent no User-Agent.
+	bare := *s
+	bare.ID = "7a0b4e0e-0c9e-4e0e-8f3a-5f1d0c9e7a0b"
+	bare.Devices = append(bare.Devices[:0:0], bare.Devices...)
+	bare.Devices[0].UserAgent = ""
+	return []kratos.Session{*s, other, bare}, nil
+}
+
+// TestSessionsPageNamesDevices: each session's browser and system in
+// words, in the page's language, and the browser's own string on demand
+// (a <details> disclosure); a session without one is an unknown device.
+func TestSessionsPageNamesDevices(t *testing.T) {
+	h := accountServer(t, slog.New(slog.DiscardHandler), &accountHydra{})
+	for lang, want := range map[string][]string{
+		"en": {">Chrome on macOS<", ">Firefox on Linux<", ">Unknown device<", "<summary>Browser details</summary>"},
+		"de": {">Chrome unter macOS<", ">Firefox unter Linux<", ">Unbekanntes Gerät<", "<summary>Browser-Details</summary>"},
+		"es": {">Chrome en macOS<", ">Firefox en Linux<", ">Dispositivo desconocido<", "<summary>Detalles del navegador</summary>"},
+		"fr": {">Chrome sur macOS<", ">Firefox sur Linux<", ">Appareil inconnu<", "<summary>Détails du navigateur</summary>"},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/sessions", nil)
+		req.Header.Set("Accept-Language", lang)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", lang, rec.Code, body)
+		}
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: the sessions page lacks %q", lang, w)
+			}
+		}
+		// The raw strings only inside their disclosures; none for the
+		// session without one.
+		if n := strings.Count(body, `<details class="disclose">`); n != 2 {
+			t.Errorf("%s: %d disclosures, want 2 (the sessions with a User-Agent)", lang, n)
+		}
+		for _, ua := range []string{chromeMac, firefoxLinux} {
+			if !strings.Contains(body, "<code>"+ua+"</code></details>") {
+				t.Errorf("%s: %q is not shown on demand", lang, ua)
+			}
+		}
+	}
 }

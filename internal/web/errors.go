@@ -43,7 +43,9 @@ func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, e
 // errorView renders an error page (or any page of a title, a message and
 // links).
 func (s *server) errorView(w http.ResponseWriter, r *http.Request, status int, v view.ErrorView) {
-	p := &view.Page{Title: v.Title}
+	// The page quotes the request ID for support itself: the footer does
+	// not repeat it.
+	p := &view.Page{Title: v.Title, RequestIDInPage: true}
 	s.render.page(w, r, status, p, view.ErrorPage(p, &v))
 }
 

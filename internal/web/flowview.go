@@ -58,7 +58,7 @@ func groupHeading(g string) string {
 	case "profile":
 		return "Profile"
 	case "password":
-		return "Change password"
+		return "Password"
 	case "totp":
 		return "Authenticator app"
 	case "lookup_secret":
@@ -146,6 +146,7 @@ func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t translator)
 		}
 		sort.SliceStable(order, func(i, j int) bool { return groupRank(order[i]) < groupRank(order[j]) })
 		p.Forms = make([]view.Form, 0, len(order))
+		p.Sections = kind == kratos.Settings
 		for _, g := range order {
 			form := view.Form{ID: "form-" + g, Action: vc.submitPath, Group: g, Heading: localGroupHeading(g, t)}
 			b.start(form.ID, len(shared)+countGroup(nodes, g))
@@ -274,6 +275,10 @@ func (b *itemBuilder) add(n *kratos.Node) {
 	case "input":
 		it.ID = b.id(a.Name)
 		it.Label = b.msg(n.Meta.Label)
+		if b.kind == kratos.Settings && n.Group == "password" && a.Name == "password" && n.Meta.Label != nil && n.Meta.Label.ID == msgPassword {
+			// Under the section's heading "Password": which one.
+			it.Label = b.t.T("hera.settings.new_password")
+		}
 		it.Value = rawString(a.Value)
 		it.Required = a.Required
 		it.Pattern = a.Pattern
@@ -301,6 +306,9 @@ func (b *itemBuilder) add(n *kratos.Node) {
 			it.Value = "true"
 		case a.Type == "submit":
 			it.Kind = "submit"
+			if l := b.actionLabel(n, it.Value); l != "" {
+				it.Label = l
+			}
 			if it.Label == "" {
 				it.Label = it.Value
 			}
@@ -345,6 +353,11 @@ func (b *itemBuilder) add(n *kratos.Node) {
 		it.Kind = "text"
 		it.ID = b.id(a.ID)
 		it.Label = b.msg(n.Meta.Label)
+		if a.ID == "totp_secret_key" {
+			// The QR code is the way in; the secret to type is the
+			// fallback, shown on request.
+			it.Disclose = b.t.T("hera.settings.totp_manual")
+		}
 		if a.Text != nil {
 			if secrets := lookupSecrets(a.Text); secrets != nil {
 				it.Kind, it.Secrets, it.Text = "secrets", secrets, a.Text.Text
@@ -381,6 +394,35 @@ func (b *itemBuilder) add(n *kratos.Node) {
 		b.items = append(b.items,
 			view.Item{Kind: "account", ID: b.id("account"), Value: it.Value, Href: b.anotherAccount, Text: b.t.T("hera.flow.use_another_account")})
 	}
+}
+
+// Kratos's labels that Hera puts in its own words where they are too vague.
+const (
+	msgSignUp   = 1040001 // "Sign up"
+	msgPassword = 1070001 // "Password"
+	msgContinue = 1040003 // "Continue"
+	msgSave     = 1070003 // "Save"
+)
+
+// actionLabel is the label of a submit button that says what it does where
+// Kratos's does not, or "": the first step of a two-step sign-up only moves
+// on to the second ("Continue", not "Sign up"), and each settings section's
+// "Save" names its action ("Save profile", "Change password").
+func (b *itemBuilder) actionLabel(n *kratos.Node, value string) string {
+	l := n.Meta.Label
+	if l == nil || n.Attributes.Name != "method" || value != n.Group {
+		return ""
+	}
+	switch {
+	case b.kind == kratos.Registration && n.Group == "profile" && l.ID == msgSignUp:
+		return b.msg(&kratos.Message{ID: msgContinue, Text: "Continue", Type: "info"})
+	case b.kind == kratos.Settings && l.ID == msgSave:
+		key := "hera.settings.save." + n.Group
+		if s := b.t.T(key); s != key {
+			return s
+		}
+	}
+	return ""
 }
 
 // id is the element ID of a node named name: the form's ID and the name

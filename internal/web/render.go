@@ -57,7 +57,7 @@ func (rd *renderer) page(w http.ResponseWriter, r *http.Request, status int, p *
 	p.RequestID = requestid.From(r.Context())
 	t := translator{lang: p.Lang, c: rd.cat}
 	p.T, p.TH = t.T, t.H
-	if p.RequestID != "" {
+	if p.RequestID != "" && !p.RequestIDInPage {
 		p.RequestIDHTML = string(rd.cat.HTML(p.Lang, "hera.layout.request_id", map[string]any{"request_id": codeHTML(p.RequestID)}))
 	}
 	// The page is written whole before any byte is sent, so a failure can

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/useragent"
 	"github.com/heraproject/hera/internal/web/view"
 )
 
@@ -19,12 +20,25 @@ func (srv *server) sessionView(s kratos.Session, t translator) view.SessionView 
 	}
 	if n := len(s.Devices); n > 0 {
 		d := s.Devices[n-1]
-		if d.UserAgent != "" {
-			v.Device = d.UserAgent
+		v.UserAgent, v.IP = d.UserAgent, d.IPAddress
+		if w := deviceWords(d.UserAgent, t); w != "" {
+			v.Device = w
 		}
-		v.IP = d.IPAddress
 	}
 	return v
+}
+
+// deviceWords names a User-Agent's browser and system in the page's
+// language ("Firefox on Linux"), or "" when it names neither.
+func deviceWords(ua string, t translator) string {
+	browser, system := useragent.Describe(ua)
+	switch {
+	case browser != "" && system != "":
+		return t.T("hera.sessions.device", "browser", browser, "system", system)
+	case system != "":
+		return t.T("hera.sessions.device_system", "system", system)
+	}
+	return browser
 }
 
 // handleSessions lists the user's active sessions.

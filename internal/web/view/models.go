@@ -26,6 +26,9 @@ type FlowPage struct {
 	Captcha  *captcha.Widget
 
 	ForgotPassword bool // the login form offers "Forgot password?"
+	// Sections lays the forms out as sections side by side where there is
+	// room (settings: one section per method).
+	Sections bool
 }
 
 // Alert is a message shown to the user.
@@ -94,6 +97,7 @@ type Item struct {
 	Href         string // a
 	Text         string // text, a
 	Secrets      []string
+	Disclose     string // text: shown only on request, behind this summary
 	Class        string
 	Data         map[string]string
 	Alt          string // img without a label
@@ -134,8 +138,11 @@ type Page struct {
 	T  func(key string, kv ...any) string
 	TH func(key string, kv ...any) string
 	// RequestIDHTML is the footer's request-ID line, markup made by the
-	// catalog with the ID escaped.
+	// catalog with the ID escaped; "" when RequestIDInPage.
 	RequestIDHTML string
+	// RequestIDInPage says the page's content shows the request ID itself
+	// (the error page), so the footer leaves it out.
+	RequestIDInPage bool
 }
 
 // Brand is the operator's branding, on every page.
@@ -187,8 +194,10 @@ type SessionsView struct {
 
 // SessionView is one session.
 type SessionView struct {
-	ID                  string
-	Device              string
+	ID     string
+	Device string // its browser and system in words
+	// UserAgent is the browser's own User-Agent string, shown on demand.
+	UserAgent           string
 	IP                  string
 	AuthenticatedAt     string
 	AuthenticatedAtText string
