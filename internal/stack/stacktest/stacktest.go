@@ -177,6 +177,9 @@ func Start(t testing.TB, o Options) *Env {
 			Secret:     stack.RandomSecret(),
 			Output:     e.logs,
 			Env:        o.HydraEnv,
+			// Info: a failing test's output then shows why Hydra refused
+			// a token request (its client errors are not warnings).
+			LogLevel: "info",
 
 			TokenHookSecret: e.TokenHookSecret,
 		})
