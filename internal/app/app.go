@@ -78,9 +78,12 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 		opt(&o)
 	}
 	a = &App{}
+	// The error returns set a to nil: close what was started through
+	// its own reference.
+	built := a
 	defer func() {
 		if err != nil {
-			a.Close(context.WithoutCancel(ctx))
+			built.Close(context.WithoutCancel(ctx))
 		}
 	}()
 	a.closers = append(a.closers, startupChecks(ctx, cfg, log))

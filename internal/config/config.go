@@ -186,6 +186,9 @@ type Var struct {
 	Secret   bool
 	Help     string
 	set      func(c *Config, v string) error
+	// redact, if set, is how an error shows the value of a setting that
+	// is not secret but may carry one by mistake (a password in a URL).
+	redact func(v string) string
 }
 
 // Vars lists every setting Hera reads, in the order --help shows them:
@@ -216,8 +219,11 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 		if err := v.set(c, val); err != nil {
 			shown := val
-			if v.Secret {
+			switch {
+			case v.Secret:
 				shown = "(hidden)"
+			case v.redact != nil:
+				shown = v.redact(val)
 			}
 			errs = append(errs, fmt.Errorf("%s=%q: %w", v.Name, shown, err))
 		}

@@ -21,10 +21,15 @@ const (
 // Mail: the SMTP server alert mails go through, and their retries.
 func mailVars() []Var {
 	return []Var{
-		// Secret: a URL with a password in it must not be echoed by an
-		// error (user info is refused, and said so).
-		{Name: "HERA_SMTP_URL", Secret: true, Help: "SMTP server for alert mails: smtp://host:587 (STARTTLS, required) or smtps://host:465 (TLS); smtp://127.0.0.1:port?tls=none for a server on this host without TLS; empty: no alert mails",
-			set: func(c *Config, v string) error { return c.Mail.parseSMTPURL(v) }},
+		{Name: "HERA_SMTP_URL", Help: "SMTP server for alert mails: smtp://host:587 (STARTTLS, required) or smtps://host:465 (TLS); smtp://127.0.0.1:port?tls=none for a server on this host without TLS; empty: no alert mails",
+			set: func(c *Config, v string) error { return c.Mail.parseSMTPURL(v) },
+			// A password put in the URL (refused) is not echoed.
+			redact: func(v string) string {
+				if u, err := url.Parse(v); err == nil {
+					return u.Redacted()
+				}
+				return "(not a URL; hidden)"
+			}},
 		{Name: "HERA_SMTP_USER", Help: "user name to sign in to the SMTP server; empty: no SMTP AUTH",
 			set: func(c *Config, v string) error { c.Mail.SMTPUser = v; return nil }},
 		{Name: "HERA_SMTP_PASSWORD", Secret: true, Help: "password for HERA_SMTP_USER",

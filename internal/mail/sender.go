@@ -374,7 +374,9 @@ func classifyDial(err error) string {
 		return "auth"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
-	case errors.As(err, &ope), strings.Contains(msg, "EHLO"), errors.Is(err, net.ErrClosed):
+	case errors.As(err, &ope), strings.Contains(msg, "EHLO"), errors.Is(err, net.ErrClosed), errors.As(err, new(*textproto.Error)):
+		// (An SMTP reply here, not about TLS or AUTH: the server refused
+		// the session, e.g. 421 or 554 as its greeting.)
 		return "connect"
 	}
 	return "other"

@@ -129,7 +129,8 @@ type Worker struct {
 }
 
 // NewWorker starts draining q through t; Close stops it. metrics may be
-// nil (no metrics), and so may log (no log).
+// nil (no metrics; a nil *metrics.Metrics counts nothing too), and so may
+// log (no log).
 func NewWorker(cfg WorkerConfig, q Queue, t Transport, log *slog.Logger, metrics Metrics) (*Worker, error) {
 	if q == nil || t == nil {
 		return nil, errors.New("mail: a worker needs a queue and a transport")
@@ -284,6 +285,13 @@ func (w *Worker) send(m outbox.Message) {
 	w.count(func(mt Metrics) { mt.MailFailed(m.Kind, se.Class) })
 	attrs := []any{"id", m.ID, "kind", m.Kind, "attempt", attempt, "class", se.Class, "smtp_code", se.Code, "smtp_status", se.Status,
 		"recipients_failed", se.Failed, "recipients_sent", se.Delivered}
+	if se.Permanent && se.Delivered == 0 && se.Class == "address" {
+		// No recipient is an address at all: no attempt can succeed.
+		w.done(m)
+		w.count(func(mt Metrics) { mt.MailDropped(m.Kind) })
+		w.log.Error("mail dropped: no recipient is a valid address", attrs...)
+		return
+	}
 	if se.Delivered > 0 && se.Permanent {
 		// Some got it; the rest never can: sending again would only
 		// repeat it to the first.

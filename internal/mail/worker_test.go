@@ -440,6 +440,25 @@ func TestWorkerPartlyRefused(t *testing.T) {
 	}
 }
 
+// TestWorkerInvalidAddress: a mail to no valid address is dropped at
+// once: no attempt could succeed.
+func TestWorkerInvalidAddress(t *testing.T) {
+	e := newWorkerEnv(t, stack.SMTPSinkConfig{})
+	m := rendered(t, Locked, "en", "not an address")
+	m.ID = "locked:x:2"
+	if ok, err := e.q.Enqueue(context.Background(), m, e.clock.Now()); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	e.start(t, WorkerConfig{Now: e.clock.Now}, nil)
+	waitFor(t, "an empty queue", func() bool { return len(e.q.ids()) == 0 })
+	if v := e.metric(t, `hera_mail_dropped_total{kind="locked"}`); v != 1 {
+		t.Errorf("dropped %v", v)
+	}
+	if e.mb.Len() != 0 || len(e.log.lines("no recipient is a valid address")) != 1 {
+		t.Errorf("%d mails; log:\n%s", e.mb.Len(), e.log.String())
+	}
+}
+
 func TestNewWorkerRefuses(t *testing.T) {
 	if _, err := NewWorker(WorkerConfig{}, nil, &Sender{}, nil, nil); err == nil {
 		t.Error("no queue accepted")
@@ -447,9 +466,16 @@ func TestNewWorkerRefuses(t *testing.T) {
 	if _, err := NewWorker(WorkerConfig{}, newMemQueue(), nil, nil, nil); err == nil {
 		t.Error("no transport accepted")
 	}
-	w, err := NewWorker(WorkerConfig{Poll: time.Millisecond}, newMemQueue(), &Sender{}, nil, nil)
+	// Metrics off: app hands in its nil *metrics.Metrics as it is.
+	var off *metrics.Metrics
+	w, err := NewWorker(WorkerConfig{Poll: time.Millisecond}, newMemQueue(), &Sender{}, nil, off)
 	if err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(10 * time.Millisecond)
 	w.Close(context.Background())
+	off.MailSent("x")
+	off.MailFailed("x", "y")
+	off.MailDropped("x")
+	off.MailQueueLength(1)
 }

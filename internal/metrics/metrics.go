@@ -161,14 +161,33 @@ func (m *Metrics) ReservationsExpired(kind lockout.KeyKind, n int) {
 	m.expired.WithLabelValues(string(kind)).Add(float64(n))
 }
 
+// The mail methods do nothing on a nil *Metrics (HERA_METRICS_LISTEN
+// unset), so that the mail worker takes app's *Metrics as it is.
+
 // MailSent counts one alert mail sent.
-func (m *Metrics) MailSent(kind string) { m.mailSent.WithLabelValues(kind).Inc() }
+func (m *Metrics) MailSent(kind string) {
+	if m != nil {
+		m.mailSent.WithLabelValues(kind).Inc()
+	}
+}
 
 // MailFailed counts one failed attempt to send an alert mail.
-func (m *Metrics) MailFailed(kind, reason string) { m.mailFailed.WithLabelValues(kind, reason).Inc() }
+func (m *Metrics) MailFailed(kind, reason string) {
+	if m != nil {
+		m.mailFailed.WithLabelValues(kind, reason).Inc()
+	}
+}
 
 // MailDropped counts one alert mail given up on.
-func (m *Metrics) MailDropped(kind string) { m.mailDropped.WithLabelValues(kind).Inc() }
+func (m *Metrics) MailDropped(kind string) {
+	if m != nil {
+		m.mailDropped.WithLabelValues(kind).Inc()
+	}
+}
 
 // MailQueueLength sets the number of alert mails waiting.
-func (m *Metrics) MailQueueLength(n int) { m.mailQueue.Set(float64(n)) }
+func (m *Metrics) MailQueueLength(n int) {
+	if m != nil {
+		m.mailQueue.Set(float64(n))
+	}
+}
