@@ -38,6 +38,7 @@ type Config struct {
 	Activity Activity
 	Brand    Brand
 	Log      Log
+	Mail     Mail
 }
 
 // HTTP is where Hera listens, how browsers reach it, and its limits.
@@ -160,6 +161,22 @@ type Brand struct {
 	SocialLogos map[string]string
 }
 
+// Mail is the SMTP server alert mails go through; SMTPURL nil sends none
+// (account events are still recorded and shown).
+type Mail struct {
+	SMTPURL  *url.URL // scheme, host:port and tls=none as configured; never user info
+	SMTPHost string
+	SMTPPort int
+	SMTPTLS  string // SMTPStartTLS, SMTPTLS or SMTPNoTLS
+	// SMTPUser "" signs in to nobody (no SMTP AUTH).
+	SMTPUser     string
+	SMTPPassword string
+	From         string // RFC 5322 address, display name allowed
+	Timeout      time.Duration
+	// MaxAttempts: a mail not sent after this many attempts is dropped.
+	MaxAttempts int
+}
+
 // Log is the log and metrics.
 type Log struct {
 	Level slog.Level
@@ -182,12 +199,15 @@ type Var struct {
 	Secret   bool
 	Help     string
 	set      func(c *Config, v string) error
+	// redact, if set, is how an error shows the value of a setting that
+	// is not secret but may carry one by mistake (a password in a URL).
+	redact func(v string) string
 }
 
 // Vars lists every setting Hera reads, in the order --help shows them:
 // grouped by concern, each group's variables in its own file (vars_*.go).
 func Vars() []Var {
-	return slices.Concat(httpVars(), kratosVars(), hydraVars(), oauth2Vars(), captchaVars(), lockoutVars(), activityVars(), brandVars(), logVars())
+	return slices.Concat(httpVars(), kratosVars(), hydraVars(), oauth2Vars(), captchaVars(), lockoutVars(), activityVars(), brandVars(), logVars(), mailVars())
 }
 
 // Load reads the configuration through getenv. The error, if any, lists every
@@ -212,8 +232,11 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 		if err := v.set(c, val); err != nil {
 			shown := val
-			if v.Secret {
+			switch {
+			case v.Secret:
 				shown = "(hidden)"
+			case v.redact != nil:
+				shown = v.redact(val)
 			}
 			errs = append(errs, fmt.Errorf("%s=%q: %w", v.Name, shown, err))
 		}
@@ -250,6 +273,12 @@ func (c *Config) crossCheck() []error {
 		errs = append(errs, errors.New("HERA_LOCKOUT_POSTGRES_DSN: required with HERA_LOCKOUT_STORE=postgres"))
 	case c.Lockout.Store == "redis" && c.Lockout.RedisURL == "":
 		errs = append(errs, errors.New("HERA_LOCKOUT_REDIS_URL: required with HERA_LOCKOUT_STORE=redis"))
+	}
+	if c.Mail.SMTPURL != nil && c.Mail.From == "" {
+		errs = append(errs, errors.New("HERA_SMTP_FROM: required with HERA_SMTP_URL"))
+	}
+	if (c.Mail.SMTPUser == "") != (c.Mail.SMTPPassword == "") {
+		errs = append(errs, errors.New("HERA_SMTP_USER and HERA_SMTP_PASSWORD: set both, or neither"))
 	}
 	// A language Hera does not ship needs its file (which i18n checks).
 	if l := c.Brand.DefaultLanguage; !slices.Contains(shippedLanguages, l) {

@@ -68,6 +68,7 @@ lockoutRedisUrl: HERA_LOCKOUT_REDIS_URL
 lockoutKeySecret: HERA_LOCKOUT_KEY_SECRET
 deviceCookieSecret: HERA_DEVICE_COOKIE_SECRET
 oauth2TokenHookSecret: HERA_OAUTH2_TOKEN_HOOK_SECRET
+smtpPassword: HERA_SMTP_PASSWORD
 {{- end }}
 
 {{/* The Secret's keys, sorted: the variables of the `secrets` set, or
