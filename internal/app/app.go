@@ -16,6 +16,7 @@ import (
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/lockout"
+	"github.com/heraproject/hera/internal/mail"
 	"github.com/heraproject/hera/internal/metrics"
 	"github.com/heraproject/hera/internal/outbox"
 	"github.com/heraproject/hera/internal/tracing"
@@ -41,6 +42,10 @@ type App struct {
 	Activity       activity.Store
 	ActivityPolicy activity.Policy
 	Outbox         outbox.Queue
+	// MailTemplates renders alert mails; MailWorker sends the queued ones
+	// (nil without HERA_SMTP_URL).
+	MailTemplates *mail.Templates
+	MailWorker    *mail.Worker
 
 	closers []func(context.Context)
 }
@@ -156,6 +161,26 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 		store = shared.lockout
 	}
 	a.Activity, a.ActivityPolicy, a.Outbox = shared.activity, cfg.Activity.Policy, shared.outbox
+	// Alert mails: rendered on the request side, queued in the shared
+	// store, sent in the background by each replica's worker (closed
+	// before the store it drains).
+	if a.MailTemplates, err = mail.NewTemplates(mail.TemplateConfigFrom(cfg)); err != nil {
+		return nil, err
+	}
+	if mail.Enabled(cfg) {
+		snd, err := mail.NewSender(mail.SMTPConfigFrom(cfg))
+		if err != nil {
+			return nil, err
+		}
+		var mm mail.Metrics
+		if m != nil {
+			mm = m
+		}
+		if a.MailWorker, err = mail.NewWorker(mail.WorkerConfigFrom(cfg), a.Outbox, snd, log, mm); err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, a.MailWorker.Close)
+	}
 	if tr.Enabled() {
 		store = tracedStore{Store: store, t: tr, system: cfg.Lockout.Store}
 	}
@@ -177,7 +202,10 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 	// The lockout store also holds which Hydra login session each Kratos
 	// session signed in to apps (single sign-out).
 	deps := web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: kc, Guard: g, Captcha: widget, Links: limiter,
-		Activity: a.Activity, ActivityPolicy: a.ActivityPolicy, Outbox: a.Outbox}
+		Activity: a.Activity, ActivityPolicy: a.ActivityPolicy, Outbox: a.Outbox, MailTemplates: a.MailTemplates}
+	if a.MailWorker != nil {
+		deps.WakeMail = a.MailWorker.Wake
+	}
 	if o.transport != nil {
 		deps.ProxyTransport = func(rt http.RoundTripper) http.RoundTripper { return o.transport("kratos_proxy", rt) }
 	}

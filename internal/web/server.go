@@ -18,6 +18,7 @@ import (
 	"github.com/heraproject/hera/internal/device"
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/mail"
 	"github.com/heraproject/hera/internal/outbox"
 	"github.com/heraproject/hera/internal/redirect"
 	"github.com/heraproject/hera/internal/web/view"
@@ -86,6 +87,10 @@ type Deps struct {
 	Activity       activity.Store
 	ActivityPolicy activity.Policy
 	Outbox         outbox.Queue
+	// MailTemplates renders alert mails; WakeMail tells this replica's
+	// mail worker a mail was queued (nil without SMTP).
+	MailTemplates *mail.Templates
+	WakeMail      func()
 	// ProxyTransport, when set, wraps the Kratos proxy's transport
 	// innermost (a test seam of the composition root).
 	ProxyTransport func(http.RoundTripper) http.RoundTripper
