@@ -102,15 +102,32 @@ func (c *Cookies) Name(account string) string {
 	return NamePrefix + base64.RawURLEncoding.EncodeToString(tag[:9])
 }
 
-// Issue returns a new cookie for account.
+// Issue returns a new cookie for account, with a new random ID.
 func (c *Cookies) Issue(account string) (*http.Cookie, error) {
-	v := make([]byte, 0, valueLen)
-	v = append(v, version)
-	v = binary.BigEndian.AppendUint64(v, uint64(c.now().Unix()))
 	nonce := make([]byte, nonceLen)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
+	return c.issue(account, nonce), nil
+}
+
+// Renew returns a cookie for account that keeps id, the ID Verify returned
+// for the browser's valid cookie: its lifetime starts again, and the
+// browser stays the same device to the account's activity, whose events
+// name devices by this ID (a new ID at every sign-in would make each
+// sign-in look like another browser's).
+func (c *Cookies) Renew(account, id string) (*http.Cookie, error) {
+	nonce, err := base64.RawURLEncoding.Strict().DecodeString(id)
+	if err != nil || len(nonce) != nonceLen {
+		return nil, errors.New("device: not a device cookie's ID")
+	}
+	return c.issue(account, nonce), nil
+}
+
+func (c *Cookies) issue(account string, nonce []byte) *http.Cookie {
+	v := make([]byte, 0, valueLen)
+	v = append(v, version)
+	v = binary.BigEndian.AppendUint64(v, uint64(c.now().Unix()))
 	v = append(v, nonce...)
 	v = append(v, c.sign(account, v)...)
 	return &http.Cookie{
@@ -120,9 +137,10 @@ func (c *Cookies) Issue(account string) (*http.Cookie, error) {
 		MaxAge:   int(c.lifetime / time.Second),
 		HttpOnly: true,
 		Secure:   c.secure,
-		// Only Hera's own submit endpoint reads it, from same-site posts.
+		// Only Hera reads it: its submit endpoint, from same-site posts,
+		// and its account pages (which browser is this one).
 		SameSite: http.SameSiteStrictMode,
-	}, nil
+	}
 }
 
 func (c *Cookies) sign(account string, payload []byte) []byte {

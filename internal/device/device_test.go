@@ -105,3 +105,38 @@ func TestNewRefusesWeakSettings(t *testing.T) {
 		t.Fatal("lifetime of a minute accepted")
 	}
 }
+
+// TestRenewKeepsID: a renewed cookie is the same device (its ID) with a
+// lifetime that starts again; an ID that is not a cookie's is refused, and
+// a new cookie is another device.
+func TestRenewKeepsID(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := newCookies(t, strings.Repeat("s", 32), &now)
+	ck, err := c.Issue("ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := c.Verify("ada@example.com", []*http.Cookie{ck})
+	now = now.Add(20 * time.Hour)
+	renewed, err := c.Renew("ada@example.com", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(20 * time.Hour) // 40 h after the first issue, 20 h after the renewal
+	if _, ok := c.Verify("ada@example.com", []*http.Cookie{ck}); ok {
+		t.Fatal("the first cookie outlived its lifetime")
+	}
+	got, ok := c.Verify("ada@example.com", []*http.Cookie{renewed})
+	if !ok || got != id {
+		t.Fatalf("renewed cookie: ID %q (valid %v), want %q", got, ok, id)
+	}
+	for _, bad := range []string{"", "short", id + "A", strings.Repeat("A", 15)} {
+		if _, err := c.Renew("ada@example.com", bad); err == nil {
+			t.Errorf("Renew(%q): no error", bad)
+		}
+	}
+	fresh, _ := c.Issue("ada@example.com")
+	if other, _ := c.Verify("ada@example.com", []*http.Cookie{fresh}); other == id {
+		t.Fatal("a new cookie has the old ID")
+	}
+}

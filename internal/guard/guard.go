@@ -468,7 +468,13 @@ func (g *Guard) Settle(ctx context.Context, t *Ticket, ans Answer) ([]*http.Cook
 	}
 	var cookies []*http.Cookie
 	if outcome == lockout.Success && a.Kind == kratos.Login && !a.SecondFactor && a.Account != "" && g.devices != nil {
-		if c, err := g.devices.Issue(a.Account); err == nil {
+		// A browser that carried the account's cookie keeps its ID: it is
+		// the same device to the account's activity.
+		issue := g.devices.Issue
+		if t.device != "" {
+			issue = func(account string) (*http.Cookie, error) { return g.devices.Renew(account, t.device) }
+		}
+		if c, err := issue(a.Account); err == nil {
 			cookies = append(cookies, c)
 		} else {
 			g.log.ErrorContext(ctx, "device cookie", "err", err)

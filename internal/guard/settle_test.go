@@ -5,9 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraproject/hera/internal/attempt"
+	"github.com/heraproject/hera/internal/device"
 	"github.com/heraproject/hera/internal/guard"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/lockout"
@@ -165,5 +168,55 @@ func TestRecoveryCodesIgnoreTheIPLock(t *testing.T) {
 	st, _ := lim.Check(t.Context(), lim.IPKey(ip))
 	if st.IPFailures != 51 {
 		t.Fatalf("IP failures %d, want 51", st.IPFailures)
+	}
+}
+
+// TestDeviceCookieKeepsItsID: a sign-in from a browser without the
+// account's device cookie gets a new one; a sign-in that carried it gets it
+// renewed with the same ID, so the browser stays one device to the
+// account's activity.
+func TestDeviceCookieKeepsItsID(t *testing.T) {
+	store, err := memory.New(memory.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	lim, err := lockout.New(store, lockout.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs, err := device.New(device.Config{Secret: []byte(strings.Repeat("k", 32)), Lifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := guard.New(guard.Config{Logger: slog.New(slog.DiscardHandler), Limiter: lim, Identities: identities{id: "i1"}, Devices: devs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signInWith := func(cookies []*http.Cookie) *http.Cookie {
+		t.Helper()
+		a := &guard.Attempt{Attempt: classified(t, kratos.Login, "method=password&identifier=ada%40example.com&password=p", attempt.Flow{}),
+			ClientIP: "192.0.2.1", Cookies: cookies}
+		tk, ref := g.Admit(t.Context(), a)
+		if ref != nil {
+			t.Fatalf("sign-in refused: %+v", ref)
+		}
+		got, ref := g.Settle(t.Context(), tk, guard.Answer{Outcome: &kratos.Outcome{Kind: kratos.OutcomeSuccess, Status: 200}})
+		if ref != nil || len(got) != 1 {
+			t.Fatalf("settle: %v cookies, refusal %+v", len(got), ref)
+		}
+		return got[0]
+	}
+	first := signInWith(nil)
+	id, ok := devs.Verify("ada@example.com", []*http.Cookie{first})
+	if !ok {
+		t.Fatal("the issued cookie is not valid")
+	}
+	again := signInWith([]*http.Cookie{first})
+	if got, _ := devs.Verify("ada@example.com", []*http.Cookie{again}); got != id {
+		t.Fatalf("renewed cookie's ID %q, want %q", got, id)
+	}
+	if other, _ := devs.Verify("ada@example.com", []*http.Cookie{signInWith(nil)}); other == id {
+		t.Fatal("another browser got the same device ID")
 	}
 }
