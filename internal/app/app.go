@@ -195,7 +195,13 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 	if err != nil {
 		return nil, err
 	}
-	g, widget, err := newGuard(cfg, log, limiter, kc, m, tr)
+	// Device cookies: the guard issues and honours them; the account
+	// pages tell from them which browser is this one.
+	devices, err := newDevices(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	g, widget, err := newGuard(cfg, log, limiter, kc, m, tr, devices)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +211,9 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 		Activity: a.Activity, ActivityPolicy: a.ActivityPolicy, Outbox: a.Outbox, MailTemplates: a.MailTemplates}
 	if a.MailWorker != nil {
 		deps.WakeMail = a.MailWorker.Wake
+	}
+	if devices != nil {
+		deps.Devices = devices
 	}
 	if o.transport != nil {
 		deps.ProxyTransport = func(rt http.RoundTripper) http.RoundTripper { return o.transport("kratos_proxy", rt) }

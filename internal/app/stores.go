@@ -134,11 +134,8 @@ func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger, withL
 
 // newGuard builds the captcha and lockout checks of every submission, and
 // the captcha widget the pages show.
-func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc *kratos.Client, m *metrics.Metrics, tr *tracing.Tracing) (*guard.Guard, *web.Captcha, error) {
-	devices, err := newDevices(cfg, log)
-	if err != nil {
-		return nil, nil, err
-	}
+func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc *kratos.Client, m *metrics.Metrics, tr *tracing.Tracing,
+	devices *device.Cookies) (*guard.Guard, *web.Captcha, error) {
 	var flows []kratos.Kind
 	for _, f := range cfg.Captcha.Flows {
 		if k, ok := kratos.ParseKind(f); ok {

@@ -76,6 +76,10 @@ type Kratos struct {
 	// privileged_session_max_age).
 	AccountDeletion         bool
 	PrivilegedSessionMaxAge time.Duration
+	// PasskeyOffer offers a passkey after a password sign-in; "not now"
+	// keeps the offer away from that browser for PasskeyOfferSnooze.
+	PasskeyOffer       bool
+	PasskeyOfferSnooze time.Duration
 }
 
 // Hydra is Hydra's admin API; AdminURL nil runs Hera without OAuth2.

@@ -40,5 +40,15 @@ func kratosVars() []Var {
 				c.Kratos.PrivilegedSessionMaxAge, err = parsePositiveDuration(v)
 				return err
 			}},
+		{Name: "HERA_PASSKEY_OFFER", Default: "true", Help: "after a password sign-in on an account without a passkey, offer to add one (only when Kratos has passkeys enabled)",
+			set: func(c *Config, v string) (err error) {
+				c.Kratos.PasskeyOffer, err = strconv.ParseBool(v)
+				return err
+			}},
+		{Name: "HERA_PASSKEY_OFFER_SNOOZE", Default: "720h", Help: "how long \"not now\" on the passkey offer keeps it away on that browser",
+			set: func(c *Config, v string) (err error) {
+				c.Kratos.PasskeyOfferSnooze, err = parsePositiveDuration(v)
+				return err
+			}},
 	}
 }

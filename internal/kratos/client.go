@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -468,6 +469,27 @@ func (c *Client) SessionIdentity(ctx context.Context, sessionID string) (string,
 		return "", fmt.Errorf("%w: session without identity", ErrUnavailable)
 	}
 	return s.Identity.ID, nil
+}
+
+// maxIdentitySessions is the most sessions IdentitySessions reads: one
+// page of Kratos's admin API at its largest.
+const maxIdentitySessions = 1000
+
+// IdentitySessions returns an identity's sessions, active or not, as the
+// admin API keeps them (devices included), newest first as Kratos lists
+// them. truncated says there are more than it read.
+func (c *Client) IdentitySessions(ctx context.Context, id string) (sessions []Session, truncated bool, err error) {
+	if id == "" {
+		return nil, false, fmt.Errorf("kratos: IdentitySessions: id is required")
+	}
+	u := c.admin.JoinPath("/admin/identities", id, "sessions")
+	u.RawQuery = url.Values{"page_size": {strconv.Itoa(maxIdentitySessions)}}.Encode()
+	res, err := c.getJSON(ctx, u, Browser{}, &sessions)
+	if err != nil {
+		return nil, false, err
+	}
+	total, _ := strconv.Atoi(res.Header.Get("X-Total-Count"))
+	return sessions, len(sessions) >= maxIdentitySessions || total > len(sessions), nil
 }
 
 // IdentityByIdentifier returns the ID of the one identity whose password,

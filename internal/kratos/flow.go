@@ -149,10 +149,29 @@ type Identity struct {
 	State               string          `json:"state,omitempty"`
 	Traits              json.RawMessage `json:"traits"`
 	VerifiableAddresses []struct {
-		Value    string `json:"value"`
-		Verified bool   `json:"verified"`
-		Via      string `json:"via"`
+		Value      string     `json:"value"`
+		Verified   bool       `json:"verified"`
+		Via        string     `json:"via"`
+		Status     string     `json:"status,omitempty"`
+		VerifiedAt *time.Time `json:"verified_at,omitempty"`
 	} `json:"verifiable_addresses,omitempty"`
+	// Credentials are the identity's sign-in methods by type, with their
+	// identifiers: only the admin API names them, and Hera never asks it
+	// for their secrets.
+	Credentials map[string]struct {
+		Identifiers []string  `json:"identifiers"`
+		CreatedAt   time.Time `json:"created_at"`
+		UpdatedAt   time.Time `json:"updated_at"`
+	} `json:"credentials,omitempty"`
+	// What the data export hands over besides the above (the admin API
+	// and whoami name them).
+	RecoveryAddresses []struct {
+		Value string `json:"value"`
+		Via   string `json:"via"`
+	} `json:"recovery_addresses,omitempty"`
+	MetadataPublic json.RawMessage `json:"metadata_public,omitempty"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
 }
 
 // Session is a Kratos session.

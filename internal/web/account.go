@@ -15,6 +15,10 @@ import (
 // its last ("Back").
 func (s *server) accountLinks(links []view.Link, t translator) []view.Link {
 	var extra []view.Link
+	if s.Activity != nil {
+		extra = append(extra, view.Link{Text: t.T("hera.link.activity"), Href: "/activity"})
+	}
+	extra = append(extra, view.Link{Text: t.T("hera.link.export"), Href: "/settings/export"})
 	if s.Hydra != nil {
 		extra = append(extra, view.Link{Text: t.T("hera.link.connected_apps"), Href: "/apps"})
 	}
@@ -29,7 +33,8 @@ func (s *server) accountLinks(links []view.Link, t translator) []view.Link {
 }
 
 // privileged reports whether the session's sign-in is recent enough for
-// deleting the account (Kratos's privileged-session age).
+// deleting the account or handing its data over (Kratos's
+// privileged-session age).
 func (s *server) privileged(sess *kratos.Session) bool {
 	return time.Since(sess.AuthenticatedAt) <= s.Options.Account.PrivilegedSessionMaxAge
 }

@@ -34,16 +34,18 @@ func handleApps(s *server) http.Handler {
 	})
 }
 
-// appViews merges the consents of each client (a client asked several
-// times has several): the scopes granted in any of them and the latest
-// date. Newest first.
-func (s *server) appViews(grants []hydra.GrantedConsent, t translator) []view.AppView {
-	type app struct {
-		client *hydra.OAuth2Client
-		scopes []string
-		at     time.Time
-	}
-	byID := map[string]*app{}
+// grantedApp is one client the user allowed: the scopes granted in any of
+// its consents and the latest date.
+type grantedApp struct {
+	client *hydra.OAuth2Client
+	scopes []string
+	at     time.Time
+}
+
+// mergeGrants merges the consents of each client (a client asked several
+// times has several). Newest first.
+func mergeGrants(grants []hydra.GrantedConsent) []*grantedApp {
+	byID := map[string]*grantedApp{}
 	for i := range grants {
 		c := grants[i].Client()
 		if c == nil || c.ClientID == "" {
@@ -51,7 +53,7 @@ func (s *server) appViews(grants []hydra.GrantedConsent, t translator) []view.Ap
 		}
 		a := byID[c.ClientID]
 		if a == nil {
-			a = &app{client: c}
+			a = &grantedApp{client: c}
 			byID[c.ClientID] = a
 		}
 		for _, sc := range grants[i].GrantScope {
@@ -63,7 +65,7 @@ func (s *server) appViews(grants []hydra.GrantedConsent, t translator) []view.Ap
 			a.at = *at
 		}
 	}
-	apps := make([]*app, 0, len(byID))
+	apps := make([]*grantedApp, 0, len(byID))
 	for _, a := range byID {
 		apps = append(apps, a)
 	}
@@ -73,6 +75,13 @@ func (s *server) appViews(grants []hydra.GrantedConsent, t translator) []view.Ap
 		}
 		return apps[i].client.ClientID < apps[j].client.ClientID
 	})
+	return apps
+}
+
+// appViews are the clients the user allowed, one entry per client, newest
+// first.
+func (s *server) appViews(grants []hydra.GrantedConsent, t translator) []view.AppView {
+	apps := mergeGrants(grants)
 	out := make([]view.AppView, 0, len(apps))
 	for _, a := range apps {
 		v := view.AppView{ClientID: a.client.ClientID, Name: a.client.DisplayName(),

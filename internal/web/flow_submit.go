@@ -220,6 +220,15 @@ func (s *server) browserOutcome(w http.ResponseWriter, r *http.Request, kind kra
 	flowPage := func(fid string) string { return s.url("/" + string(kind) + "?flow=" + url.QueryEscape(fid)) }
 	switch o.Kind {
 	case kratos.OutcomeSuccess:
+		if kind == kratos.Login && s.offersPasskey(r, o) {
+			// The offer goes on to where the sign-in was going; a target
+			// the allowlist refuses is refused here, as it would be below.
+			next := o.NextURL()
+			if _, ok := s.redirects.Allowed(next); next == "" || ok {
+				http.Redirect(w, r, s.passkeyOfferURL(next), http.StatusSeeOther)
+				return
+			}
+		}
 		if next := o.NextURL(); next != "" {
 			s.redirectChecked(w, r, next)
 			return

@@ -127,6 +127,7 @@ func newFlowPage(kind kratos.Kind, f *kratos.Flow, vc viewContext, t translator)
 	b := &itemBuilder{kind: kind, page: p, t: t, used: make(map[string]int, len(nodes))}
 	if kind == kratos.Login {
 		b.anotherAccount = anotherAccountHref(f)
+		b.passkeyAutofill = passkeyAutofill(nodes)
 	}
 
 	if kind == kratos.Settings || (kind == kratos.Login && f.RequestedAAL == "aal2") {
@@ -241,6 +242,24 @@ type itemBuilder struct {
 	seenSubmit bool
 	// anotherAccount is where "Use another account" leads (login flows).
 	anotherAccount string
+	// passkeyAutofill: Kratos's script offers passkeys in the identifier
+	// field's autofill (conditional mediation), which browsers do only for
+	// a field marked "username webauthn".
+	passkeyAutofill bool
+}
+
+// passkeyAutofill reports whether a login flow starts passkey autofill:
+// its passkey_login node calls Kratos's oryPasskeyLoginAutocompleteInit on
+// load. Kratos marks the one-step form's identifier "username webauthn"
+// itself (passkey_login.go), but not identifier-first's first step, which
+// starts the same autofill.
+func passkeyAutofill(nodes []*kratos.Node) bool {
+	for _, n := range nodes {
+		if n.Group == "passkey" && n.Attributes.Name == "passkey_login" && n.Attributes.OnLoadTrigger == "oryPasskeyLoginAutocompleteInit" {
+			return true
+		}
+	}
+	return false
 }
 
 // start begins the next form, of about n items (an Item is large: grown by
@@ -284,6 +303,9 @@ func (b *itemBuilder) add(n *kratos.Node) {
 		it.Pattern = a.Pattern
 		it.MaxLength = a.MaxLength
 		it.Autocomplete = autocomplete(b.kind, a)
+		if b.passkeyAutofill && a.Name == "identifier" && a.Autocomplete == "" && a.Type != "hidden" {
+			it.Autocomplete = "username webauthn"
+		}
 		switch {
 		case len(a.Options) > 0:
 			it.Kind = "select"

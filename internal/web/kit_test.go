@@ -138,6 +138,9 @@ func (stubKratos) GetError(context.Context, string) (*kratos.ErrorFlow, error) {
 func (stubKratos) GetIdentity(context.Context, string) (*kratos.Identity, error) {
 	return nil, errNotStubbed
 }
+func (stubKratos) IdentitySessions(context.Context, string) ([]kratos.Session, bool, error) {
+	return nil, false, errNotStubbed
+}
 func (stubKratos) AddressTraits(context.Context) ([]string, error) { return []string{"email"}, nil }
 func (stubKratos) Schemas(context.Context) (map[string]kratos.SchemaTraits, error) {
 	return map[string]kratos.SchemaTraits{"default": {Identifiers: []string{"email"}, Addresses: []string{"email"}, Emails: []string{"email"}, Recovery: []string{"email"}}}, nil

@@ -64,6 +64,10 @@ type OAuth2Options struct {
 type AccountOptions struct {
 	Deletion                bool
 	PrivilegedSessionMaxAge time.Duration
+	// PasskeyOffer offers a passkey after a password sign-in;
+	// PasskeyOfferSnooze is how long "not now" holds on that browser.
+	PasskeyOffer       bool
+	PasskeyOfferSnooze time.Duration
 }
 
 // BrandOptions are the operator's branding.
@@ -102,7 +106,8 @@ func OptionsFrom(c *config.Config) Options {
 			ReauthWindow:       c.OAuth2.ReauthWindow,
 			TokenHookSecret:    c.OAuth2.TokenHookSecret,
 		},
-		Account: AccountOptions{Deletion: c.Kratos.AccountDeletion, PrivilegedSessionMaxAge: c.Kratos.PrivilegedSessionMaxAge},
+		Account: AccountOptions{Deletion: c.Kratos.AccountDeletion, PrivilegedSessionMaxAge: c.Kratos.PrivilegedSessionMaxAge,
+			PasskeyOffer: c.Kratos.PasskeyOffer, PasskeyOfferSnooze: c.Kratos.PasskeyOfferSnooze},
 		Brand: BrandOptions{Name: c.Brand.Name, LogoURL: c.Brand.LogoURL, FaviconURL: c.Brand.FaviconURL,
 			PrivacyURL: c.Brand.PrivacyURL, TermsURL: c.Brand.TermsURL, Color: c.Brand.Color, CSS: c.Brand.CSS,
 			SocialLogos: c.Brand.SocialLogos},

@@ -28,6 +28,13 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("GET "+b+"/sessions", handleSessions(s))
 	mux.Handle("POST "+b+"/sessions/revoke-others", s.sameOrigin(handleRevokeOthers(s)))
 	mux.Handle("POST "+b+"/sessions/{id}/revoke", s.sameOrigin(handleRevokeSession(s)))
+	if s.Activity != nil {
+		mux.Handle("GET "+b+"/activity", handleActivity(s))
+	}
+	mux.Handle("GET "+b+"/settings/export", handleExportPage(s))
+	mux.Handle("POST "+b+"/settings/export", s.sameOrigin(handleExportDownload(s)))
+	mux.Handle("GET "+b+"/passkey-offer", handlePasskeyOffer(s))
+	mux.Handle("POST "+b+"/passkey-offer", s.sameOrigin(handlePasskeyOfferSkip(s)))
 	if s.Options.Account.Deletion {
 		mux.Handle("GET "+b+"/settings/delete", handleDeleteAccountPage(s))
 		mux.Handle("POST "+b+"/settings/delete", s.sameOrigin(handleDeleteAccount(s)))

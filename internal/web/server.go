@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/heraproject/hera/internal/activity"
 	"github.com/heraproject/hera/internal/device"
@@ -54,6 +55,7 @@ type kratosAPI interface {
 	LogoutURL(ctx context.Context, returnTo string, b kratos.Browser) (string, error)
 	GetError(ctx context.Context, id string) (*kratos.ErrorFlow, error)
 	GetIdentity(ctx context.Context, id string) (*kratos.Identity, error)
+	IdentitySessions(ctx context.Context, id string) ([]kratos.Session, bool, error)
 	Logout(ctx context.Context, b kratos.Browser) ([]string, error)
 	AddressTraits(ctx context.Context) ([]string, error)
 	Schemas(ctx context.Context) (map[string]kratos.SchemaTraits, error)
@@ -82,8 +84,8 @@ type Deps struct {
 	// session signed in to apps with, so that signing out ends it.
 	Links sessionLinks
 	// Activity, when set, keeps each account's events under
-	// ActivityPolicy; Outbox, when set, queues alert mails (the security
-	// centre, issue 26: not read yet).
+	// ActivityPolicy (/activity shows them, the export hands them over);
+	// Outbox, when set, queues alert mails.
 	Activity       activity.Store
 	ActivityPolicy activity.Policy
 	Outbox         outbox.Queue
@@ -91,9 +93,21 @@ type Deps struct {
 	// mail worker a mail was queued (nil without SMTP).
 	MailTemplates *mail.Templates
 	WakeMail      func()
+	// Devices, when set, tells which of an account's device cookies the
+	// browser holds (nil: device cookies are off).
+	Devices deviceIDs
+	// Now is the clock of the account's activity and export (a test
+	// seam; nil: time.Now).
+	Now func() time.Time
 	// ProxyTransport, when set, wraps the Kratos proxy's transport
 	// innermost (a test seam of the composition root).
 	ProxyTransport func(http.RoundTripper) http.RoundTripper
+}
+
+// deviceIDs is what the account pages need of device cookies (package
+// device): the ID of the browser's valid cookie for an account.
+type deviceIDs interface {
+	Verify(account string, cookies []*http.Cookie) (id string, ok bool)
 }
 
 // metricsObserver is what the server needs of the metrics.
@@ -261,9 +275,10 @@ func (s *server) submitter(r *http.Request) submitter {
 }
 
 // kratosCookie reports whether a cookie is forwarded to Kratos: Hera's own
-// (the language, the restart guard, device cookies) stay with Hera.
+// (the language, the restart guard, device cookies, the passkey offer's
+// "not now") stay with Hera.
 func kratosCookie(name string) bool {
-	return name != langCookie && name != restartCookie && !strings.HasPrefix(name, device.NamePrefix)
+	return name != langCookie && name != restartCookie && name != passkeyOfferCookie && !strings.HasPrefix(name, device.NamePrefix)
 }
 
 // fromTrustedProxy reports whether the request's TCP peer is one of the
@@ -275,6 +290,14 @@ func (s *server) fromTrustedProxy(r *http.Request) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && isTrusted(a.Unmap(), s.Options.TrustedProxies)
+}
+
+// now is the time by the server's clock.
+func (s *server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 func (s *server) clientIP(r *http.Request) string {

@@ -56,7 +56,7 @@ func handleSessions(s *server) http.Handler {
 		}
 		t := s.translator(r)
 		cv := s.sessionView(*cur, t)
-		v := view.SessionsView{Current: &cv}
+		v := view.SessionsView{Current: &cv, Activity: s.Activity != nil}
 		for _, o := range others {
 			if o.ID != cur.ID && o.Active {
 				v.Others = append(v.Others, s.sessionView(o, t))

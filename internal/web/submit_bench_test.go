@@ -93,7 +93,8 @@ func BenchmarkSubmit(b *testing.B) {
 			r.RemoteAddr = "127.0.0.1:40000"
 			w.reset()
 			h.ServeHTTP(w, r)
-			if w.status != http.StatusSeeOther || w.h.Get("Location") != "http://localhost:4455/" {
+			// A password sign-in goes on by the passkey offer.
+			if w.status != http.StatusSeeOther || w.h.Get("Location") != "/passkey-offer?return_to=http%3A%2F%2Flocalhost%3A4455%2F" {
 				b.Fatalf("status %d, Location %q", w.status, w.h.Get("Location"))
 			}
 		}

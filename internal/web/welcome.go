@@ -20,6 +20,7 @@ func handleWelcome(s *server) http.Handler {
 		case err == nil:
 			v = welcomeView(r.Context(), sess, s.translator(r), s)
 			v.Apps = s.Hydra != nil
+			v.Activity = s.Activity != nil
 		case isAPI && ae.Status == http.StatusForbidden:
 			v.NeedsSecondFactor = true
 		case isAPI && ae.Status == http.StatusUnauthorized:

@@ -41,7 +41,10 @@ const SMTPFrom = "Hera <no-reply@hera.test>"
 // Env is the configuration Start gives a Hera in front of e: the stack's
 // URLs, its SMTP sink for alert mails, Hydra's admin API and token hook
 // when e runs Hydra, its own lockout realm (tests may share a PostgreSQL
-// or Redis store), debug logs. env adds to it or overrides it.
+// or Redis store), debug logs, and no passkey offer after password
+// sign-ins (the suites sign in with passwords hundreds of times and check
+// where each lands; the offer's own tests set HERA_PASSKEY_OFFER=true).
+// env adds to it or overrides it.
 func Env(e *stacktest.Env, env map[string]string) map[string]string {
 	out := map[string]string{
 		"HERA_PUBLIC_URL":    e.HeraURL,
@@ -51,6 +54,7 @@ func Env(e *stacktest.Env, env map[string]string) map[string]string {
 		"HERA_LOCKOUT_REALM": fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e9, realms.Add(1)),
 		"HERA_SMTP_URL":      e.SMTPURL,
 		"HERA_SMTP_FROM":     SMTPFrom,
+		"HERA_PASSKEY_OFFER": "false",
 	}
 	if e.Hydra != nil {
 		out["HYDRA_ADMIN_URL"] = e.Hydra.AdminURL

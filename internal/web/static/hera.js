@@ -1,7 +1,9 @@
 // Hera's only script. It wires Kratos's WebAuthn/passkey functions (from
 // /.well-known/ory/webauthn.js, loaded same-origin) to their buttons, so no
-// inline handlers are needed and the CSP forbids them. Everything else on
-// Hera's pages works without JavaScript.
+// inline handlers are needed and the CSP forbids them, and it shows the
+// times of the account's activity in the browser's own time zone. Everything
+// else on Hera's pages works without JavaScript (times then stay in UTC,
+// the zone named).
 "use strict";
 // Only Kratos's own functions may be called.
 function heraCall(name) {
@@ -27,3 +29,29 @@ window.addEventListener("load", function () {
     heraCall(name);
   });
 });
+
+// Times the server wrote in UTC (<time datetime data-hera-local>) in the
+// reader's time zone, in the page's language, the zone named.
+function heraLocalTimes() {
+  if (typeof Intl !== "object" || !Intl.DateTimeFormat) return;
+  var fmt;
+  try {
+    fmt = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+      year: "numeric", month: "short", day: "numeric",
+      hour: "numeric", minute: "2-digit", timeZoneName: "short"
+    });
+  } catch (e) {
+    return;
+  }
+  document.querySelectorAll("time[data-hera-local][datetime]").forEach(function (el) {
+    var d = new Date(el.getAttribute("datetime"));
+    if (isNaN(d.getTime())) return;
+    el.setAttribute("title", el.textContent);
+    el.textContent = fmt.format(d);
+  });
+}
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", heraLocalTimes);
+} else {
+  heraLocalTimes();
+}

@@ -183,6 +183,7 @@ type WelcomeView struct {
 	AAL                 string
 	Methods             string
 	Apps                bool // OAuth2 is on: link the connected apps
+	Activity            bool // link the account's activity
 }
 
 // SessionsView is the model of the sessions page.
@@ -190,6 +191,7 @@ type SessionsView struct {
 	Messages []Alert
 	Current  *SessionView
 	Others   []SessionView
+	Activity bool // link the account's activity
 }
 
 // SessionView is one session.
@@ -256,6 +258,80 @@ type DeleteAccountView struct {
 	Apps       bool   // OAuth2 is on: apps lose their access too
 }
 
+// ActivityView is the model of the account's activity page.
+type ActivityView struct {
+	Messages []Alert
+	// Days is how long events are kept (HERA_ACTIVITY_RETENTION).
+	Days    int
+	Entries []ActivityEntry
+	// Masked: some addresses are shortened (strangers'): the page says why.
+	Masked bool
+	Export bool // link the data export
+}
+
+// ActivityEntry is one line of the activity: an event, or a run of
+// strangers' failed sign-ins shown as one.
+type ActivityEntry struct {
+	Text    string   // what happened, one sentence in the page's language
+	Details []string // more lines: the scopes an app was allowed, addresses before and after
+	// At is the (newest) time, RFC 3339; AtText the same in words, UTC;
+	// Ago relative to the page's time. From/FromText: a group's oldest.
+	At, AtText, Ago string
+	From, FromText  string
+	Device          string // browser and system in words
+	IP              string // the network address, shortened for strangers
+	ThisDevice      bool
+	NewDevice       bool // a sign-in from a browser without the account's device cookie
+	Warning         bool // a failure or a lock
+}
+
+// ExportView is the model of the data export page: what the JSON download
+// holds, readable.
+type ExportView struct {
+	AccountID   string
+	Created     string // RFC 3339, "" if unknown
+	CreatedText string
+	Profile     []Fact
+	Addresses   []AddressView
+	Methods     []Fact
+	Sessions    []ExportSession
+	// SessionsTruncated, AppsTruncated: only the newest are listed.
+	SessionsTruncated bool
+	Apps              []AppView
+	AppsOn            bool // OAuth2 is on: the apps section is shown
+	AppsTruncated     bool
+	Activity          []ActivityEntry
+	Masked            bool
+}
+
+// Fact is one named value.
+type Fact struct {
+	Name, Value string
+}
+
+// AddressView is one e-mail address or phone number of the account.
+type AddressView struct {
+	Value string
+	// Note says in words what it is, whether it is verified and what it
+	// is used for ("e-mail, verified, used for account recovery").
+	Note string
+}
+
+// ExportSession is one session, active or ended.
+type ExportSession struct {
+	SessionView
+	Status string // active or ended, in words
+}
+
+// PasskeyOfferView is the model of the offer to add a passkey after a
+// password sign-in: the passkey part of a settings flow, and "not now".
+type PasskeyOfferView struct {
+	Flow *FlowPage
+	// ReturnTo is where the browser goes on (validated), "" for Hera's
+	// start page.
+	ReturnTo string
+}
+
 // U is path p on Hera (written from Hera's root, "/login") as browsers
 // address it: under the path Hera is served at.
 func (p *Page) U(path string) templ.SafeURL { return templ.SafeURL(p.Base + path) }
@@ -268,3 +344,6 @@ func (p *Page) Href(h string) templ.SafeURL {
 	}
 	return templ.URL(h)
 }
+
+// joinComma lists names in one line ("openid, email").
+func joinComma(names []string) string { return strings.Join(names, ", ") }
