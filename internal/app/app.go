@@ -78,9 +78,12 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 		opt(&o)
 	}
 	a = &App{}
+	// On an error the result is nil: close what was started through a
+	// copy of the pointer.
+	started := a
 	defer func() {
 		if err != nil {
-			a.Close(context.WithoutCancel(ctx))
+			started.Close(context.WithoutCancel(ctx))
 		}
 	}()
 	a.closers = append(a.closers, startupChecks(ctx, cfg, log))
