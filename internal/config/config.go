@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
@@ -163,6 +164,10 @@ type Brand struct {
 	// SocialLogos maps Kratos oidc provider ids to the logo on their
 	// buttons (https URL or a path on Hera).
 	SocialLogos map[string]string
+	// AssetsDir holds the brand assets served under /brand/; "" for none.
+	// Logo, favicon and social logo values "/brand/<file>" name its files
+	// (the server reads and checks them at start).
+	AssetsDir string
 }
 
 // Mail is the SMTP server alert mails go through; SMTPURL nil sends none
@@ -290,6 +295,18 @@ func (c *Config) crossCheck() []error {
 			errs = append(errs, fmt.Errorf("HERA_DEFAULT_LANGUAGE=%q: not shipped (%s): set HERA_LOCALES_DIR to a directory with %s.json", l, strings.Join(shippedLanguages, ", "), l))
 		} else if _, err := os.Stat(filepath.Join(c.Brand.LocalesDir, l+".json")); err != nil {
 			errs = append(errs, fmt.Errorf("HERA_DEFAULT_LANGUAGE=%q: not shipped, and HERA_LOCALES_DIR has no %s.json", l, l))
+		}
+	}
+	// "/brand/<file>" names a brand asset, which needs the directory.
+	if c.Brand.AssetsDir == "" {
+		refs := map[string]string{"HERA_BRAND_LOGO_URL": c.Brand.LogoURL, "HERA_BRAND_FAVICON_URL": c.Brand.FaviconURL}
+		for id, u := range c.Brand.SocialLogos {
+			refs["HERA_SOCIAL_LOGOS "+id] = u
+		}
+		for _, k := range slices.Sorted(maps.Keys(refs)) {
+			if strings.HasPrefix(refs[k], "/brand/") {
+				errs = append(errs, fmt.Errorf("%s=%q: /brand/ names a file of HERA_BRAND_ASSETS_DIR, which is not set", k, refs[k]))
+			}
 		}
 	}
 	// Second factors and device cookies follow the account rule.
