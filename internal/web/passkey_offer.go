@@ -77,6 +77,7 @@ func handlePasskeyOffer(s *server) http.Handler {
 			goOn()
 			return
 		}
+		s.flowTypes.put(f.ID, f.Type == "api")
 		if !canAddPasskey(f) {
 			goOn()
 			return
