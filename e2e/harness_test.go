@@ -49,6 +49,7 @@ type suite struct {
 	axeSource string
 	shots     string // screenshot folder
 	logs      *lockedBuffer
+	hera      *apptest.Hera // the Hera under test (its stores)
 
 	mu      sync.Mutex
 	audited map[string]bool // states checked by axe and photographed
@@ -105,6 +106,7 @@ func (s *suite) startStack(t *testing.T, o stacktest.Options, env map[string]str
 	maps.Copy(cfg, env)
 	h := apptest.Start(t, e, cfg)
 	s.logs = h.Logs // apptest shows its tail when the test fails
+	s.hera = h
 	s.Env = e
 }
 

@@ -43,6 +43,11 @@ func TestIdentifierFirst(t *testing.T) {
 		if fields := evaluate[int](b, `document.querySelectorAll("#form-login input:not([type=hidden]):not([hidden])").length`); fields != 1 {
 			b.fatalf("first step shows %d fields, want the identifier only", fields)
 		}
+		// Browsers offer passkeys in a field's autofill only when it says
+		// so (Chromium's virtual authenticator answers without it).
+		if ac := evaluate[string](b, `document.querySelector("#form-login-identifier").getAttribute("autocomplete")`); ac != "username webauthn" {
+			t.Errorf("first step's identifier: autocomplete %q, want %q", ac, "username webauthn")
+		}
 		b.check("login-identifier-first")
 		b.identify(email)
 		b.mustSee("Signing in as "+email, "Use another account")

@@ -220,7 +220,9 @@ func TestPasskeyOfferOnce(t *testing.T) {
 	p := login(t, b, email, password)
 	mustPath(t, p, "/passkey-offer")
 	if len(p.Find(func(n *htmlNode) bool { return webtest.Attr(n, "name") == "passkey_create_data" })) != 1 ||
-		len(p.Find(func(n *htmlNode) bool { return webtest.Attr(n, "data-hera-trigger") == "oryPasskeySettingsRegistration" })) != 1 {
+		len(p.Find(func(n *htmlNode) bool {
+			return webtest.Attr(n, "data-hera-trigger") == "oryPasskeySettingsRegistration"
+		})) != 1 {
 		t.Fatalf("the offer has no passkey registration:\n%s", p.Body)
 	}
 	if p.Find(func(n *htmlNode) bool { return webtest.Attr(n, "name") == "password" }) != nil {

@@ -327,13 +327,24 @@ func (s *server) exportView(d *accountData, rd reader, t translator) view.Export
 		}
 		v.Addresses = append(v.Addresses, view.AddressView{Value: a.Value, Note: strings.Join(note, ", ")})
 	}
+	// A credential's identifiers as a person knows them: the account's own
+	// names and addresses, and a social sign-in's provider. Others — the
+	// identity's ID (TOTP, backup codes), a passkey's random user handle,
+	// a provider's subject — are no news to a person (the download has
+	// them all).
+	names := map[string]bool{}
+	for _, f := range traitFacts(i.Traits) {
+		names[strings.ToLower(f.Value)] = true
+	}
 	for _, typ := range slices.Sorted(maps.Keys(i.Credentials)) {
 		var ids []string
 		for _, id := range i.Credentials[typ].Identifiers {
-			// TOTP and backup codes name the identity itself, passkeys and
-			// security keys a random user handle: no news to a person
-			// (the download has them all).
-			if id != i.ID && typ != "passkey" && typ != "webauthn" {
+			if typ == "oidc" || typ == "saml" {
+				id, _, _ = strings.Cut(id, ":")
+			} else if !names[strings.ToLower(id)] {
+				continue
+			}
+			if !slices.Contains(ids, id) {
 				ids = append(ids, id)
 			}
 		}

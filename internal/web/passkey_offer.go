@@ -90,8 +90,18 @@ func handlePasskeyOffer(s *server) http.Handler {
 			submitPath:   s.url(apiPrefix + "/" + string(kratos.Settings) + "/submit?flow=" + url.QueryEscape(f.ID)),
 			kratosPrefix: s.kratosPrefix + "/",
 		}, t)
+		// The passkey section alone, its button the page's main action;
+		// the page's heading says what it is for.
 		fp.Forms = slices.DeleteFunc(fp.Forms, func(f view.Form) bool { return f.Group != "passkey" })
 		fp.Sections = false
+		for i := range fp.Forms {
+			fp.Forms[i].Heading = ""
+			for j := range fp.Forms[i].Items {
+				if it := &fp.Forms[i].Items[j]; it.Kind == "trigger" && it.Name == "passkey_register_trigger" {
+					it.Primary = true
+				}
+			}
+		}
 		v := view.PasskeyOfferView{Flow: fp, ReturnTo: r.URL.Query().Get("return_to")}
 		if v.ReturnTo != "" {
 			v.ReturnTo = next

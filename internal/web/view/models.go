@@ -90,7 +90,7 @@ type Item struct {
 	Trigger      string // trigger: window function to call on click
 	OnLoad       string // hidden/trigger: window function to call on load
 	NoValidate   bool   // submit: skip browser validation (alternative method)
-	Primary      bool   // submit: the main action of its form
+	Primary      bool   // submit, trigger: the main action of its form
 	Src          string // img; the component allows only SafeImageSrc's URLs
 	Width        int
 	Height       int
