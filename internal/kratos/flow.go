@@ -153,6 +153,12 @@ type Identity struct {
 		Verified bool   `json:"verified"`
 		Via      string `json:"via"`
 	} `json:"verifiable_addresses,omitempty"`
+	// Credentials are the identity's sign-in methods by type, with their
+	// identifiers: only the admin API names them, and Hera never asks it
+	// for their secrets.
+	Credentials map[string]struct {
+		Identifiers []string `json:"identifiers"`
+	} `json:"credentials,omitempty"`
 }
 
 // Session is a Kratos session.
