@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraproject/hera/internal/activity"
 	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/events"
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/lockout"
@@ -25,6 +26,11 @@ import (
 // tracingFlushTimeout bounds sending the last spans on Close: a collector
 // that is down must not hold up a restart.
 const tracingFlushTimeout = 5 * time.Second
+
+// recorderCloseTimeout bounds the background work of the account's events
+// on Close (a sign-in waiting for what was seen of its browser ends at
+// once; the rest are a few store writes).
+const recorderCloseTimeout = 15 * time.Second
 
 // App is an assembled Hera.
 type App struct {
@@ -41,6 +47,10 @@ type App struct {
 	Activity       activity.Store
 	ActivityPolicy activity.Policy
 	Outbox         outbox.Queue
+	// Events records the accounts' events (Kratos's web hooks, the guard's
+	// failures and locks, Hera's own actions) and queues their alerts;
+	// the export page records an export with it (Exported).
+	Events *events.Recorder
 
 	closers []func(context.Context)
 }
@@ -170,14 +180,33 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 	if err != nil {
 		return nil, err
 	}
-	g, widget, err := newGuard(cfg, log, limiter, kc, m, tr)
+	devices, err := newDevices(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := newRecorder(cfg, log, a, kc, m)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func(ctx context.Context) {
+		// What the last requests started is recorded before the stores
+		// close, within a bound.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recorderCloseTimeout)
+		defer cancel()
+		rec.Close(cctx)
+	})
+	a.Events = rec
+	g, widget, err := newGuard(cfg, log, limiter, kc, m, tr, devices, rec)
 	if err != nil {
 		return nil, err
 	}
 	// The lockout store also holds which Hydra login session each Kratos
 	// session signed in to apps (single sign-out).
 	deps := web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: kc, Guard: g, Captcha: widget, Links: limiter,
-		Activity: a.Activity, ActivityPolicy: a.ActivityPolicy, Outbox: a.Outbox}
+		Activity: a.Activity, ActivityPolicy: a.ActivityPolicy, Outbox: a.Outbox, Events: rec}
+	if devices != nil {
+		deps.Devices = devices
+	}
 	if o.transport != nil {
 		deps.ProxyTransport = func(rt http.RoundTripper) http.RoundTripper { return o.transport("kratos_proxy", rt) }
 	}

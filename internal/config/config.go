@@ -75,6 +75,9 @@ type Kratos struct {
 	// privileged_session_max_age).
 	AccountDeletion         bool
 	PrivilegedSessionMaxAge time.Duration
+	// WebhookSecret authenticates Kratos's web hooks (the account's
+	// activity); "" switches them off.
+	WebhookSecret string
 }
 
 // Hydra is Hydra's admin API; AdminURL nil runs Hera without OAuth2.

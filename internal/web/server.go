@@ -82,10 +82,17 @@ type Deps struct {
 	Links sessionLinks
 	// Activity, when set, keeps each account's events under
 	// ActivityPolicy; Outbox, when set, queues alert mails (the security
-	// centre, issue 26: not read yet).
+	// centre, issue 26: the pages read them).
 	Activity       activity.Store
 	ActivityPolicy activity.Policy
 	Outbox         outbox.Queue
+	// Events, when set, records the account's events: what Hera saw of
+	// the client behind each submission, its own account actions, and
+	// Kratos's web hooks (with Options.Kratos.WebhookSecret).
+	Events eventRecorder
+	// Devices, when set, checks device cookies for sign-ins that named no
+	// account (passkeys, social sign-in) and issues them one.
+	Devices deviceCookies
 	// ProxyTransport, when set, wraps the Kratos proxy's transport
 	// innermost (a test seam of the composition root).
 	ProxyTransport func(http.RoundTripper) http.RoundTripper

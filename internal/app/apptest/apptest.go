@@ -46,6 +46,8 @@ func Env(e *stacktest.Env, env map[string]string) map[string]string {
 		"KRATOS_ADMIN_URL":   e.Kratos.AdminURL,
 		"HERA_LOG_LEVEL":     "debug",
 		"HERA_LOCKOUT_REALM": fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e9, realms.Add(1)),
+		// Kratos's web hooks reach Hera, as in production.
+		"HERA_KRATOS_WEBHOOK_SECRET": e.WebhookSecret,
 	}
 	if e.Hydra != nil {
 		out["HYDRA_ADMIN_URL"] = e.Hydra.AdminURL
