@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraproject/hera/internal/brand"
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/stack/stacktest"
@@ -121,6 +122,10 @@ func TestChartRefuses(t *testing.T) {
 			"config.HERA_LOCALES_DIR: the chart sets it for `locales`"},
 		{"brand-css-and-config", []string{"--set", "brandCSS=a{}", "--set", "config.HERA_BRAND_CSS_FILE=/x"},
 			"config.HERA_BRAND_CSS_FILE: the chart sets it for `brandCSS`"},
+		{"brand-assets-and-config", []string{"--set", "brandAssets.logo\\.svg=PHN2Zy8+", "--set", "config.HERA_BRAND_ASSETS_DIR=/x"},
+			"config.HERA_BRAND_ASSETS_DIR: the chart sets it for `brandAssets`"},
+		{"brand-asset-name", []string{"--set", "brandAssets.\\.env=PHN2Zy8+"}, "'.env' does not match pattern"},
+		{"brand-asset-not-base64", []string{"--set", "brandAssets.logo\\.svg=<svg/>"}, "at '/brandAssets/logo.svg': '<svg/>' does not match pattern"},
 		// values.schema.json: names the chart does not read, and wrong types.
 		{"ory-base-path", []string{"--set", "basePath=/auth"}, "at '': additional properties 'basePath' not allowed"},
 		{"ory-browser-url", []string{"--set", "kratosBrowserUrl=https://kratos.example.com"}, "additional properties 'kratosBrowserUrl' not allowed"},
@@ -456,8 +461,9 @@ type object struct {
 		Namespace string
 		Labels    map[string]string
 	}
-	Data map[string]string // Secret
-	Spec json.RawMessage
+	Data       map[string]string // Secret, ConfigMap
+	BinaryData map[string]string // ConfigMap, base64
+	Spec       json.RawMessage
 }
 
 type deploymentSpec struct {
@@ -657,8 +663,8 @@ func checkRelease(t *testing.T, objs []object) {
 		}
 		load[name+"_FILE"] = p
 	}
-	// Files from the chart's ConfigMap (locales, brandCSS) are written
-	// where the test can read them, as the pod would see them.
+	// Files from the chart's ConfigMaps (locales, brandCSS, brandAssets)
+	// are written where the test can read them, as the pod would see them.
 	configMaps := byKind["ConfigMap"]
 	for _, v := range pod.Volumes {
 		if v.ConfigMap == nil {
@@ -666,8 +672,19 @@ func checkRelease(t *testing.T, objs []object) {
 		}
 		var data map[string]string
 		for _, cm := range configMaps {
-			if cm.Metadata.Name == v.ConfigMap.Name {
-				data = cm.Data
+			if cm.Metadata.Name != v.ConfigMap.Name {
+				continue
+			}
+			data = maps.Clone(cm.Data)
+			if data == nil {
+				data = map[string]string{}
+			}
+			for k, b64 := range cm.BinaryData {
+				b, err := base64.StdEncoding.DecodeString(b64)
+				if err != nil {
+					t.Errorf("ConfigMap %s: binaryData %s: %v", cm.Metadata.Name, k, err)
+				}
+				data[k] = string(b)
 			}
 		}
 		if data == nil {
@@ -688,7 +705,13 @@ func checkRelease(t *testing.T, objs []object) {
 		if err := os.MkdirAll(local, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for _, it := range v.ConfigMap.Items {
+		items := v.ConfigMap.Items
+		if items == nil { // every key, as Kubernetes mounts it
+			for _, k := range slices.Sorted(maps.Keys(data)) {
+				items = append(items, struct{ Key, Path string }{k, k})
+			}
+		}
+		for _, it := range items {
 			body, ok := data[it.Key]
 			if !ok {
 				t.Errorf("volume %s: ConfigMap %s has no key %s", v.Name, v.ConfigMap.Name, it.Key)
@@ -709,6 +732,11 @@ func checkRelease(t *testing.T, objs []object) {
 	if d := load["HERA_LOCALES_DIR"]; d != "" {
 		if _, err := i18n.Load(d); err != nil {
 			t.Errorf("Hera refuses the locale files:\n%v", err)
+		}
+	}
+	if d := load["HERA_BRAND_ASSETS_DIR"]; d != "" {
+		if a, err := brand.LoadAssets(d); err != nil || a.Len() == 0 {
+			t.Errorf("Hera refuses the brand assets (%v files):\n%v", a, err)
 		}
 	}
 

@@ -27,6 +27,7 @@ const (
 	kratosPublicPort = 4433
 	kratosAdminPort  = 4434
 	mailAddr         = "127.0.0.1:4436"
+	smtpAddr         = "127.0.0.1:4437" // Hera's alert mails
 	hydraPublicPort  = 4444
 	hydraAdminPort   = 4445
 
@@ -85,10 +86,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	// Mail: printed to the console so recovery and verification codes are at hand.
+	// Mail: printed to the console so recovery and verification codes are
+	// at hand; Kratos's come over HTTP, Hera's alert mails over SMTP.
 	mb := stack.NewMailbox()
 	mb.OnMail = func(m stack.Mail) {
-		fmt.Fprintf(stdout, "\n==== mail to %s: %s ====\n", m.Recipient, m.Subject)
+		if m.SMTP {
+			fmt.Fprintf(stdout, "\n==== Hera mail (%s) to %s: %s ====\n", or(m.Kind, "not Hera's"), m.Recipient, m.Subject)
+		} else {
+			fmt.Fprintf(stdout, "\n==== mail to %s: %s ====\n", m.Recipient, m.Subject)
+		}
 		if c := m.Code(); c != "" {
 			fmt.Fprintf(stdout, "     code: %s\n", c)
 		}
@@ -101,6 +107,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	mailSrv := &http.Server{Handler: mb, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = mailSrv.Serve(mailLn) }()
 	defer mailSrv.Close()
+	smtpSink, err := stack.StartSMTPSink(mb, stack.SMTPSinkConfig{Addr: smtpAddr, Log: stderr})
+	if err != nil {
+		return fmt.Errorf("smtp sink: %w", err)
+	}
+	defer smtpSink.Close()
 
 	kratosLog, err := os.OpenFile(filepath.Join(*state, "kratos.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -204,6 +215,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{"HERA_OAUTH2_TOKEN_HOOK_SECRET", hookSecret},
 		{"HERA_KRATOS_WEBHOOK_SECRET", webhookSecret},
 		{"HERA_METRICS_LISTEN", "127.0.0.1:4456"},
+		{"HERA_SMTP_URL", smtpSink.URL},
+		{"HERA_SMTP_FROM", "Hera dev <no-reply@localhost>"},
+		// Device cookies that survive restarts: "new sign-in" mails
+		// need them to tell a browser seen before.
+		{"HERA_DEVICE_COOKIE_SECRET", secret},
 	} {
 		if getenv(kv[0]) == "" {
 			env = append(env, kv[0]+"="+kv[1])
@@ -238,12 +254,13 @@ Hera dev stack is ready.
   Hydra public   %[4]s
   Hydra admin    %[5]s
   Metrics        http://127.0.0.1:4456/metrics
-  Mail           printed here; logs of Kratos and Hydra in %[6]s/
+  Mail           printed here (Kratos's codes, and Hera's alert mails through
+                 SMTP at %[10]s); logs of Kratos and Hydra in %[6]s/
 
   Demo OAuth2 client: id %[7]s, secret %[8]s, redirect %[9]s
   Try it:  bin/hydra perform authorization-code --endpoint %[4]s --client-id %[7]s \
              --client-secret %[8]s --port 5555 --scope openid --scope offline_access --scope email --scope profile
-`, heraURL, k.PublicURL, k.AdminURL, h.PublicURL, h.AdminURL, *state, demoClientID, demoClientSecret, demoRedirectURI)
+`, heraURL, k.PublicURL, k.AdminURL, h.PublicURL, h.AdminURL, *state, demoClientID, demoClientSecret, demoRedirectURI, smtpSink.URL)
 	if providerApp != nil {
 		fmt.Fprintf(stdout, `
   Social sign-in: "Sign in with %s" on %s/login goes to the upstream provider

@@ -36,7 +36,8 @@ const doctorUsage = `Usage: hera doctor [-hydra-public-url URL] [-timeout 1m] [-
 Checks, from outside, that Kratos and Hydra are configured for this Hera:
 Kratos's base URL, its CSRF and session cookies, its UI URLs, the return
 URLs it allows, and Hydra's login, consent, logout, registration and error
-URLs. It reads the same environment as hera (HERA_PUBLIC_URL,
+URLs; and whether alert mails can be sent (the SMTP server answers, with
+TLS as configured). It reads the same environment as hera (HERA_PUBLIC_URL,
 KRATOS_PUBLIC_URL, KRATOS_ADMIN_URL, HYDRA_ADMIN_URL, ...). To check Hydra
 it needs Hydra's public URL as well: -hydra-public-url or HYDRA_PUBLIC_URL.
 

@@ -21,6 +21,11 @@ func doctorEnv(e *stacktest.Env, extra map[string]string) map[string]string {
 		"HERA_PUBLIC_URL":   e.HeraURL,
 		"KRATOS_PUBLIC_URL": e.Kratos.PublicURL,
 		"KRATOS_ADMIN_URL":  e.Kratos.AdminURL,
+		// Alert mails through the stack's SMTP sink, "new sign-in" mails
+		// included: the mail checks pass.
+		"HERA_SMTP_URL":             e.SMTPURL,
+		"HERA_SMTP_FROM":            "Hera <no-reply@hera.test>",
+		"HERA_DEVICE_COOKIE_SECRET": strings.Repeat("d", 32),
 	}
 	if e.Hydra != nil {
 		env["HYDRA_ADMIN_URL"] = e.Hydra.AdminURL

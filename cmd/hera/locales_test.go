@@ -159,3 +159,32 @@ func TestLocalesDirRefused(t *testing.T) {
 		t.Errorf("default language without a file: %v", err)
 	}
 }
+
+// TestBrandAssetsDirRefused: a brand assets directory Hera would not serve
+// stops it at start with an error naming the file, and a logo naming a
+// file the directory lacks with the setting.
+func TestBrandAssetsDirRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "logo.html"), []byte("<script>alert(1)</script>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"HERA_LISTEN":           closedAddr(t),
+		"KRATOS_PUBLIC_URL":     "http://" + closedAddr(t),
+		"KRATOS_ADMIN_URL":      "http://" + closedAddr(t),
+		"HERA_BRAND_ASSETS_DIR": dir,
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"hera"}, mapEnv(env), &out, &out)
+	if want := "brand assets (HERA_BRAND_ASSETS_DIR=" + dir + "):\nlogo.html: unknown type \".html\""; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("run: %v, want an error with %q", err, want)
+	}
+	if err := os.Remove(filepath.Join(dir, "logo.html")); err != nil {
+		t.Fatal(err)
+	}
+	env["HERA_BRAND_LOGO_URL"] = "/brand/logo.svg"
+	err = run(context.Background(), []string{"hera"}, mapEnv(env), &out, &out)
+	if want := `HERA_BRAND_LOGO_URL="/brand/logo.svg": no file "logo.svg" in HERA_BRAND_ASSETS_DIR`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("run: %v, want an error with %q", err, want)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/lockout"
+	"github.com/heraproject/hera/internal/mail"
 	"github.com/heraproject/hera/internal/metrics"
 	"github.com/heraproject/hera/internal/outbox"
 	"github.com/heraproject/hera/internal/tracing"
@@ -47,6 +48,10 @@ type App struct {
 	Activity       activity.Store
 	ActivityPolicy activity.Policy
 	Outbox         outbox.Queue
+	// MailTemplates renders alert mails; MailWorker sends the queued ones
+	// (nil without HERA_SMTP_URL).
+	MailTemplates *mail.Templates
+	MailWorker    *mail.Worker
 	// Events records the accounts' events (Kratos's web hooks, the guard's
 	// failures and locks, Hera's own actions) and queues their alerts;
 	// the export page records an export with it (Exported).
@@ -166,6 +171,26 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 		store = shared.lockout
 	}
 	a.Activity, a.ActivityPolicy, a.Outbox = shared.activity, cfg.Activity.Policy, shared.outbox
+	// Alert mails: rendered and queued in the shared store by the
+	// account's events (in the background), sent by each replica's worker
+	// (closed before the store it drains, after the events).
+	if a.MailTemplates, err = mail.NewTemplates(mail.TemplateConfigFrom(cfg)); err != nil {
+		return nil, err
+	}
+	if mail.Enabled(cfg) {
+		snd, err := mail.NewSender(mail.SMTPConfigFrom(cfg))
+		if err != nil {
+			return nil, err
+		}
+		var mm mail.Metrics
+		if m != nil {
+			mm = m
+		}
+		if a.MailWorker, err = mail.NewWorker(mail.WorkerConfigFrom(cfg), a.Outbox, snd, log, mm); err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, a.MailWorker.Close)
+	}
 	if tr.Enabled() {
 		store = tracedStore{Store: store, t: tr, system: cfg.Lockout.Store}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/doctor"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/mail"
 )
 
 // DoctorTimeout bounds hera doctor by default, and the checks at start.
@@ -27,9 +28,42 @@ func DoctorOptions(cfg *config.Config, hydraPublic *url.URL) doctor.Options {
 		KratosVersion:     kratos.MirroredVersion,
 		HydraAdminURL:     cfg.Hydra.AdminURL,
 		HydraPublicURL:    hydraPublic,
+		Mail:              mailOptions(cfg),
 		Timeout:           max(cfg.Kratos.Timeout, cfg.Hydra.Timeout),
 	}
 }
+
+// mailOptions is what the doctor checks of alert mails: the SMTP server,
+// reached exactly as the mail worker reaches it, and the device cookies
+// "new sign-in" mails need.
+func mailOptions(cfg *config.Config) *doctor.MailOptions {
+	o := &doctor.MailOptions{DeviceCookies: doctor.DeviceCookieRandom}
+	switch {
+	case cfg.Lockout.DeviceCookieLifetime == 0:
+		o.DeviceCookies = doctor.DeviceCookiesOff
+	case cfg.Lockout.DeviceCookieSecret != "":
+		o.DeviceCookies = doctor.DeviceCookieSecret
+	}
+	if mail.Enabled(cfg) {
+		snd, err := mail.NewSender(mail.SMTPConfigFrom(cfg))
+		if err != nil {
+			o.SMTP = unusableSMTP{cfg.Mail.SMTPURL.String(), err}
+		} else {
+			o.SMTP = snd
+		}
+	}
+	return o
+}
+
+// unusableSMTP is a configured SMTP server the mail package refuses (the
+// configuration's checks should have refused it first).
+type unusableSMTP struct {
+	url string
+	err error
+}
+
+func (u unusableSMTP) Check(context.Context) error { return u.err }
+func (u unusableSMTP) String() string              { return u.url }
 
 // startupChecks runs hera doctor's checks in the background and logs a
 // warning per problem found. It never delays start-up, and Kratos or Hydra

@@ -296,11 +296,16 @@ func newRecorder(cfg *config.Config, log *slog.Logger, a *App, kc *kratos.Client
 	if err != nil {
 		return nil, err
 	}
-	ec := events.Config{Logger: log, Store: a.Activity, Policy: a.ActivityPolicy, Kratos: kc, Queue: a.Outbox,
+	ec := events.Config{Logger: log, Store: a.Activity, Policy: a.ActivityPolicy, Kratos: kc,
 		Catalog: cat, DefaultLanguage: cfg.Brand.DefaultLanguage,
 		// A new browser is one without the account's device cookie: only
 		// worth a mail when cookies outlive restarts and replicas.
 		NewSignInAlerts: cfg.Lockout.DeviceCookieSecret != "" && cfg.Lockout.DeviceCookieLifetime > 0}
+	if a.MailWorker != nil {
+		// Without SMTP nothing would ever send them: nothing is queued
+		// (the events are still shown).
+		ec.Queue, ec.Alerts, ec.Wake = a.Outbox, a.MailTemplates, a.MailWorker.Wake
+	}
 	if m != nil {
 		ec.Observer = m
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
@@ -38,6 +39,7 @@ type Config struct {
 	Activity Activity
 	Brand    Brand
 	Log      Log
+	Mail     Mail
 }
 
 // HTTP is where Hera listens, how browsers reach it, and its limits.
@@ -161,6 +163,26 @@ type Brand struct {
 	// SocialLogos maps Kratos oidc provider ids to the logo on their
 	// buttons (https URL or a path on Hera).
 	SocialLogos map[string]string
+	// AssetsDir holds the brand assets served under /brand/; "" for none.
+	// Logo, favicon and social logo values "/brand/<file>" name its files
+	// (the server reads and checks them at start).
+	AssetsDir string
+}
+
+// Mail is the SMTP server alert mails go through; SMTPURL nil sends none
+// (account events are still recorded and shown).
+type Mail struct {
+	SMTPURL  *url.URL // scheme, host:port and tls=none as configured; never user info
+	SMTPHost string
+	SMTPPort int
+	SMTPTLS  string // SMTPStartTLS, SMTPTLS or SMTPNoTLS
+	// SMTPUser "" signs in to nobody (no SMTP AUTH).
+	SMTPUser     string
+	SMTPPassword string
+	From         string // RFC 5322 address, display name allowed
+	Timeout      time.Duration
+	// MaxAttempts: a mail not sent after this many attempts is dropped.
+	MaxAttempts int
 }
 
 // Log is the log and metrics.
@@ -185,12 +207,15 @@ type Var struct {
 	Secret   bool
 	Help     string
 	set      func(c *Config, v string) error
+	// redact, if set, is how an error shows the value of a setting that
+	// is not secret but may carry one by mistake (a password in a URL).
+	redact func(v string) string
 }
 
 // Vars lists every setting Hera reads, in the order --help shows them:
 // grouped by concern, each group's variables in its own file (vars_*.go).
 func Vars() []Var {
-	return slices.Concat(httpVars(), kratosVars(), hydraVars(), oauth2Vars(), captchaVars(), lockoutVars(), activityVars(), brandVars(), logVars())
+	return slices.Concat(httpVars(), kratosVars(), hydraVars(), oauth2Vars(), captchaVars(), lockoutVars(), activityVars(), brandVars(), logVars(), mailVars())
 }
 
 // Load reads the configuration through getenv. The error, if any, lists every
@@ -215,8 +240,11 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 		if err := v.set(c, val); err != nil {
 			shown := val
-			if v.Secret {
+			switch {
+			case v.Secret:
 				shown = "(hidden)"
+			case v.redact != nil:
+				shown = v.redact(val)
 			}
 			errs = append(errs, fmt.Errorf("%s=%q: %w", v.Name, shown, err))
 		}
@@ -254,12 +282,30 @@ func (c *Config) crossCheck() []error {
 	case c.Lockout.Store == "redis" && c.Lockout.RedisURL == "":
 		errs = append(errs, errors.New("HERA_LOCKOUT_REDIS_URL: required with HERA_LOCKOUT_STORE=redis"))
 	}
+	if c.Mail.SMTPURL != nil && c.Mail.From == "" {
+		errs = append(errs, errors.New("HERA_SMTP_FROM: required with HERA_SMTP_URL"))
+	}
+	if (c.Mail.SMTPUser == "") != (c.Mail.SMTPPassword == "") {
+		errs = append(errs, errors.New("HERA_SMTP_USER and HERA_SMTP_PASSWORD: set both, or neither"))
+	}
 	// A language Hera does not ship needs its file (which i18n checks).
 	if l := c.Brand.DefaultLanguage; !slices.Contains(shippedLanguages, l) {
 		if c.Brand.LocalesDir == "" {
 			errs = append(errs, fmt.Errorf("HERA_DEFAULT_LANGUAGE=%q: not shipped (%s): set HERA_LOCALES_DIR to a directory with %s.json", l, strings.Join(shippedLanguages, ", "), l))
 		} else if _, err := os.Stat(filepath.Join(c.Brand.LocalesDir, l+".json")); err != nil {
 			errs = append(errs, fmt.Errorf("HERA_DEFAULT_LANGUAGE=%q: not shipped, and HERA_LOCALES_DIR has no %s.json", l, l))
+		}
+	}
+	// "/brand/<file>" names a brand asset, which needs the directory.
+	if c.Brand.AssetsDir == "" {
+		refs := map[string]string{"HERA_BRAND_LOGO_URL": c.Brand.LogoURL, "HERA_BRAND_FAVICON_URL": c.Brand.FaviconURL}
+		for id, u := range c.Brand.SocialLogos {
+			refs["HERA_SOCIAL_LOGOS "+id] = u
+		}
+		for _, k := range slices.Sorted(maps.Keys(refs)) {
+			if strings.HasPrefix(refs[k], "/brand/") {
+				errs = append(errs, fmt.Errorf("%s=%q: /brand/ names a file of HERA_BRAND_ASSETS_DIR, which is not set", k, refs[k]))
+			}
 		}
 	}
 	// Second factors and device cookies follow the account rule.

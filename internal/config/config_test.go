@@ -280,3 +280,42 @@ func TestActivity(t *testing.T) {
 		}
 	}
 }
+
+// TestBrandAssetsDir: HERA_BRAND_ASSETS_DIR must be a directory (the server
+// reads and checks its files), and "/brand/<file>" values need it.
+func TestBrandAssetsDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "logo.svg")
+	if err := os.WriteFile(file, []byte("<svg/>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(env(withMinimal(map[string]string{"HERA_BRAND_ASSETS_DIR": dir, "HERA_BRAND_LOGO_URL": "/brand/logo.svg",
+		"HERA_BRAND_FAVICON_URL": "/brand/logo.svg", "HERA_SOCIAL_LOGOS": "acme=/brand/logo.svg"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Brand.AssetsDir != dir || c.Brand.LogoURL != "/brand/logo.svg" || c.Brand.SocialLogos["acme"] != "/brand/logo.svg" {
+		t.Errorf("Brand = %+v", c.Brand)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want []string
+	}{
+		{map[string]string{"HERA_BRAND_ASSETS_DIR": filepath.Join(dir, "missing")}, []string{"HERA_BRAND_ASSETS_DIR"}},
+		{map[string]string{"HERA_BRAND_ASSETS_DIR": file}, []string{"HERA_BRAND_ASSETS_DIR", "not a directory"}},
+		{map[string]string{"HERA_BRAND_LOGO_URL": "/brand/logo.svg", "HERA_BRAND_FAVICON_URL": "/brand/icon.png", "HERA_SOCIAL_LOGOS": "acme=/brand/acme.svg"}, []string{
+			`HERA_BRAND_LOGO_URL="/brand/logo.svg": /brand/ names a file of HERA_BRAND_ASSETS_DIR, which is not set`,
+			`HERA_BRAND_FAVICON_URL="/brand/icon.png"`, `HERA_SOCIAL_LOGOS acme="/brand/acme.svg"`}},
+	} {
+		_, err := Load(env(withMinimal(tc.env)))
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: %v, want an error with %q", tc.env, err, w)
+			}
+		}
+	}
+	// Other paths on Hera's host stay what they were.
+	if c, err := Load(env(withMinimal(map[string]string{"HERA_BRAND_LOGO_URL": "/brandlogo.svg"}))); err != nil || c.Brand.LogoURL != "/brandlogo.svg" {
+		t.Errorf("a path outside /brand/: %v %v", c, err)
+	}
+}

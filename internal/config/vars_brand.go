@@ -37,11 +37,23 @@ func brandVars() []Var {
 				c.Brand.Name = v
 				return nil
 			}},
-		{Name: "HERA_BRAND_LOGO_URL", Help: "logo image (http(s) URL or a path on Hera) shown in the header",
+		{Name: "HERA_BRAND_ASSETS_DIR", Help: "directory of brand assets (images, icons, fonts; at most 64 files of 1 MiB, 8 MiB in all) read at start and served under /brand/ with content-hashed URLs; /brand/<file> in HERA_BRAND_LOGO_URL, HERA_BRAND_FAVICON_URL and HERA_SOCIAL_LOGOS names one (docs/languages-and-branding.md)",
+			set: func(c *Config, v string) error {
+				fi, err := os.Stat(v)
+				if err != nil {
+					return err
+				}
+				if !fi.IsDir() {
+					return errors.New("not a directory")
+				}
+				c.Brand.AssetsDir = v
+				return nil
+			}},
+		{Name: "HERA_BRAND_LOGO_URL", Help: "logo image shown in the header: an http(s) URL, a path on Hera, or /brand/<file> of HERA_BRAND_ASSETS_DIR",
 			set: func(c *Config, v string) (err error) { c.Brand.LogoURL, err = parseAssetURL(v); return err }},
-		{Name: "HERA_BRAND_FAVICON_URL", Help: "favicon (http(s) URL or a path on Hera)",
+		{Name: "HERA_BRAND_FAVICON_URL", Help: "favicon: an http(s) URL, a path on Hera, or /brand/<file> of HERA_BRAND_ASSETS_DIR",
 			set: func(c *Config, v string) (err error) { c.Brand.FaviconURL, err = parseAssetURL(v); return err }},
-		{Name: "HERA_BRAND_PRIMARY_COLOR", Help: "primary colour as #rrggbb (buttons, links)",
+		{Name: "HERA_BRAND_PRIMARY_COLOR", Help: "brand colour as #rrggbb for buttons and links, darkened (light scheme) or lightened (dark scheme) for each use as far as WCAG AA contrast needs (docs/languages-and-branding.md)",
 			set: func(c *Config, v string) error {
 				if len(v) != 7 || v[0] != '#' || strings.Trim(strings.ToLower(v[1:]), "0123456789abcdef") != "" {
 					return errors.New("want #rrggbb")
@@ -53,7 +65,7 @@ func brandVars() []Var {
 			set: func(c *Config, v string) (err error) { c.Brand.PrivacyURL, err = parseAssetURL(v); return err }},
 		{Name: "HERA_BRAND_TERMS_URL", Help: "link to your terms of service, in every page's footer",
 			set: func(c *Config, v string) (err error) { c.Brand.TermsURL, err = parseAssetURL(v); return err }},
-		{Name: "HERA_SOCIAL_LOGOS", Help: "logos of social sign-in providers as comma-separated id=url pairs (Kratos's oidc provider id; an https URL or a path on Hera), e.g. acme=https://cdn.example.com/acme.svg; google, github, gitlab, microsoft and apple have built-in logos, other providers a neutral icon",
+		{Name: "HERA_SOCIAL_LOGOS", Help: "logos of social sign-in providers as comma-separated id=url pairs (Kratos's oidc provider id; an https URL, a path on Hera, or /brand/<file> of HERA_BRAND_ASSETS_DIR), e.g. acme=https://cdn.example.com/acme.svg; google, github, gitlab, microsoft and apple have built-in logos, other providers a neutral icon",
 			set: func(c *Config, v string) (err error) { c.Brand.SocialLogos, err = parseSocialLogos(v); return err }},
 		{Name: "HERA_BRAND_CSS_FILE", Help: "path of an extra CSS file served after Hera's own (read at start)",
 			set: func(c *Config, v string) error {

@@ -13,6 +13,10 @@
 // duration of the check and deletes it, with the login session and the
 // requests it started.
 //
+// With MailOptions it also checks that alert mails can be sent: the SMTP
+// server answers as Hera would send (greeting, TLS, sign-in), and "new
+// sign-in" mails have the device cookies they need (CheckMail).
+//
 // Each finding names the setting to change and shows the YAML that fixes
 // it. hera doctor prints them; Hera logs them as warnings at start.
 package doctor
@@ -24,6 +28,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +62,9 @@ type Options struct {
 	// Start-up checks set it (Kratos's login hooks would fire at every
 	// start); `hera doctor` does not.
 	NoSignIn bool
+	// Mail, when set, is checked too (CheckMail): whether alert mails can
+	// be sent.
+	Mail *MailOptions
 	// Timeout bounds each request (10 s if zero).
 	Timeout time.Duration
 	// Transport is used for every request (http.DefaultTransport if nil).
@@ -91,7 +99,7 @@ type Result struct {
 	Fix     string
 }
 
-// Report is every check's outcome, Kratos's first.
+// Report is every check's outcome: Kratos's, Hydra's, then mail's.
 type Report struct {
 	Results []Result
 }
@@ -118,23 +126,30 @@ func (r Report) count(s Status) int {
 	return n
 }
 
-// Run makes every check. Kratos and Hydra are checked at the same time;
+// Run makes every check. Kratos, Hydra and mail are checked at the same time;
 // ctx bounds the whole (each request is bounded by Options.Timeout), and
 // what the checks created is removed even when ctx ends first.
 func Run(ctx context.Context, o Options) Report {
 	d := newDoctor(o)
-	var kr, hr []Result
+	var kr, hr, mr []Result
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		kr = d.kratos(ctx)
 	}()
+	if o.Mail != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mr = CheckMail(ctx, o.Mail)
+		}()
+	}
 	if o.HydraAdminURL != nil {
 		hr = d.hydra(ctx)
 	}
 	wg.Wait()
-	return Report{Results: append(kr, hr...)}
+	return Report{Results: slices.Concat(kr, hr, mr)}
 }
 
 // Write prints the report: a line per check (✓, ✗, or – for one that

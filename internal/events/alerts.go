@@ -4,52 +4,17 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"time"
 
 	"github.com/heraproject/hera/internal/activity"
+	"github.com/heraproject/hera/internal/mail"
 	"github.com/heraproject/hera/internal/outbox"
 	"github.com/heraproject/hera/internal/useragent"
 )
 
-// AlertKind is what an alert mail tells; it is the mail's outbox kind
-// (package mail's Kind).
-type AlertKind string
-
-// The alert mails (docs/security-centre.md, "Alerts").
-const (
-	NewSignIn          AlertKind = "new_sign_in"
-	PasswordChanged    AlertKind = "password_changed"
-	TOTPChanged        AlertKind = "totp_changed"
-	PasskeyChanged     AlertKind = "passkey_changed"
-	BackupCodesChanged AlertKind = "backup_codes_changed"
-	AddressChanged     AlertKind = "address_changed"
-	Locked             AlertKind = "locked"
-	AccountDeleted     AlertKind = "account_deleted"
-)
-
-// Alert is what one alert mail says (package mail's Alert).
-type Alert struct {
-	Kind AlertKind
-	// Lang is the account's language; "": the default.
-	Lang string
-	At   time.Time
-	// Browser is the browser and system in words, in Lang ("Firefox on
-	// Linux"); "" leaves the line out.
-	Browser string
-	IP      string
-	// Detail: TOTPChanged "added" or "removed"; PasskeyChanged "added",
-	// "removed" or "changed"; BackupCodesChanged "removed" or "created".
-	Detail string
-	// Method: PasskeyChanged "passkey" or "webauthn".
-	Method string
-	// Until: Locked, the end of the lock.
-	Until time.Time
-}
-
 // alert mails e's alert to the account's verified addresses and extra ones
 // (an address change's old addresses), deduplicated as "<kind>:<event ID>"
 // — the new sign-in's is "new_sign_in:<event ID>".
-func (r *Recorder) alert(ctx context.Context, e activity.Event, kind AlertKind, to, extra []string) {
+func (r *Recorder) alert(ctx context.Context, e activity.Event, kind mail.Kind, to, extra []string) {
 	for _, a := range extra {
 		if !slices.Contains(to, a) {
 			to = append(to, a)
@@ -60,7 +25,7 @@ func (r *Recorder) alert(ctx context.Context, e activity.Event, kind AlertKind, 
 
 // alertTo renders and queues one alert. Failures are logged and counted;
 // nothing waits for the mail.
-func (r *Recorder) alertTo(ctx context.Context, e activity.Event, kind AlertKind, id string, to []string) {
+func (r *Recorder) alertTo(ctx context.Context, e activity.Event, kind mail.Kind, id string, to []string) {
 	if r.cfg.Queue == nil || r.cfg.Alerts == nil {
 		return
 	}
@@ -71,8 +36,8 @@ func (r *Recorder) alertTo(ctx context.Context, e activity.Event, kind AlertKind
 		return
 	}
 	lang := r.ownerLang(ctx, e)
-	a := Alert{Kind: kind, Lang: lang, At: e.At, Browser: r.browser(lang, e.UserAgent), IP: e.IP, Detail: e.Detail, Until: e.Until}
-	if kind == PasskeyChanged {
+	a := mail.Alert{Kind: kind, Lang: lang, At: e.At, Browser: r.browser(lang, e.UserAgent), IP: e.IP, Detail: e.Detail, Until: e.Until}
+	if kind == mail.PasskeyChanged {
 		a.Method = e.Method
 	}
 	m, err := r.cfg.Alerts.Render(a)
@@ -97,6 +62,9 @@ func (r *Recorder) alertTo(ctx context.Context, e activity.Event, kind AlertKind
 	default:
 		r.obs.Alert(string(kind), "queued")
 		r.log.Info("alert queued", "kind", kind, "id", id)
+		if r.cfg.Wake != nil {
+			r.cfg.Wake()
+		}
 	}
 }
 

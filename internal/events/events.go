@@ -33,6 +33,7 @@ import (
 	"github.com/heraproject/hera/internal/activity"
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/mail"
 	"github.com/heraproject/hera/internal/outbox"
 )
 
@@ -45,9 +46,9 @@ type Identities interface {
 }
 
 // Renderer renders an alert mail in its language: the message's Kind,
-// Lang, Subject, Text and HTML (package mail's Templates).
+// Lang, Subject, Text and HTML (*mail.Templates).
 type Renderer interface {
-	Render(a Alert) (outbox.Message, error)
+	Render(a mail.Alert) (outbox.Message, error)
 }
 
 // Observer counts what the recorder does (metrics); every method may be
@@ -82,9 +83,11 @@ type Config struct {
 	// Kratos resolves failed sign-ins' identifiers and reads addresses;
 	// nil: failures of first factors and lock alerts are not recorded.
 	Kratos Identities
-	// Queue and Alerts mail alerts; either nil: no mail.
+	// Queue and Alerts mail alerts; either nil: no mail. Wake, if set,
+	// tells this replica's mail worker that a mail was queued.
 	Queue  outbox.Queue
 	Alerts Renderer
+	Wake   func()
 	// NewSignInAlerts: mail "new sign-in" alerts. Only with device cookies
 	// that survive restarts and replicas (HERA_DEVICE_COOKIE_SECRET set):
 	// without, every browser is new after a restart.

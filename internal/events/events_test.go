@@ -18,6 +18,7 @@ import (
 	"github.com/heraproject/hera/internal/events"
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
+	"github.com/heraproject/hera/internal/mail"
 	"github.com/heraproject/hera/internal/outbox"
 	outboxmem "github.com/heraproject/hera/internal/outbox/memory"
 )
@@ -53,7 +54,7 @@ func (k *kratosStub) GetIdentity(_ context.Context, id string) (*kratos.Identity
 // renderer writes what it is asked into the message, so tests read it.
 type renderer struct{}
 
-func (renderer) Render(a events.Alert) (outbox.Message, error) {
+func (renderer) Render(a mail.Alert) (outbox.Message, error) {
 	b, _ := json.Marshal(a)
 	return outbox.Message{Kind: string(a.Kind), Lang: a.Lang, Subject: string(a.Kind), Text: string(b), HTML: "<p>" + string(a.Kind)}, nil
 }
@@ -142,9 +143,9 @@ func (f *fixture) mails(t *testing.T) []outbox.Message {
 	return ms
 }
 
-func alertOf(t *testing.T, m outbox.Message) events.Alert {
+func alertOf(t *testing.T, m outbox.Message) mail.Alert {
 	t.Helper()
-	var a events.Alert
+	var a mail.Alert
 	if err := json.Unmarshal([]byte(m.Text), &a); err != nil {
 		t.Fatal(err)
 	}

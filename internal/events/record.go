@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraproject/hera/internal/activity"
+	"github.com/heraproject/hera/internal/mail"
 )
 
 // Hook records what a Kratos web hook tells, in the background: Kratos
@@ -76,7 +77,7 @@ func (r *Recorder) signIn(ctx context.Context, h *Hook) {
 	}
 	r.addresses(ctx, h)
 	if r.add(ctx, e) && e.NewDevice && r.cfg.NewSignInAlerts {
-		r.alert(ctx, e, NewSignIn, verifiedEmails(h.Identity.Addresses), nil)
+		r.alert(ctx, e, mail.NewSignIn, verifiedEmails(h.Identity.Addresses), nil)
 	}
 }
 
@@ -115,22 +116,22 @@ func (r *Recorder) settings(ctx context.Context, h *Hook) {
 	seen, ok := r.join(ctx, h)
 	method := h.Method()
 	var e activity.Event
-	var alert AlertKind
+	var alert mail.Kind
 	var extra []string
 	switch method {
 	case "password":
-		e, alert = r.hookEvent(h, activity.PasswordChanged, seen, ok), PasswordChanged
+		e, alert = r.hookEvent(h, activity.PasswordChanged, seen, ok), mail.PasswordChanged
 		r.addresses(ctx, h)
 	case "totp":
-		e, alert = r.hookEvent(h, activity.TOTPChanged, seen, ok), TOTPChanged
+		e, alert = r.hookEvent(h, activity.TOTPChanged, seen, ok), mail.TOTPChanged
 		e.Detail = r.detail(ctx, h, seen.Detail, "totp", "added", "removed")
 		r.addresses(ctx, h)
 	case "lookup_secret":
-		e, alert = r.hookEvent(h, activity.BackupCodesChanged, seen, ok), BackupCodesChanged
+		e, alert = r.hookEvent(h, activity.BackupCodesChanged, seen, ok), mail.BackupCodesChanged
 		e.Detail = r.detail(ctx, h, seen.Detail, "lookup_secret", "created", "removed")
 		r.addresses(ctx, h)
 	case "webauthn", "passkey":
-		e, alert = r.hookEvent(h, activity.PasskeyChanged, seen, ok), PasskeyChanged
+		e, alert = r.hookEvent(h, activity.PasskeyChanged, seen, ok), mail.PasskeyChanged
 		e.Method, e.Detail = method, seen.Detail
 		if e.Detail != "added" && e.Detail != "removed" {
 			e.Detail = "changed"
@@ -140,7 +141,7 @@ func (r *Recorder) settings(ctx context.Context, h *Hook) {
 		prev, known := r.addresses(ctx, h)
 		now := fromHook(h.Identity.Addresses)
 		if known && prev != nil && !sameAddresses(prev, now) {
-			e, alert = r.hookEvent(h, activity.AddressChanged, seen, ok), AddressChanged
+			e, alert = r.hookEvent(h, activity.AddressChanged, seen, ok), mail.AddressChanged
 			e.Old, e.New = values(prev), values(now)
 			// The old addresses hear of it too: they may be the owner's
 			// last way to learn that someone else took the account.
@@ -254,14 +255,14 @@ func (r *Recorder) Locked(l Lock) {
 		defer cancel()
 		ident, err := r.cfg.Kratos.GetIdentity(octx, id)
 		if err != nil {
-			r.obs.Alert(string(Locked), "unavailable")
+			r.obs.Alert(string(mail.Locked), "unavailable")
 			r.log.Error("activity: cannot read the addresses of a locked account", "err", err)
 			return
 		}
 		// The attempts were a stranger's, in a stranger's language: the
 		// owner's is taken from their own sign-ins.
 		e.Lang = ""
-		r.alertTo(ctx, e, Locked, "locked:"+id+":"+unix(until), verifiedEmails(identityAddresses(ident)))
+		r.alertTo(ctx, e, mail.Locked, "locked:"+id+":"+unix(until), verifiedEmails(identityAddresses(ident)))
 	})
 }
 
@@ -329,7 +330,7 @@ func (r *Recorder) AccountDeleted(identity string, addresses []HookAddress, c Cl
 	r.spawn("account deleted", func(ctx context.Context) {
 		e := clientEvent("deleted:"+identity, identity, "", at, c)
 		// The language comes from the events, so before they go.
-		r.alertTo(ctx, e, AccountDeleted, "deleted:"+identity, verifiedEmails(fromHook(addresses)))
+		r.alertTo(ctx, e, mail.AccountDeleted, "deleted:"+identity, verifiedEmails(fromHook(addresses)))
 		octx, cancel := context.WithTimeout(ctx, opTimeout)
 		defer cancel()
 		if err := r.store.Forget(octx, identity); err != nil {

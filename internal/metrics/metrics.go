@@ -30,6 +30,11 @@ type Metrics struct {
 	events    *prometheus.CounterVec
 	dropped   *prometheus.CounterVec
 	alerts    *prometheus.CounterVec
+
+	mailSent    *prometheus.CounterVec
+	mailFailed  *prometheus.CounterVec
+	mailDropped *prometheus.CounterVec
+	mailQueue   prometheus.Gauge
 }
 
 // New registers Hera's metrics (and the Go runtime's) in a fresh registry.
@@ -65,9 +70,22 @@ func New() *Metrics {
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hera_alerts_total", Help: "Alert mails by kind and outcome: queued, duplicate (already queued or sent), full (HERA_MAIL_QUEUE_MAX), unavailable (the queue's store failed), render, no_recipient (no verified e-mail address).",
 		}, []string{"kind", "outcome"}),
+		mailSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hera_mail_sent_total", Help: "Alert mails sent, by kind (new_sign_in, password_changed, ...).",
+		}, []string{"kind"}),
+		mailFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hera_mail_failed_total", Help: "Failed attempts to send an alert mail, by kind and reason (connect, timeout, tls, auth, sender, recipient, data, address, other); most are retried.",
+		}, []string{"kind", "reason"}),
+		mailDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hera_mail_dropped_total", Help: "Alert mails given up on after HERA_MAIL_MAX_ATTEMPTS failed attempts, by kind.",
+		}, []string{"kind"}),
+		mailQueue: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hera_mail_queue_length", Help: "Alert mails waiting in the shared queue (all replicas), as this replica last saw it.",
+		}),
 	}
 	m.reg.MustRegister(m.events, m.dropped, m.alerts)
 	m.reg.MustRegister(m.requests, m.latency, m.upstream, m.upErrors, m.decisions, m.expired,
+		m.mailSent, m.mailFailed, m.mailDropped, m.mailQueue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The series exist from the start, at 0, so that rate() and alerts see them.
 	for _, k := range []lockout.KeyKind{lockout.KindIdentifier, lockout.KindIP, lockout.KindIdentity, lockout.KindDevice} {
@@ -167,3 +185,33 @@ func (m *Metrics) EventDropped(reason string) { m.dropped.WithLabelValues(reason
 
 // Alert counts an alert mail's outcome.
 func (m *Metrics) Alert(kind, outcome string) { m.alerts.WithLabelValues(kind, outcome).Inc() }
+// The mail methods do nothing on a nil *Metrics (HERA_METRICS_LISTEN
+// unset), so that the mail worker takes app's *Metrics as it is.
+
+// MailSent counts one alert mail sent.
+func (m *Metrics) MailSent(kind string) {
+	if m != nil {
+		m.mailSent.WithLabelValues(kind).Inc()
+	}
+}
+
+// MailFailed counts one failed attempt to send an alert mail.
+func (m *Metrics) MailFailed(kind, reason string) {
+	if m != nil {
+		m.mailFailed.WithLabelValues(kind, reason).Inc()
+	}
+}
+
+// MailDropped counts one alert mail given up on.
+func (m *Metrics) MailDropped(kind string) {
+	if m != nil {
+		m.mailDropped.WithLabelValues(kind).Inc()
+	}
+}
+
+// MailQueueLength sets the number of alert mails waiting.
+func (m *Metrics) MailQueueLength(n int) {
+	if m != nil {
+		m.mailQueue.Set(float64(n))
+	}
+}

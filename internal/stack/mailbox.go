@@ -5,18 +5,32 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/mail"
 	"strings"
 	"sync"
 )
 
-// Mail is one message Kratos's courier sent (HTTP delivery strategy, with the
-// body template `function(ctx) ctx`).
+// Mail is one message: one Kratos's courier sent (HTTP delivery strategy,
+// with the body template `function(ctx) ctx`), or one the SMTP sink took
+// (Hera's alert mails), one per recipient.
 type Mail struct {
-	Recipient    string         `json:"recipient"`
-	Subject      string         `json:"subject"`
-	Body         string         `json:"body"`
+	Recipient string `json:"recipient"`
+	Subject   string `json:"subject"`
+	// Body is the text; for a mail through SMTP, its text/plain part.
+	Body string `json:"body"`
+	// TemplateType is Kratos's template (recovery_code_valid, …); for a
+	// mail through SMTP "hera_<kind>" (Hera's alert mails), else "smtp".
 	TemplateType string         `json:"template_type"`
 	TemplateData map[string]any `json:"template_data"`
+
+	// Mails through the SMTP sink only:
+	SMTP         bool        `json:"-"`
+	From         string      `json:"-"` // the From header
+	EnvelopeFrom string      `json:"-"` // MAIL FROM
+	Kind         string      `json:"-"` // Hera's X-Hera-Kind: new_sign_in, password_changed, …
+	HTML         string      `json:"-"` // the text/html part
+	Header       mail.Header `json:"-"`
+	TLS          bool        `json:"-"` // it came over TLS
 }
 
 // Code returns the one-time code the message carries (login, registration,
@@ -30,8 +44,9 @@ func (m Mail) Code() string {
 	return ""
 }
 
-// Mailbox is the HTTP endpoint Kratos's courier delivers to. It keeps every
-// message and can call OnMail for each (the dev stack prints them).
+// Mailbox is the HTTP endpoint Kratos's courier delivers to, and where an
+// SMTPSink puts what it takes. It keeps every message and can call OnMail
+// for each (the dev stack prints them).
 type Mailbox struct {
 	OnMail func(Mail)
 
@@ -50,6 +65,12 @@ func (mb *Mailbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad message", http.StatusBadRequest)
 		return
 	}
+	mb.add(m)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// add keeps m and tells OnMail and the waiters.
+func (mb *Mailbox) add(m Mail) {
 	mb.mu.Lock()
 	mb.mails = append(mb.mails, m)
 	close(mb.added)
@@ -58,7 +79,6 @@ func (mb *Mailbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if mb.OnMail != nil {
 		mb.OnMail(m)
 	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // Wait returns the first message to recipient, received at or after index

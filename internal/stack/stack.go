@@ -303,7 +303,34 @@ func StartHydra(ctx context.Context, c HydraConfig) (*Hydra, error) {
 		_ = p.Stop()
 		return nil, err
 	}
+	if err := generateKeys(ctx, "http://127.0.0.1:"+strconv.Itoa(c.PublicPort)); err != nil {
+		_ = p.Stop()
+		return nil, err
+	}
 	return h, nil
+}
+
+// generateKeys has Hydra create its signing keys now (its JWKS endpoint
+// generates the missing ones) rather than inside the first token exchange:
+// an RSA-4096 key takes seconds on a busy machine, and a first sign-in
+// should not wait for it.
+func generateKeys(ctx context.Context, public string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, public+"/.well-known/jwks.json", nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("stack: hydra keys: %w", err)
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("stack: hydra keys: %s", res.Status)
+	}
+	return nil
 }
 
 // RandomSecret returns 32 random bytes as 64 hex characters.

@@ -76,6 +76,9 @@ type BrandOptions struct {
 	CSS                                             string // the extra stylesheet's contents
 	// SocialLogos maps social sign-in provider ids to their buttons' logos.
 	SocialLogos map[string]string
+	// AssetsDir holds the files served under /brand/ ("" for none); logo,
+	// favicon and social logo values "/brand/<file>" name them.
+	AssetsDir string
 }
 
 // OptionsFrom takes the web server's options from the configuration.
@@ -109,6 +112,6 @@ func OptionsFrom(c *config.Config) Options {
 		Account: AccountOptions{Deletion: c.Kratos.AccountDeletion, PrivilegedSessionMaxAge: c.Kratos.PrivilegedSessionMaxAge},
 		Brand: BrandOptions{Name: c.Brand.Name, LogoURL: c.Brand.LogoURL, FaviconURL: c.Brand.FaviconURL,
 			PrivacyURL: c.Brand.PrivacyURL, TermsURL: c.Brand.TermsURL, Color: c.Brand.Color, CSS: c.Brand.CSS,
-			SocialLogos: c.Brand.SocialLogos},
+			SocialLogos: c.Brand.SocialLogos, AssetsDir: c.Brand.AssetsDir},
 	}
 }

@@ -102,22 +102,6 @@ func codeHTML(s string) template.HTML {
 	return template.HTML("<code>" + template.HTMLEscapeString(s) + "</code>")
 }
 
-// brandCSS serves the operator's colour and extra stylesheet.
-func brandCSS(color, extra string) http.Handler {
-	var b bytes.Buffer
-	if color != "" {
-		// The colour was checked to be #rrggbb at start.
-		fmt.Fprintf(&b, ":root { --primary: %s; }\n@media (prefers-color-scheme: dark) { :root { --primary: %s; } }\n", color, color)
-	}
-	b.WriteString(extra)
-	body := b.Bytes()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/css; charset=utf-8")
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		_, _ = w.Write(body)
-	})
-}
-
 // staticFiles serves the embedded CSS and JavaScript.
 func staticFiles(base string) http.Handler {
 	sub, _ := fs.Sub(staticFS, "static") // cannot fail: the embed directive guarantees the directory

@@ -13,8 +13,11 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("GET "+b+"/health/alive", handleAlive())
 	mux.Handle("GET "+b+"/health/ready", handleReady(s.Logger, readinessChecks(s.Deps)))
 	mux.Handle("GET "+b+"/static/", staticFiles(b))
-	if s.render.brand.CSS {
-		mux.Handle("GET "+b+"/brand.css", brandCSS(s.Options.Brand.Color, s.Options.Brand.CSS))
+	if s.brand.css != nil {
+		mux.Handle("GET "+b+"/brand.css", handleBrandCSS(s.brand.css, s.brand.cssHash))
+	}
+	if s.Options.Brand.AssetsDir != "" {
+		mux.Handle("GET "+b+"/brand/{name}", handleBrandAsset(s.brand.assets, handleNotFound(s)))
 	}
 
 	// Self-service flow pages and Hera's own forms.

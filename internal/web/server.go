@@ -20,7 +20,6 @@ import (
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/outbox"
 	"github.com/heraproject/hera/internal/redirect"
-	"github.com/heraproject/hera/internal/web/view"
 )
 
 // redirectChecked sends the browser to target if the allowlist allows it;
@@ -117,6 +116,7 @@ type tracer interface {
 type server struct {
 	Deps
 	render    *renderer
+	brand     *brandFiles
 	catalog   *i18n.Catalog
 	proxy     http.Handler
 	redirects *redirect.Allowlist
@@ -153,23 +153,22 @@ func NewServer(d Deps) (http.Handler, error) {
 	if l := d.Options.DefaultLanguage; l != "" && !slices.Contains(cat.Languages(), l) {
 		return nil, fmt.Errorf("web: default language %q: not in the catalog (%s)", l, strings.Join(cat.Languages(), ", "))
 	}
-	c := d.Options.Brand
-	rd.brand = view.Brand{Name: c.Name, LogoURL: c.LogoURL, FaviconURL: c.FaviconURL,
-		PrivacyURL: c.PrivacyURL, TermsURL: c.TermsURL, CSS: c.Color != "" || c.CSS != "", SocialLogos: c.SocialLogos}
-	if rd.brand.Name == "" {
-		rd.brand.Name = "Hera"
+	rd.base = strings.TrimSuffix(d.Options.PublicURL.Path, "/")
+	brand, files, err := loadBrand(d.Options.Brand, rd.base)
+	if err != nil {
+		return nil, err
 	}
+	rd.brand = brand
 	allow, err := redirect.New(d.Options.PublicURL, d.Options.AllowedReturnURLs)
 	if err != nil {
 		return nil, err
 	}
 	rd.cat = cat
-	rd.base = strings.TrimSuffix(d.Options.PublicURL.Path, "/")
 	seal, err := newSealer(d.Options.CookieSecret, typedCookie)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Deps: d, render: rd, typedSeal: seal, catalog: cat, redirects: allow, kratosPrefix: d.Options.PublicURL.String() + apiPrefix,
+	s := &server{Deps: d, render: rd, brand: files, typedSeal: seal, catalog: cat, redirects: allow, kratosPrefix: d.Options.PublicURL.String() + apiPrefix,
 		submits: newSlots(d.Options.Kratos.MaxSubmissions, d.Options.Kratos.SubmissionWait), flowTypes: newFlowTypes(flowTypesKept)}
 	proxy, err := kratos.NewProxy(kratos.ProxyConfig{
 		Upstream:       d.Options.Kratos.PublicURL,

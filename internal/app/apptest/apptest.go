@@ -35,10 +35,13 @@ type Hera struct {
 
 var realms atomic.Int64
 
+// SMTPFrom is the sender of the alert mails of a Hera Start runs.
+const SMTPFrom = "Hera <no-reply@hera.test>"
+
 // Env is the configuration Start gives a Hera in front of e: the stack's
-// URLs, Hydra's admin API and token hook when e runs Hydra, its own
-// lockout realm (tests may share a PostgreSQL or Redis store), debug logs.
-// env adds to it or overrides it.
+// URLs, its SMTP sink for alert mails, Hydra's admin API and token hook
+// when e runs Hydra, its own lockout realm (tests may share a PostgreSQL
+// or Redis store), debug logs. env adds to it or overrides it.
 func Env(e *stacktest.Env, env map[string]string) map[string]string {
 	out := map[string]string{
 		"HERA_PUBLIC_URL":    e.HeraURL,
@@ -46,6 +49,8 @@ func Env(e *stacktest.Env, env map[string]string) map[string]string {
 		"KRATOS_ADMIN_URL":   e.Kratos.AdminURL,
 		"HERA_LOG_LEVEL":     "debug",
 		"HERA_LOCKOUT_REALM": fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e9, realms.Add(1)),
+		"HERA_SMTP_URL":      e.SMTPURL,
+		"HERA_SMTP_FROM":     SMTPFrom,
 		// Kratos's web hooks reach Hera, as in production.
 		"HERA_KRATOS_WEBHOOK_SECRET": e.WebhookSecret,
 	}

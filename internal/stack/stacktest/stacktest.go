@@ -1,6 +1,7 @@
 // Package stacktest starts real Kratos and Hydra for integration tests: free
 // loopback ports, a temporary SQLite database each, a mailbox for the codes
-// Kratos sends, everything stopped when the test ends.
+// Kratos sends and, through a real SMTP sink, for Hera's alert mails,
+// everything stopped when the test ends.
 package stacktest
 
 import (
@@ -60,10 +61,15 @@ type Env struct {
 	// Upstream is the social sign-in provider's Hydra and ProviderApp its
 	// login and consent app, served at ProviderURL; nil unless
 	// Options.SocialProvider.
-	Upstream     *stack.Hydra
-	ProviderApp  *stack.ProviderApp
-	ProviderURL  string
-	Mail         *stack.Mailbox
+	Upstream    *stack.Hydra
+	ProviderApp *stack.ProviderApp
+	ProviderURL string
+	// Mail holds what Kratos's courier and the SMTP sink delivered.
+	Mail *stack.Mailbox
+	// SMTP is the sink Hera sends its alert mails to; SMTPURL its
+	// HERA_SMTP_URL (loopback, without TLS).
+	SMTP         *stack.SMTPSink
+	SMTPURL      string
 	HeraURL      string // http://localhost:<port>, then Options.PathPrefix
 	HeraListener net.Listener
 	// TokenHookSecret is what Hydra sends to Hera's token hook: Hera must be
@@ -93,6 +99,12 @@ func Start(t testing.TB, o Options) *Env {
 	e := &Env{Mail: stack.NewMailbox(), logs: &Buffer{}, WebhookSecret: stack.RandomSecret()}
 	mailSrv := httptest.NewServer(e.Mail)
 	t.Cleanup(mailSrv.Close)
+	sink, err := stack.StartSMTPSink(e.Mail, stack.SMTPSinkConfig{Log: e.logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sink.Close() })
+	e.SMTP, e.SMTPURL = sink, sink.URL
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -182,6 +194,9 @@ func Start(t testing.TB, o Options) *Env {
 			Secret:     stack.RandomSecret(),
 			Output:     e.logs,
 			Env:        o.HydraEnv,
+			// Info: a failing test's output then shows why Hydra refused
+			// a token request (its client errors are not warnings).
+			LogLevel: "info",
 
 			TokenHookSecret: e.TokenHookSecret,
 		})
@@ -350,7 +365,8 @@ func (e *Env) CreateClient(t testing.TB, id, callback string, extra map[string]a
 }
 
 // MailsTo returns how many messages Kratos sent to recipient (compared
-// without case) since the mailbox held `after`, once Kratos's courier has
+// without case; Hera's own mails are not counted: HeraMails) since the
+// mailbox held `after`, once Kratos's courier has
 // delivered everything it had queued: Kratos queues a message before it
 // answers the request that causes it and sends it asynchronously, so a
 // count taken at once can miss a message still in the queue. It waits up
@@ -360,11 +376,38 @@ func (e *Env) MailsTo(t testing.TB, after int, recipient string) int {
 	e.WaitCourier(t)
 	n := 0
 	for _, m := range e.Mail.Since(after) {
-		if strings.EqualFold(m.Recipient, recipient) {
+		if !m.SMTP && strings.EqualFold(m.Recipient, recipient) {
 			n++
 		}
 	}
 	return n
+}
+
+// HeraMails returns the mails Hera sent through the SMTP sink to
+// recipient (compared without case) since the mailbox held `after`.
+func (e *Env) HeraMails(after int, recipient string) []stack.Mail {
+	var out []stack.Mail
+	for _, m := range e.Mail.Since(after) {
+		if m.SMTP && strings.EqualFold(m.Recipient, recipient) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// WaitHeraMail waits for Hera's alert mail of kind (new_sign_in,
+// password_changed, …) to `to` after the mailbox held `after` messages,
+// and fails the test when none comes within 30 s (its worker polls the
+// queue every few seconds).
+func (e *Env) WaitHeraMail(t testing.TB, after int, to, kind string) stack.Mail {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := e.Mail.Wait(ctx, after, to, "hera_"+kind)
+	if err != nil {
+		t.Fatalf("no %s mail to %s: %v", kind, to, err)
+	}
+	return m
 }
 
 // WaitCourier waits until Kratos's courier has no message queued or being

@@ -152,7 +152,9 @@ type Brand struct {
 	FaviconURL string
 	PrivacyURL string
 	TermsURL   string
-	CSS        bool // /brand.css exists
+	// CSSPath is /brand.css with its version ("/brand.css?v=3f9a1c2b"),
+	// "" when there is none.
+	CSSPath string
 	// SocialLogos maps social sign-in provider ids to their buttons'
 	// logos (HERA_SOCIAL_LOGOS); ProviderButton has built-in ones.
 	SocialLogos map[string]string

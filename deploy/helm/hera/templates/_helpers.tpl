@@ -55,6 +55,16 @@ mounted. */}}
 /etc/hera/brand
 {{- end }}
 
+{{/* The ConfigMap of `brandAssets`, a ConfigMap of its own (each holds at
+most 1 MiB), and where it is mounted. */}}
+{{- define "hera.brandAssetsName" -}}
+{{- printf "%s-brand-assets" (include "hera.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "hera.brandAssetsDir" -}}
+/etc/hera/brand-assets
+{{- end }}
+
 {{/* Where the Secret's keys are mounted, one file per key. */}}
 {{- define "hera.secretDir" -}}
 /etc/hera/secrets
@@ -68,6 +78,7 @@ lockoutRedisUrl: HERA_LOCKOUT_REDIS_URL
 lockoutKeySecret: HERA_LOCKOUT_KEY_SECRET
 deviceCookieSecret: HERA_DEVICE_COOKIE_SECRET
 oauth2TokenHookSecret: HERA_OAUTH2_TOKEN_HOOK_SECRET
+smtpPassword: HERA_SMTP_PASSWORD
 {{- end }}
 
 {{/* The Secret's keys, sorted: the variables of the `secrets` set, or
@@ -154,6 +165,9 @@ refuse, or one that would weaken it. */}}
 {{- end }}
 {{- if and .Values.brandCSS (hasKey .Values.config "HERA_BRAND_CSS_FILE") }}
 {{- fail "config.HERA_BRAND_CSS_FILE: the chart sets it for `brandCSS`; use one or the other" }}
+{{- end }}
+{{- if and .Values.brandAssets (hasKey .Values.config "HERA_BRAND_ASSETS_DIR") }}
+{{- fail "config.HERA_BRAND_ASSETS_DIR: the chart sets it for `brandAssets`; use one or the other" }}
 {{- end }}
 {{- if and .Values.serviceMonitor.enabled (not .Values.metrics.enabled) }}
 {{- fail "serviceMonitor.enabled needs metrics.enabled" }}
