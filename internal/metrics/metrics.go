@@ -185,6 +185,7 @@ func (m *Metrics) EventDropped(reason string) { m.dropped.WithLabelValues(reason
 
 // Alert counts an alert mail's outcome.
 func (m *Metrics) Alert(kind, outcome string) { m.alerts.WithLabelValues(kind, outcome).Inc() }
+
 // The mail methods do nothing on a nil *Metrics (HERA_METRICS_LISTEN
 // unset), so that the mail worker takes app's *Metrics as it is.
 
