@@ -250,10 +250,11 @@ type Store interface {
 }
 
 // Seen is what Hera saw of the client behind a self-service submission
-// (keyed by its flow: "flow:<id>") or behind a session the proxy saw
-// Kratos issue ("session:<id>"), kept a few minutes so that the web hook
-// Kratos sends for the flow — which knows the identity but not the
-// browser — can be joined with it. Like events, it holds no secret: the
+// (keyed by its flow: "flow:<id>") or behind a sign-in Kratos accepted
+// without its submission naming the account — a passkey, a social
+// sign-in's callback — ("signin:<identity>"), kept a few minutes so that
+// the web hook Kratos sends for the flow, which knows the identity but not
+// the browser, can be joined with it. Like events, it holds no secret: the
 // device cookie's random ID, never the cookie.
 type Seen struct {
 	IP        string `json:"ip,omitempty"`
@@ -268,6 +269,12 @@ type Seen struct {
 	// Detail is what a settings submission asked: "added" or "removed"
 	// (a second factor, a passkey, backup codes).
 	Detail string `json:"detail,omitempty"`
+	// Method is the submission's method (password, code, passkey, …).
+	Method string `json:"method,omitempty"`
+	// Session is the Kratos session a sign-in issued, and At when Hera
+	// saw it issued (signin: records).
+	Session string    `json:"session,omitempty"`
+	At      time.Time `json:"at,omitzero"`
 }
 
 // Limits of what PutSeen accepts.
@@ -290,7 +297,8 @@ func EncodeSeen(key string, s Seen, ttl time.Duration) ([]byte, error) {
 		return nil, fmt.Errorf("activity: seen ttl %v: want 1ms to %v", ttl, MaxSeenTTL)
 	}
 	s.UserAgent = Event{UserAgent: s.UserAgent}.Normalize().UserAgent
-	for _, f := range []string{s.IP, s.Lang, s.Device, s.Detail} {
+	s.At = ms(s.At)
+	for _, f := range []string{s.IP, s.Lang, s.Device, s.Detail, s.Method, s.Session} {
 		if len(f) > maxSeenField {
 			return nil, fmt.Errorf("activity: seen field longer than %d bytes", maxSeenField)
 		}

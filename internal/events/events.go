@@ -247,8 +247,11 @@ type Client struct {
 // FlowKey is the Seen key of a self-service flow.
 func FlowKey(flowID string) string { return "flow:" + flowID }
 
-// SessionKey is the Seen key of a Kratos session.
-func SessionKey(sessionID string) string { return "session:" + sessionID }
+// SignInKey is the Seen key of a sign-in Kratos accepted for identity
+// without its submission naming the account (a passkey; a social
+// sign-in's callback): the hook's session ID cannot serve, since Kratos
+// may render the hook's body before it gives the session its ID.
+func SignInKey(identity string) string { return "signin:" + identity }
 
 // See records what Hera saw of the client behind a flow submission or an
 // issued session, before the hook Kratos sends for it may arrive: it is
@@ -263,6 +266,13 @@ func (r *Recorder) See(ctx context.Context, key string, s activity.Seen) {
 		return
 	}
 	r.notify(key)
+}
+
+// SeeLater is See in the background: for what is learnt once Kratos
+// answered (the session a sign-in issued), which the answer need not wait
+// for.
+func (r *Recorder) SeeLater(key string, s activity.Seen) {
+	r.spawn("seen", func(ctx context.Context) { r.See(ctx, key, s) })
 }
 
 // notify wakes the hooks of this replica waiting for key.

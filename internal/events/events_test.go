@@ -320,7 +320,7 @@ func TestSessionSeenJoined(t *testing.T) {
 	start := time.Now()
 	f.r.Hook(parse(t, events.HookLogin, hookBody("f1", "id1", "s1", "oidc")))
 	time.Sleep(100 * time.Millisecond) // the callback's answer comes after the hook
-	f.r.See(t.Context(), events.SessionKey("s1"), activity.Seen{IP: "192.0.2.2", Device: "dev-9", Checked: true})
+	f.r.See(t.Context(), events.SignInKey("id1"), activity.Seen{IP: "192.0.2.2", Device: "dev-9", Checked: true, Session: "s1", At: time.Now()})
 	evs := f.events(t, "id1")
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("the join waited %v: the local record should wake it", time.Since(start))
@@ -558,5 +558,27 @@ func TestNoMailWithoutVerifiedAddress(t *testing.T) {
 	}
 	if n := f.obs.get("alert password_changed no_recipient"); n != 1 {
 		t.Errorf("no_recipient %d", n)
+	}
+}
+
+// TestSignInRecordMatched: a sign-in record is joined only with its own
+// sign-in: not an earlier one's (older than Kratos's completion), not
+// another session's; Kratos's not-yet-stored session ID (all zeros) takes
+// the record's.
+func TestSignInRecordMatched(t *testing.T) {
+	f := newFixture(t, nil)
+	f.r.See(t.Context(), events.SignInKey("id1"), activity.Seen{Device: "old", Checked: true, Session: "s0", At: time.Now().Add(-time.Minute)})
+	f.r.Hook(parse(t, events.HookLogin, hookBody("f1", "id1", "s1", "passkey")))
+	f.r.See(t.Context(), events.SignInKey("id2"), activity.Seen{Device: "other", Checked: true, Session: "s-other", At: time.Now()})
+	f.r.Hook(parse(t, events.HookLogin, hookBody("f2", "id2", "s2", "passkey")))
+	for _, id := range []string{"id1", "id2"} {
+		if evs := f.events(t, id); len(evs) != 1 || evs[0].Device != "" || !evs[0].NewDevice {
+			t.Fatalf("%s joined with another sign-in's record: %+v", id, evs)
+		}
+	}
+	f.r.See(t.Context(), events.SignInKey("id3"), activity.Seen{Device: "d3", Checked: true, Session: "s3", At: time.Now()})
+	f.r.Hook(parse(t, events.HookLogin, hookBody("f3", "id3", "00000000-0000-0000-0000-000000000000", "oidc")))
+	if evs := f.events(t, "id3"); len(evs) != 1 || evs[0].Device != "d3" || evs[0].Session != "s3" || evs[0].NewDevice {
+		t.Fatalf("events %+v", evs)
 	}
 }

@@ -201,6 +201,20 @@ func text(s string) bool {
 	return true
 }
 
+// nilUUID is the ID Kratos gives a session it has not stored yet: its
+// login hooks may see one (the body is rendered while the session is
+// being stored).
+const nilUUID = "00000000-0000-0000-0000-000000000000"
+
+// sessionID is the sign-in's session ID, "" when Kratos had not given it
+// one yet.
+func (h *Hook) sessionID() string {
+	if h.Session == nil || h.Session.ID == nilUUID {
+		return ""
+	}
+	return h.Session.ID
+}
+
 // Method returns the settings method of a settings hook ("" otherwise).
 func (h *Hook) Method() string {
 	m, _ := strings.CutPrefix(h.Kind, HookSettings+"/")

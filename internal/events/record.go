@@ -1,6 +1,7 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -29,7 +30,7 @@ func (r *Recorder) hook(ctx context.Context, h *Hook) {
 			kind = activity.Recovered
 		}
 		e := r.hookEvent(h, kind, seen, ok)
-		e.Method = h.Flow.Active
+		e.Method = cmp.Or(h.Flow.Active, seen.Method)
 		r.addresses(ctx, h)
 		r.add(ctx, e)
 	case HookVerification:
@@ -67,7 +68,7 @@ func (r *Recorder) signIn(ctx context.Context, h *Hook) {
 	e := r.hookEvent(h, activity.SignIn, seen, ok)
 	ms := h.Session.Methods
 	last := ms[len(ms)-1]
-	e.Method, e.Provider, e.AAL, e.Session = last.Method, last.Provider, h.Session.AAL, h.Session.ID
+	e.Method, e.Provider, e.AAL, e.Session = last.Method, last.Provider, h.Session.AAL, cmp.Or(h.sessionID(), seen.Session)
 	if !last.CompletedAt.IsZero() {
 		e.At = last.CompletedAt
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/heraproject/hera/internal/activity"
 	"github.com/heraproject/hera/internal/attempt"
@@ -21,6 +22,7 @@ import (
 // eventRecorder is what the handlers need of package events.
 type eventRecorder interface {
 	See(ctx context.Context, key string, s activity.Seen)
+	SeeLater(key string, s activity.Seen)
 	Hook(h *events.Hook)
 	SessionsRevoked(identity string, count int, c events.Client)
 	AppAllowed(identity, client, clientID string, scopes []string, c events.Client)
@@ -56,7 +58,25 @@ func (s *server) seeSubmission(ctx context.Context, r *http.Request, kind kratos
 	default:
 		return // a step that completes nothing (an identifier, a code sent)
 	}
-	seen := activity.Seen{IP: sub.browser.ClientIP, UserAgent: r.UserAgent(), Lang: s.translator(r).lang, Checked: true, Detail: at.Change}
+	s.Events.See(ctx, events.FlowKey(flowID), s.submissionSeen(r, kind, at, sub))
+}
+
+// seeSignedIn records, once Kratos answered a sign-in, the session it
+// issued beside what was seen of the client: Kratos may call the hook
+// before the session has its ID.
+func (s *server) seeSignedIn(r *http.Request, flowID string, at *attempt.Attempt, sub submitter, sess *kratos.Session) {
+	if s.Events == nil || sess == nil || sess.ID == "" {
+		return
+	}
+	seen := s.submissionSeen(r, kratos.Login, at, sub)
+	seen.Session = sess.ID
+	s.Events.SeeLater(events.FlowKey(flowID), seen)
+}
+
+// submissionSeen is what Hera saw of the client behind a submission.
+func (s *server) submissionSeen(r *http.Request, kind kratos.Kind, at *attempt.Attempt, sub submitter) activity.Seen {
+	seen := activity.Seen{IP: sub.browser.ClientIP, UserAgent: r.UserAgent(), Lang: s.translator(r).lang, Checked: true, Detail: at.Change,
+		Method: at.Method}
 	if kind == kratos.Login && !at.SecondFactor {
 		if at.Account == "" {
 			// A passkey or a social sign-in names its account only once
@@ -67,20 +87,21 @@ func (s *server) seeSubmission(ctx context.Context, r *http.Request, kind kratos
 			seen.Device, _ = s.Devices.Verify(at.Account, sub.cookies)
 		}
 	}
-	s.Events.See(ctx, events.FlowKey(flowID), seen)
+	return seen
 }
 
 // seeSession records what Hera saw of the client behind a session Kratos
 // issued to a sign-in that named no account (a passkey; a social sign-in's
-// callback through the proxy), under the session's ID: the device cookie
-// is checked against each of the identity's identifiers and addresses.
+// callback through the proxy), under the identity's sign-in key: the
+// device cookie is checked against each of its identifiers and addresses.
 // When the browser holds none, it gets one for the identity's sign-in
 // name, so that its next sign-in is known. It returns that cookie.
 func (s *server) seeSession(ctx context.Context, r *http.Request, sess *kratos.Session) []*http.Cookie {
 	if s.Events == nil || sess == nil || sess.ID == "" || sess.Identity == nil {
 		return nil
 	}
-	seen := activity.Seen{IP: s.clientIP(r), UserAgent: r.UserAgent(), Lang: s.translator(r).lang, Checked: true}
+	seen := activity.Seen{IP: s.clientIP(r), UserAgent: r.UserAgent(), Lang: s.translator(r).lang, Checked: true,
+		Session: sess.ID, At: time.Now()}
 	var issue []*http.Cookie
 	if s.Devices != nil {
 		names, name := s.identifiers(ctx, sess.Identity)
@@ -99,7 +120,7 @@ func (s *server) seeSession(ctx context.Context, r *http.Request, sess *kratos.S
 			}
 		}
 	}
-	s.Events.See(ctx, events.SessionKey(sess.ID), seen)
+	s.Events.See(ctx, events.SignInKey(sess.Identity.ID), seen)
 	return issue
 }
 

@@ -121,9 +121,13 @@ func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind,
 		s.submitRefused(w, r, kind, id, s.answersJSON(ctx, r, kind, id, b, o), ref)
 		return
 	}
-	if kind == kratos.Login && at.Account == "" && !at.SecondFactor && o.Kind == kratos.OutcomeSuccess {
-		// A passkey sign-in: its account is known now.
-		cookies = append(cookies, s.seeSession(kctx, r, o.Session)...)
+	if kind == kratos.Login && o.Kind == kratos.OutcomeSuccess {
+		if at.Account == "" && !at.SecondFactor {
+			// A passkey sign-in: its account is known now.
+			cookies = append(cookies, s.seeSession(kctx, r, o.Session)...)
+		} else {
+			s.seeSignedIn(r, id, at, sub, o.Session)
+		}
 	}
 	for _, c := range cookies {
 		http.SetCookie(w, c)

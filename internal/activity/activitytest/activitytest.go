@@ -509,9 +509,9 @@ func testSeen(t *testing.T, s activity.Store) {
 		t.Fatalf("GetSeen of a key never put = %+v", v)
 	}
 	full := activity.Seen{IP: "2001:db8::7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", Lang: "de",
-		Device: "dev-1", Checked: true, Detail: "removed"}
+		Device: "dev-1", Checked: true, Detail: "removed", Method: "totp", Session: "s-1", At: T0.Add(time.Second)}
 	putSeen(t, s, "flow:1", full, T0, time.Minute)
-	putSeen(t, s, "session:1", activity.Seen{IP: "192.0.2.1"}, T0, time.Minute)
+	putSeen(t, s, "signin:1", activity.Seen{IP: "192.0.2.1"}, T0, time.Minute)
 	if v, ok := getSeen(t, s, "flow:1", T0); !ok || v != full {
 		t.Fatalf("GetSeen = %+v, %v; want %+v", v, ok, full)
 	}
@@ -520,7 +520,7 @@ func testSeen(t *testing.T, s activity.Store) {
 	if v, ok := getSeen(t, s, "flow:1", T0.Add(time.Second)); !ok || v != next {
 		t.Fatalf("after a second PutSeen: %+v, %v; want %+v", v, ok, next)
 	}
-	if v, ok := getSeen(t, s, "session:1", T0); !ok || v.IP != "192.0.2.1" {
+	if v, ok := getSeen(t, s, "signin:1", T0); !ok || v.IP != "192.0.2.1" {
 		t.Fatalf("another key: %+v, %v", v, ok)
 	}
 	ua := strings.Repeat("a", activity.MaxUserAgent-1) + "é" + "tail"
