@@ -19,6 +19,7 @@ import (
 	"github.com/heraproject/hera/internal/activity"
 	"github.com/heraproject/hera/internal/app/apptest"
 	"github.com/heraproject/hera/internal/dbtest"
+	"github.com/heraproject/hera/internal/stack"
 	"github.com/heraproject/hera/internal/stack/stacktest"
 	"github.com/heraproject/hera/internal/webtest"
 )
@@ -352,5 +353,329 @@ func TestActivityHookAuth(t *testing.T) {
 	}
 	if !slices.ContainsFunc(evs, kind(activity.PasswordChanged)) || evs[0].IP != "192.0.2.1" {
 		t.Fatalf("events:\n%s", describe(evs))
+	}
+}
+
+// totpSecret is the TOTP secret the settings page shows.
+func totpSecret(t *testing.T, p *webtest.Page) string {
+	t.Helper()
+	for _, c := range p.Find(func(n *htmlNode) bool {
+		return n.Data == "code" && webtest.Attr(n.Parent, "id") == "form-totp-totp_secret_key"
+	}) {
+		return strings.TrimSpace(webtest.TextOf(c))
+	}
+	t.Fatalf("no TOTP secret shown: %s", p.Text())
+	return ""
+}
+
+func totpCode(t *testing.T, secret string) string {
+	t.Helper()
+	code, err := webtest.TOTP(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// saved checks that a settings submission was saved.
+func saved(t *testing.T, p *webtest.Page, what string) {
+	t.Helper()
+	mustPath(t, p, "/settings")
+	if !p.Contains("Your changes have been saved") {
+		t.Fatalf("%s not saved: %v %s", what, p.Alerts(), p.Text())
+	}
+}
+
+// TestActivitySettings: each settings method's change reaches the
+// account's activity through its own web hook, with the browser Hera saw
+// and what was added or removed; password, second-factor and address
+// changes are mailed (an address change to the old address as well); a
+// recovery is recorded; a second factor's sign-in is no new browser.
+func TestActivitySettings(t *testing.T) {
+	e := stacktest.Start(t, stacktest.Options{})
+	h := apptest.Start(t, e, activityEnv(nil))
+	email := newEmail("settings-activity")
+	b := webtest.New(t, e.HeraURL)
+	signUpVerified(t, e, b, email)
+	id := identityOf(t, e, email)
+
+	mails := e.Mail.Len()
+	p := b.Get("/settings")
+	saved(t, b.Submit(p.FormByID("form-password"), "method", "password", map[string]string{"password": "a new passphrase for events 1"}), "password")
+	evs := waitFor(t, h, id, "the password change", has(1, kind(activity.PasswordChanged)))
+	if ev := evs[0]; ev.Kind != activity.PasswordChanged || ev.IP == "" || ev.UserAgent == "" || ev.Lang != "en" {
+		t.Fatalf("password change:\n%s", describe(evs))
+	}
+	m := e.WaitHeraMail(t, mails, email, "password_changed")
+	if !strings.Contains(m.Body, "/recovery") || !strings.Contains(m.HTML, "/activity") {
+		t.Errorf("password mail:\n%s", m.Body)
+	}
+
+	// Recovery from another browser.
+	other := webtest.New(t, e.HeraURL)
+	p = other.Get("/login")
+	mails = e.Mail.Len()
+	p = other.SubmitAt(p.Form("method", "password"), "/recovery/start", map[string]string{"identifier": email})
+	mustPath(t, p, "/recovery")
+	code := e.WaitCode(t, mails, email, "recovery")
+	mustPath(t, other.Submit(p.Form("method", "code"), "method", "code", map[string]string{"code": code}), "/settings")
+	evs = waitFor(t, h, id, "the recovery", has(1, kind(activity.Recovered)))
+	if ev := evs[0]; ev.Kind != activity.Recovered || ev.Method != "code" || ev.IP == "" {
+		t.Fatalf("recovery:\n%s", describe(evs))
+	}
+
+	// TOTP added.
+	mails = e.Mail.Len()
+	p = b.Get("/settings")
+	secret := totpSecret(t, p)
+	saved(t, b.Submit(p.FormByID("form-totp"), "method", "totp", map[string]string{"totp_code": totpCode(t, secret)}), "TOTP")
+	waitFor(t, h, id, "TOTP added", has(1, func(e activity.Event) bool { return e.Kind == activity.TOTPChanged && e.Detail == "added" }))
+	e.WaitHeraMail(t, mails, email, "totp_changed")
+
+	// A sign-in with the second factor: one sign-in with two methods, no
+	// new browser.
+	logout(t, b)
+	p = login(t, b, email, "a new passphrase for events 1")
+	p = b.Submit(p.Form("method", "totp"), "method", "totp", map[string]string{"totp_code": totpCode(t, secret)})
+	mustPath(t, p, "/")
+	evs = waitFor(t, h, id, "the second factor's sign-in", has(1, func(e activity.Event) bool { return e.Kind == activity.SignIn && e.AAL == "aal2" }))
+	if ev := evs[0]; ev.Method != "totp" || ev.NewDevice {
+		t.Fatalf("second factor sign-in:\n%s", describe(evs))
+	}
+
+	// Backup codes made, then TOTP removed.
+	mails = e.Mail.Len()
+	p = b.Get("/settings")
+	p = b.Submit(p.FormByID("form-lookup_secret"), "lookup_secret_regenerate", "true", nil)
+	saved(t, b.Submit(p.FormByID("form-lookup_secret"), "lookup_secret_confirm", "true", nil), "backup codes")
+	waitFor(t, h, id, "backup codes made", has(1, func(e activity.Event) bool { return e.Kind == activity.BackupCodesChanged && e.Detail == "created" }))
+	e.WaitHeraMail(t, mails, email, "backup_codes_changed")
+	mails = e.Mail.Len()
+	p = b.Get("/settings")
+	saved(t, b.Submit(p.FormByID("form-totp"), "totp_unlink", "true", nil), "TOTP removal")
+	waitFor(t, h, id, "TOTP removed", has(1, func(e activity.Event) bool { return e.Kind == activity.TOTPChanged && e.Detail == "removed" }))
+	e.WaitHeraMail(t, mails, email, "totp_changed")
+
+	// The profile: a name is a profile change, not mailed; a new e-mail
+	// address is an address change, mailed to the old (verified) address
+	// too, not to the new one (anyone's, until verified).
+	p = b.Get("/settings")
+	saved(t, b.Submit(p.FormByID("form-profile"), "method", "profile", map[string]string{"traits.name.first": "Grace"}), "name")
+	waitFor(t, h, id, "the profile change", has(1, kind(activity.ProfileChanged)))
+	mails = e.Mail.Len()
+	newAddr := newEmail("moved")
+	p = b.Get("/settings")
+	// (Kratos goes on to verify the new address.)
+	mustPath(t, b.Submit(p.FormByID("form-profile"), "method", "profile", map[string]string{"traits.email": newAddr}), "/verification")
+	evs = waitFor(t, h, id, "the address change", has(1, kind(activity.AddressChanged)))
+	if ev := evs[0]; ev.Kind != activity.AddressChanged || !slices.Equal(ev.Old, []string{email}) || !slices.Equal(ev.New, []string{newAddr}) {
+		t.Fatalf("address change:\n%s\nold %q new %q", describe(evs), ev.Old, ev.New)
+	}
+	e.WaitHeraMail(t, mails, email, "address_changed")
+	if n := len(e.HeraMails(mails, newAddr)); n != 0 {
+		t.Errorf("%d mails to the new, unverified address", n)
+	}
+	if n := alertsQueued(t, h, "address_changed"); n != 1 {
+		t.Errorf("%d address-change mails queued, want 1", n)
+	}
+	evs = waitFor(t, h, id, "everything", func([]activity.Event) bool { return true })
+	if n := count(evs, activity.ProfileChanged); n != 1 {
+		t.Errorf("%d profile changes, want 1:\n%s", n, describe(evs))
+	}
+}
+
+// socialSignIn signs in (or up) through the upstream provider from page p
+// (Hera's login or registration page) as user u.
+func socialSignIn(t *testing.T, b *webtest.Browser, p *webtest.Page, u stack.ProviderUser) *webtest.Page {
+	t.Helper()
+	f := p.Form("provider", stack.UpstreamProviderID)
+	if f == nil {
+		t.Fatalf("no social sign-in button on %s: %s", p.URL, p.Text())
+	}
+	p = b.Submit(f, "provider", stack.UpstreamProviderID, nil)
+	pf := p.Form("user", u.Subject)
+	if pf == nil {
+		t.Fatalf("not at the provider's sign-in (%s): %s", p.URL, p.Text())
+	}
+	return b.Submit(pf, "user", u.Subject, nil)
+}
+
+// TestActivitySocial: a social sign-in reaches the account's activity
+// through the login hook, joined with what the proxy saw at the callback:
+// the browser that signed up got a device cookie there, another browser
+// is new.
+func TestActivitySocial(t *testing.T) {
+	e := stacktest.Start(t, stacktest.Options{SocialProvider: true})
+	h := apptest.Start(t, e, activityEnv(nil))
+	ada := e.ProviderApp.Users()[0]
+
+	b := webtest.New(t, e.HeraURL)
+	mustPath(t, socialSignIn(t, b, b.Get("/registration"), ada), "/")
+	id := identityOf(t, e, ada.Email)
+	evs := waitFor(t, h, id, "the social sign-up", has(1, kind(activity.Registered)))
+	if ev := evs[0]; ev.Method != "oidc" || ev.IP == "" {
+		t.Fatalf("sign-up:\n%s", describe(evs))
+	}
+
+	logout(t, b)
+	mustPath(t, socialSignIn(t, b, b.Get("/login"), ada), "/")
+	evs = waitFor(t, h, id, "the social sign-in", has(1, kind(activity.SignIn)))
+	if ev := evs[0]; ev.Method != "oidc" || ev.Provider != stack.UpstreamProviderID || ev.NewDevice || ev.Device == "" || ev.Session == "" {
+		t.Fatalf("social sign-in from the browser that signed up:\n%s", describe(evs))
+	}
+
+	mails := e.Mail.Len()
+	other := webtest.New(t, e.HeraURL)
+	mustPath(t, socialSignIn(t, other, other.Get("/login"), ada), "/")
+	evs = waitFor(t, h, id, "the other browser's social sign-in", has(2, kind(activity.SignIn)))
+	if ev := evs[0]; !ev.NewDevice || ev.Device != "" || ev.Provider != stack.UpstreamProviderID {
+		t.Fatalf("social sign-in from another browser:\n%s", describe(evs))
+	}
+	e.WaitHeraMail(t, mails, ada.Email, "new_sign_in")
+}
+
+// TestActivityAccount: Hera's own account actions are the account's events:
+// sessions revoked through Hera's pages and through the proxy's session
+// API, an app allowed and removed; deleting the account mails its address
+// and forgets its events.
+func TestActivityAccount(t *testing.T) {
+	e := startHera(t, stacktest.Options{Hydra: true}, "HERA_DEVICE_COOKIE_SECRET=a device cookie secret of at least 32 bytes")
+	h := e.hera
+	email := newEmail("account-activity")
+	b := webtest.New(t, e.HeraURL)
+	signUpVerified(t, e.Env, b, email)
+	id := identityOf(t, e.Env, email)
+	waitFor(t, h, id, "the sign-up", has(1, kind(activity.Registered)))
+
+	// Through Hera's sessions page.
+	mustPath(t, login(t, webtest.New(t, e.HeraURL), email, password), "/")
+	p := b.Get("/sessions")
+	mustPath(t, b.Submit(p.FormByAction("/sessions/revoke-others"), "", "", nil), "/sessions")
+	evs := waitFor(t, h, id, "the sessions revoked on /sessions", has(1, kind(activity.SessionsRevoked)))
+	if ev := evs[0]; ev.Count != 1 || ev.Session == "" || ev.IP == "" {
+		t.Fatalf("sessions revoked:\n%s", describe(evs))
+	}
+
+	// Through the proxy: one session by its ID, then all others.
+	other := webtest.New(t, e.HeraURL)
+	mustPath(t, login(t, other, email, password), "/")
+	otherID := kratosSessionID(t, other, e)
+	if st, body, _ := apiCall(t, b, http.MethodDelete, "/api/kratos/sessions/"+otherID, nil, nil); st != http.StatusNoContent {
+		t.Fatalf("DELETE /sessions/{id}: %d %s", st, body)
+	}
+	waitFor(t, h, id, "the session revoked through the proxy", has(2, kind(activity.SessionsRevoked)))
+	for range 2 {
+		mustPath(t, login(t, webtest.New(t, e.HeraURL), email, password), "/")
+	}
+	if st, body, _ := apiCall(t, b, http.MethodDelete, "/api/kratos/sessions", nil, nil); st != http.StatusOK {
+		t.Fatalf("DELETE /sessions: %d %s", st, body)
+	}
+	evs = waitFor(t, h, id, "the sessions revoked through the proxy", has(3, kind(activity.SessionsRevoked)))
+	if evs[0].Kind != activity.SessionsRevoked || evs[0].Count != 2 {
+		t.Fatalf("sessions revoked through the proxy:\n%s", describe(evs))
+	}
+
+	// An app allowed (the consent), then removed on /apps.
+	app := newRP(t, e, "activity-app", nil)
+	app.signIn(b)
+	evs = waitFor(t, h, id, "the app allowed", has(1, kind(activity.AppAllowed)))
+	if ev := evs[0]; ev.ClientID != "activity-app" || ev.Client != "App activity-app" || !slices.Contains(ev.Scopes, "openid") {
+		t.Fatalf("app allowed: %+v", ev)
+	}
+	app.signIn(b) // remembered: no new consent, no event
+	p = b.Get("/apps")
+	var remove *webtest.Form
+	for _, f := range p.Forms() {
+		if f.Action == "/apps/remove" && f.Fields.Get("client_id") == "activity-app" {
+			remove = f
+		}
+	}
+	if remove == nil {
+		t.Fatalf("no remove form: %s", p.Text())
+	}
+	mustPath(t, b.SubmitAt(remove, remove.Action, nil), "/apps")
+	evs = waitFor(t, h, id, "the app removed", has(1, kind(activity.AppRemoved)))
+	if ev := evs[0]; ev.ClientID != "activity-app" || ev.Client != "App activity-app" {
+		t.Fatalf("app removed: %+v", ev)
+	}
+	if n := count(evs, activity.AppAllowed); n != 1 {
+		t.Errorf("%d apps allowed, want 1 (the second sign-in's consent was remembered)", n)
+	}
+
+	// The account deleted: mailed to its address, its events gone.
+	mails := e.Mail.Len()
+	p = b.Get("/settings/delete")
+	mustPath(t, b.SubmitAt(p.FormByAction("/settings/delete"), "/settings/delete", map[string]string{"confirm": "delete"}), "/goodbye")
+	m := e.WaitHeraMail(t, mails, email, "account_deleted")
+	if strings.Contains(m.Body, "/activity") {
+		t.Errorf("the deletion mail links the activity of an account that is gone:\n%s", m.Body)
+	}
+	waitFor(t, h, id, "no events", func(evs []activity.Event) bool { return len(evs) == 0 })
+}
+
+// loginAt signs in with the password form of Hera's page, posted to
+// another replica of Hera at base.
+func loginAt(t *testing.T, b *webtest.Browser, base, email, pw string) *webtest.Page {
+	t.Helper()
+	p := b.Get("/login")
+	mustPath(t, p, "/login")
+	f := p.Form("method", "password")
+	f.Action = base + f.Action
+	return b.Submit(f, "method", "password", map[string]string{"identifier": email, "password": pw})
+}
+
+// TestActivityReplicas: two Hera replicas on one PostgreSQL or Redis
+// store: what the replica a sign-in is posted to saw of the browser is
+// joined by the other, which Kratos's hook reaches; the new browser's
+// mail goes out once.
+func TestActivityReplicas(t *testing.T) {
+	for _, store := range []string{"postgres", "redis"} {
+		t.Run(store, func(t *testing.T) {
+			env := activityEnv(map[string]string{"HERA_LOCKOUT_STORE": store,
+				// Behaviour, not latency: a busy machine must not turn
+				// slow store calls into failures.
+				"HERA_LOCKOUT_TIMEOUT": "30s"})
+			switch store {
+			case "postgres":
+				env["HERA_LOCKOUT_POSTGRES_DSN"] = dbtest.Postgres(t)
+			case "redis":
+				addr, _ := dbtest.Redis(t)
+				env["HERA_LOCKOUT_REDIS_URL"] = "redis://" + addr + "/0"
+			}
+			e := stacktest.Start(t, stacktest.Options{})
+			first := apptest.Start(t, e, env)
+			second := apptest.StartReplica(t, first)
+
+			email := newEmail("replicas-" + store)
+			owner := webtest.New(t, e.HeraURL)
+			signUpVerified(t, e, owner, email)
+			id := identityOf(t, e, email)
+			waitFor(t, first, id, "the sign-up", has(1, kind(activity.Registered)))
+
+			// Signed in through the second replica, twice: the first
+			// since sign-up, then with the device cookie it issued.
+			logout(t, owner)
+			mustPath(t, loginAt(t, owner, second.URL, email, password), "/")
+			waitFor(t, first, id, "the first sign-in", has(1, kind(activity.SignIn)))
+			logout(t, owner)
+			mustPath(t, loginAt(t, owner, second.URL, email, password), "/")
+			evs := waitFor(t, first, id, "the sign-in with the device cookie", has(2, kind(activity.SignIn)))
+			if ev := evs[0]; ev.NewDevice || ev.Device == "" || ev.Session == "" {
+				t.Fatalf("the second replica's sign-in, joined by the first:\n%s", describe(evs))
+			}
+
+			// A new browser, through the second replica: mailed once.
+			mails := e.Mail.Len()
+			mustPath(t, loginAt(t, webtest.New(t, e.HeraURL), second.URL, email, password), "/")
+			evs = waitFor(t, first, id, "the new browser's sign-in", has(1, func(e activity.Event) bool { return e.Kind == activity.SignIn && e.NewDevice }))
+			e.WaitHeraMail(t, mails, email, "new_sign_in")
+			second.App.Events.Wait()
+			if n := len(e.HeraMails(mails, email)); n != 1 {
+				t.Errorf("%d mails, want the one new-sign-in mail", n)
+			}
+			if got, err := second.App.Activity.List(t.Context(), id, time.Now(), second.App.ActivityPolicy, 0); err != nil || len(got) != len(evs) {
+				t.Errorf("the second replica lists %d events (%v), the first %d", len(got), err, len(evs))
+			}
+		})
 	}
 }
