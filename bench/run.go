@@ -250,11 +250,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"?_fk=true&mode=rwc&"+o.sqliteOpts)
 	}
 	logf("starting Kratos (%s, bcrypt cost %d, log level warning) ...", o.dbDesc(), o.bcryptCost)
+	// Kratos's web hooks reach Hera as in production (the account's
+	// activity is part of every sign-in's cost).
+	webhookSecret := stack.RandomSecret()
 	k, err := stack.StartKratos(ctx, stack.KratosConfig{
 		Bin: kratosBin, Dir: filepath.Join(dir, "kratos"), HeraURL: heraURL,
 		PublicPort: ports[0], AdminPort: ports[1], MailURL: "http://" + mailLn.Addr().String() + "/",
 		BcryptCost: o.bcryptCost, LogLevel: "warning", Secret: stack.RandomSecret(), Output: kratosLog,
-		Env: kratosEnv,
+		Env: kratosEnv, WebhookSecret: webhookSecret,
 	})
 	if err != nil {
 		return fmt.Errorf("%w (log: %s)", err, kratosLog.Name())
@@ -311,7 +314,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// clientIP), and Hera may send as many to Kratos at once as the load
 	// generator has connections, as an operator sizes it for a Kratos on
 	// PostgreSQL. -env overrides either.
-	heraEnv := append([]string{"HERA_TRUSTED_PROXIES=127.0.0.1", "HERA_KRATOS_MAX_SUBMISSIONS=" + strconv.Itoa(maxConc)}, o.heraEnv...)
+	heraEnv := append([]string{"HERA_TRUSTED_PROXIES=127.0.0.1", "HERA_KRATOS_MAX_SUBMISSIONS=" + strconv.Itoa(maxConc),
+		"HERA_KRATOS_WEBHOOK_SECRET=" + webhookSecret}, o.heraEnv...)
 	hc := heraConfig{bin: heraBin, split: o.split, dir: dir, port: heraPort, publicURL: heraURL, kratosPublic: k.PublicURL, kratosAdmin: k.AdminURL, env: heraEnv, logTo: o.heraLog}
 
 	// Start-up: a few cold starts of Hera alone.

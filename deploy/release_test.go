@@ -234,7 +234,10 @@ func TestRelease(t *testing.T) {
 	}
 
 	// The release's own images are gone; local images keep their names.
-	if out, err := exec.Command("podman", "images", "--noheading", "--filter", "reference=localhost/hera-release-*").CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
+	// The script names them by its process ID ($$), so another release
+	// running at the same time on this machine is not counted.
+	work := fmt.Sprintf("reference=localhost/hera-release-%d", cmd.Process.Pid)
+	if out, err := exec.Command("podman", "images", "--noheading", "--filter", work).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
 		t.Errorf("scripts/release.sh left images behind: %v\n%s", err, out)
 	}
 }

@@ -145,11 +145,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer appSrv.Close()
 	}
 
+	// Kratos's web hooks tell Hera of every sign-in and settings change
+	// (the account's activity); both sides share this secret.
+	webhookSecret := getenv("HERA_KRATOS_WEBHOOK_SECRET")
+	if webhookSecret == "" {
+		webhookSecret = secret
+	}
 	fmt.Fprintln(stderr, "starting Kratos ...")
 	kc := stack.KratosConfig{
 		Bin: filepath.Join(*bin, "kratos"), Dir: filepath.Join(*state, "kratos"), HeraURL: heraURL,
 		PublicPort: kratosPublicPort, AdminPort: kratosAdminPort, MailURL: "http://" + mailAddr + "/",
-		LogLevel: "info", Secret: secret, Output: kratosLog, Schema: schema,
+		LogLevel: "info", Secret: secret, Output: kratosLog, Schema: schema, WebhookSecret: webhookSecret,
 	}
 	if up != nil {
 		kc.Social = up.Social()
@@ -207,6 +213,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{"HYDRA_ADMIN_URL", h.AdminURL},
 		{"HYDRA_PUBLIC_URL", h.PublicURL},
 		{"HERA_OAUTH2_TOKEN_HOOK_SECRET", hookSecret},
+		{"HERA_KRATOS_WEBHOOK_SECRET", webhookSecret},
 		{"HERA_METRICS_LISTEN", "127.0.0.1:4456"},
 		{"HERA_SMTP_URL", smtpSink.URL},
 		{"HERA_SMTP_FROM", "Hera dev <no-reply@localhost>"},

@@ -265,8 +265,10 @@ func TestCaptcha(t *testing.T) {
 		"HERA_CAPTCHA_SITE_KEY":   "1x00000000000000000000AA",
 		"HERA_CAPTCHA_SECRET":     sv.Secret(),
 		"HERA_CAPTCHA_VERIFY_URL": sv.URL,
-		"HERA_CAPTCHA_TIMEOUT":    "1s",
-		"HERA_CAPTCHA_FLOWS":      "registration,recovery",
+		// Long enough for the local siteverify on a busy machine, short
+		// enough that the Hang mode below fails within a few seconds.
+		"HERA_CAPTCHA_TIMEOUT": "3s",
+		"HERA_CAPTCHA_FLOWS":   "registration,recovery",
 	})
 	const pw = "the right password 77"
 	b := webtest.New(t, e.HeraURL)

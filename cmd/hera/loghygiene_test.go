@@ -268,7 +268,6 @@ func TestLogHygiene(t *testing.T) {
 		"HERA_CAPTCHA_SITE_KEY":         captchatest.TestSiteKey,
 		"HERA_CAPTCHA_SECRET":           sv.Secret(),
 		"HERA_CAPTCHA_VERIFY_URL":       sv.URL,
-		"HERA_CAPTCHA_TIMEOUT":          "2s",
 		"HERA_LOCKOUT_REALM":            "hygiene-" + randomHex(4),
 	}, &logs)
 

@@ -11,3 +11,9 @@ import "embed"
 //
 //go:embed kratos.yml.tmpl hydra.yml.tmpl identity*.schema.json
 var FS embed.FS
+
+// HookBody is the body of Kratos's web hooks to Hera (kratos-hook.jsonnet):
+// the dev stack's, and the one operators configure (docs/kratos-setup.md).
+//
+//go:embed kratos-hook.jsonnet
+var HookBody []byte

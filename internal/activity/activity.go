@@ -241,6 +241,95 @@ type Store interface {
 	// slice if it held no address. The record is kept for Retention after
 	// its last write, and deleted by Forget.
 	SetAddresses(ctx context.Context, identity string, addrs []string, now time.Time, p Policy) (previous []string, err error)
+	// PutSeen records what Hera saw of a client under key (a flow or a
+	// session: see [Seen]) until now+ttl, replacing what was there.
+	PutSeen(ctx context.Context, key string, s Seen, now time.Time, ttl time.Duration) error
+	// GetSeen returns what PutSeen recorded under key, ok false when
+	// nothing is (or it outlived its ttl).
+	GetSeen(ctx context.Context, key string, now time.Time) (s Seen, ok bool, err error)
+}
+
+// Seen is what Hera saw of the client behind a self-service submission
+// (keyed by its flow: "flow:<id>") or behind a sign-in Kratos accepted
+// without its submission naming the account — a passkey, a social
+// sign-in's callback — ("signin:<identity>"), kept a few minutes so that
+// the web hook Kratos sends for the flow, which knows the identity but not
+// the browser, can be joined with it. Like events, it holds no secret: the
+// device cookie's random ID, never the cookie.
+type Seen struct {
+	IP        string `json:"ip,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"` // at most MaxUserAgent bytes
+	Lang      string `json:"lang,omitempty"`
+	Device    string `json:"device,omitempty"` // the valid device cookie's ID for the account, "" if none
+	// Checked: the browser's device cookies were checked for the account
+	// (Device "" then means none was valid). False when the submission
+	// named no account (passkeys, social sign-in): the check comes later,
+	// under the session's key.
+	Checked bool `json:"checked,omitempty"`
+	// Detail is what a settings submission asked: "added" or "removed"
+	// (a second factor, a passkey, backup codes).
+	Detail string `json:"detail,omitempty"`
+	// Method is the submission's method (password, code, passkey, …).
+	Method string `json:"method,omitempty"`
+	// Session is the Kratos session a sign-in issued, and At when Hera
+	// saw it issued (signin: records).
+	Session string    `json:"session,omitempty"`
+	At      time.Time `json:"at,omitzero"`
+}
+
+// Limits of what PutSeen accepts.
+const (
+	// MaxSeenKey bounds a Seen key (bytes).
+	MaxSeenKey = MaxIDLen
+	// MaxSeenTTL bounds how long a Seen is kept.
+	MaxSeenTTL = 24 * time.Hour
+	// maxSeenField bounds the other fields of a Seen (bytes).
+	maxSeenField = 256
+)
+
+// EncodeSeen validates key, s and ttl and returns s as stores keep it
+// (the User-Agent cut like an event's).
+func EncodeSeen(key string, s Seen, ttl time.Duration) ([]byte, error) {
+	if err := ValidateSeenKey(key); err != nil {
+		return nil, err
+	}
+	if ttl < time.Millisecond || ttl > MaxSeenTTL {
+		return nil, fmt.Errorf("activity: seen ttl %v: want 1ms to %v", ttl, MaxSeenTTL)
+	}
+	s.UserAgent = Event{UserAgent: s.UserAgent}.Normalize().UserAgent
+	s.At = ms(s.At)
+	for _, f := range []string{s.IP, s.Lang, s.Device, s.Detail, s.Method, s.Session} {
+		if len(f) > maxSeenField {
+			return nil, fmt.Errorf("activity: seen field longer than %d bytes", maxSeenField)
+		}
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("activity: encode seen: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeSeen reads what EncodeSeen wrote.
+func DecodeSeen(b []byte) (Seen, error) {
+	var s Seen
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Seen{}, fmt.Errorf("activity: decode seen: %w", err)
+	}
+	return s, nil
+}
+
+// ValidateSeenKey checks a Seen key as PutSeen and GetSeen do.
+func ValidateSeenKey(key string) error {
+	switch {
+	case key == "":
+		return errors.New("activity: empty seen key")
+	case len(key) > MaxSeenKey:
+		return fmt.Errorf("activity: seen key longer than %d bytes", MaxSeenKey)
+	case !isText(key):
+		return errors.New("activity: seen key is not UTF-8 text without NUL")
+	}
+	return nil
 }
 
 // ErrUnavailable is wrapped by every error a Store returns when its

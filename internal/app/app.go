@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraproject/hera/internal/activity"
 	"github.com/heraproject/hera/internal/config"
+	"github.com/heraproject/hera/internal/events"
 	"github.com/heraproject/hera/internal/hydra"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/lockout"
@@ -26,6 +27,11 @@ import (
 // tracingFlushTimeout bounds sending the last spans on Close: a collector
 // that is down must not hold up a restart.
 const tracingFlushTimeout = 5 * time.Second
+
+// recorderCloseTimeout bounds the background work of the account's events
+// on Close (a sign-in waiting for what was seen of its browser ends at
+// once; the rest are a few store writes).
+const recorderCloseTimeout = 15 * time.Second
 
 // App is an assembled Hera.
 type App struct {
@@ -46,6 +52,10 @@ type App struct {
 	// (nil without HERA_SMTP_URL).
 	MailTemplates *mail.Templates
 	MailWorker    *mail.Worker
+	// Events records the accounts' events (Kratos's web hooks, the guard's
+	// failures and locks, Hera's own actions) and queues their alerts;
+	// the export page records an export with it (Exported).
+	Events *events.Recorder
 
 	closers []func(context.Context)
 }
@@ -161,9 +171,9 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 		store = shared.lockout
 	}
 	a.Activity, a.ActivityPolicy, a.Outbox = shared.activity, cfg.Activity.Policy, shared.outbox
-	// Alert mails: rendered on the request side, queued in the shared
-	// store, sent in the background by each replica's worker (closed
-	// before the store it drains).
+	// Alert mails: rendered and queued in the shared store by the
+	// account's events (in the background), sent by each replica's worker
+	// (closed before the store it drains, after the events).
 	if a.MailTemplates, err = mail.NewTemplates(mail.TemplateConfigFrom(cfg)); err != nil {
 		return nil, err
 	}
@@ -201,17 +211,26 @@ func New(ctx context.Context, cfg *config.Config, tcfg tracing.Config, log *slog
 	if err != nil {
 		return nil, err
 	}
-	g, widget, err := newGuard(cfg, log, limiter, kc, m, tr, devices)
+	rec, err := newRecorder(cfg, log, a, kc, m)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func(ctx context.Context) {
+		// What the last requests started is recorded before the stores
+		// close, within a bound.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recorderCloseTimeout)
+		defer cancel()
+		rec.Close(cctx)
+	})
+	a.Events = rec
+	g, widget, err := newGuard(cfg, log, limiter, kc, m, tr, devices, rec)
 	if err != nil {
 		return nil, err
 	}
 	// The lockout store also holds which Hydra login session each Kratos
 	// session signed in to apps (single sign-out).
 	deps := web.Deps{Logger: log, Options: web.OptionsFrom(cfg), Kratos: kc, Guard: g, Captcha: widget, Links: limiter,
-		Activity: a.Activity, ActivityPolicy: a.ActivityPolicy, Outbox: a.Outbox, MailTemplates: a.MailTemplates}
-	if a.MailWorker != nil {
-		deps.WakeMail = a.MailWorker.Wake
-	}
+		Activity: a.Activity, ActivityPolicy: a.ActivityPolicy, Outbox: a.Outbox, Events: rec}
 	if devices != nil {
 		deps.Devices = devices
 	}

@@ -16,7 +16,9 @@ import (
 	"github.com/heraproject/hera/internal/captcha"
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/device"
+	"github.com/heraproject/hera/internal/events"
 	"github.com/heraproject/hera/internal/guard"
+	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/lockout"
 	"github.com/heraproject/hera/internal/lockout/memory"
@@ -135,7 +137,7 @@ func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger, withL
 // newGuard builds the captcha and lockout checks of every submission, and
 // the captcha widget the pages show.
 func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc *kratos.Client, m *metrics.Metrics, tr *tracing.Tracing,
-	devices *device.Cookies) (*guard.Guard, *web.Captcha, error) {
+	devices *device.Cookies, rec *events.Recorder) (*guard.Guard, *web.Captcha, error) {
 	var flows []kratos.Kind
 	for _, f := range cfg.Captcha.Flows {
 		if k, ok := kratos.ParseKind(f); ok {
@@ -143,7 +145,7 @@ func newGuard(cfg *config.Config, log *slog.Logger, limiter *lockout.Limiter, kc
 		}
 	}
 	gc := guard.Config{Logger: log, Limiter: limiter, CaptchaFlows: flows, CaptchaExemptAPI: cfg.Captcha.ExemptAPI, Devices: devices,
-		Identities: kc, SessionCookie: cfg.Kratos.SessionCookie}
+		Identities: kc, SessionCookie: cfg.Kratos.SessionCookie, Events: rec}
 	if m != nil {
 		gc.Observer = m
 	}
@@ -285,4 +287,27 @@ func (s tracedStore) Resolve(ctx context.Context, handle lockout.Key, now time.T
 	subject, err := s.Store.Resolve(ctx, handle, now)
 	end(err)
 	return subject, err
+}
+
+// newRecorder builds what records the accounts' events on the shared
+// activity store, and queues their alert mails.
+func newRecorder(cfg *config.Config, log *slog.Logger, a *App, kc *kratos.Client, m *metrics.Metrics) (*events.Recorder, error) {
+	cat, err := i18n.Load(cfg.Brand.LocalesDir)
+	if err != nil {
+		return nil, err
+	}
+	ec := events.Config{Logger: log, Store: a.Activity, Policy: a.ActivityPolicy, Kratos: kc,
+		Catalog: cat, DefaultLanguage: cfg.Brand.DefaultLanguage,
+		// A new browser is one without the account's device cookie: only
+		// worth a mail when cookies outlive restarts and replicas.
+		NewSignInAlerts: cfg.Lockout.DeviceCookieSecret != "" && cfg.Lockout.DeviceCookieLifetime > 0}
+	if a.MailWorker != nil {
+		// Without SMTP nothing would ever send them: nothing is queued
+		// (the events are still shown).
+		ec.Queue, ec.Alerts, ec.Wake = a.Outbox, a.MailTemplates, a.MailWorker.Wake
+	}
+	if m != nil {
+		ec.Observer = m
+	}
+	return events.New(ec)
 }

@@ -67,6 +67,10 @@ type Attempt struct {
 	// SendsToSession: Kratos may send a code to the addresses of the
 	// session's identity (a second-factor code without an address).
 	SendsToSession bool
+	// Change is what a settings submission does to a second factor, a
+	// security key or a passkey: "added" (or confirmed, for backup codes),
+	// "removed", or "" (anything else), for the account's events.
+	Change string
 	// Fields are the submission's string fields as received, for Hera's
 	// own (the captcha token); they never reach Kratos.
 	Fields url.Values
@@ -375,6 +379,7 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 		}
 
 	case kratos.Settings:
+		a.Change = settingsChange(b, m)
 		if m == "profile" && !f.Refused {
 			sends, err := changedAddresses(b, f, schema)
 			if err != nil {
@@ -392,6 +397,20 @@ func Classify(kind kratos.Kind, b *Body, f Flow, schema Schema) (*Attempt, error
 	}
 	a.body, a.contentType, a.Fields = body, b.contentType(), b.form
 	return a, nil
+}
+
+// settingsChange is what a settings submission of method m does, by the
+// button it carries (Kratos's settings strategies read the same fields).
+func settingsChange(b *Body, m string) string {
+	switch {
+	case m == "totp" && b.isTrue("totp_unlink"), m == "lookup_secret" && b.isTrue("lookup_secret_disable"),
+		m == "webauthn" && b.has("webauthn_remove"), m == "passkey" && b.has("passkey_remove"):
+		return "removed"
+	case m == "totp" && b.has("totp_code"), m == "lookup_secret" && b.isTrue("lookup_secret_confirm"),
+		m == "webauthn" && b.has("webauthn_register"), m == "passkey" && b.has("passkey_settings_register"):
+		return "added"
+	}
+	return ""
 }
 
 // oneAccount returns the account named by the fields Kratos may read it

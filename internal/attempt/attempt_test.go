@@ -422,3 +422,27 @@ func TestAccountInKratosForm(t *testing.T) {
 		t.Fatalf("one account in two spellings refused: %v", err)
 	}
 }
+
+// TestSettingsChange: what a settings submission does to a second factor
+// or passkey, from its buttons, as a form and as JSON.
+func TestSettingsChange(t *testing.T) {
+	for _, c := range []struct{ ct, body, want string }{
+		{FormType, "method=totp&totp_code=123456", "added"},
+		{FormType, "method=totp&totp_unlink=true", "removed"},
+		{FormType, "method=totp&totp_unlink=false&totp_code=1", "added"},
+		{JSONType, `{"method":"totp","totp_unlink":true}`, "removed"},
+		{FormType, "lookup_secret_confirm=true", "added"},
+		{FormType, "lookup_secret_disable=true", "removed"},
+		{FormType, "lookup_secret_regenerate=true", ""},
+		{JSONType, `{"method":"lookup_secret","lookup_secret_disable":true}`, "removed"},
+		{FormType, "webauthn_register=%7B%7D&webauthn_register_displayname=key", "added"},
+		{FormType, "webauthn_remove=abc", "removed"},
+		{FormType, "passkey_settings_register=%7B%7D", "added"},
+		{JSONType, `{"method":"passkey","passkey_remove":"abc"}`, "removed"},
+		{FormType, "method=password&password=x", ""},
+	} {
+		if got := mustClassify(t, kratos.Settings, c.ct, c.body, Flow{}).Change; got != c.want {
+			t.Errorf("%s: Change %q, want %q", c.body, got, c.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/go-json-experiment/json"
@@ -126,6 +127,18 @@ func (b *Body) has(name string) bool {
 	}
 	v, ok := b.doc[name]
 	return ok && v.Kind() != 'n' && !(v.Kind() == '"' && b.form.Get(name) == "")
+}
+
+// isTrue reports whether name was sent as true (a button Kratos decodes
+// as a boolean: "true" in a form, true or "true" in JSON).
+func (b *Body) isTrue(name string) bool {
+	if b.json {
+		if v, ok := b.doc[name]; ok && v.Kind() == 't' {
+			return true
+		}
+	}
+	t, err := strconv.ParseBool(b.form.Get(name))
+	return err == nil && t
 }
 
 // checkNames refuses a JSON member whose name matches an accepted field

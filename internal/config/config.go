@@ -81,6 +81,9 @@ type Kratos struct {
 	// keeps the offer away from that browser for PasskeyOfferSnooze.
 	PasskeyOffer       bool
 	PasskeyOfferSnooze time.Duration
+	// WebhookSecret authenticates Kratos's web hooks (the account's
+	// activity); "" switches them off.
+	WebhookSecret string
 }
 
 // Hydra is Hydra's admin API; AdminURL nil runs Hera without OAuth2.

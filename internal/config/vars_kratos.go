@@ -30,6 +30,14 @@ func kratosVars() []Var {
 				c.Kratos.SubmissionWait, err = parsePositiveDuration(v)
 				return err
 			}},
+		{Name: "HERA_KRATOS_WEBHOOK_SECRET", Secret: true, Help: "the key Kratos's web hooks send to Hera's /hooks/kratos/… (Authorization: Bearer …; at least 32 bytes), so that each account's activity records every sign-in and settings change (docs/kratos-setup.md); empty: no hook endpoints, and only what Hera itself sees is recorded",
+			set: func(c *Config, v string) error {
+				if len(v) < 32 {
+					return errors.New("at least 32 bytes")
+				}
+				c.Kratos.WebhookSecret = v
+				return nil
+			}},
 		{Name: "HERA_ACCOUNT_DELETION", Default: "true", Help: "let users delete their own account from the settings page (after a recent sign-in and a typed confirmation)",
 			set: func(c *Config, v string) (err error) {
 				c.Kratos.AccountDeletion, err = strconv.ParseBool(v)

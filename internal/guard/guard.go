@@ -38,11 +38,13 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/heraproject/hera/internal/attempt"
 	"github.com/heraproject/hera/internal/captcha"
 	"github.com/heraproject/hera/internal/device"
+	"github.com/heraproject/hera/internal/events"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/lockout"
 )
@@ -59,6 +61,10 @@ type Attempt struct {
 	Session string
 	// Cookies are the client's cookies as net/http parses them.
 	Cookies []*http.Cookie
+	// UserAgent and Lang (the page's language) go with the account's
+	// events: a failed sign-in, a lock.
+	UserAgent string
+	Lang      string
 }
 
 // Refusal is a "no": the submission does not reach Kratos.
@@ -104,6 +110,14 @@ type identities interface {
 	IdentityByIdentifier(ctx context.Context, identifier string) (string, error)
 }
 
+// recorder is what the guard tells the account's events (package events):
+// failed sign-ins and locks, which Kratos sends no hook for. Both return at
+// once; the work is done in the background.
+type recorder interface {
+	SignInFailed(f events.Failure)
+	Locked(l events.Lock)
+}
+
 // Config configures New.
 type Config struct {
 	Logger *slog.Logger
@@ -128,6 +142,8 @@ type Config struct {
 	SessionCookie string
 	// Observer, if set, counts decisions (metrics).
 	Observer interface{ Decision(flow, outcome string) }
+	// Events, if set, records failed sign-ins and locks on accounts.
+	Events recorder
 }
 
 // Guard runs the checks.
@@ -141,6 +157,7 @@ type Guard struct {
 	identities identities
 	sessionCk  string
 	observer   interface{ Decision(flow, outcome string) }
+	events     recorder
 }
 
 // New returns a guard.
@@ -149,7 +166,8 @@ func New(c Config) (*Guard, error) {
 		return nil, errors.New("guard: logger and limiter are required")
 	}
 	g := &Guard{log: c.Logger, captcha: c.Captcha, flows: c.CaptchaFlows, exemptAPI: c.CaptchaExemptAPI, limiter: c.Limiter,
-		devices: c.Devices, identities: c.Identities, sessionCk: c.SessionCookie, observer: c.Observer}
+		devices: c.Devices, identities: c.Identities, sessionCk: c.SessionCookie, observer: c.Observer,
+		events: c.Events}
 	if g.sessionCk == "" {
 		g.sessionCk = kratos.DefaultSessionCookie
 	}
@@ -447,6 +465,7 @@ func (g *Guard) Settle(ctx context.Context, t *Ticket, ans Answer) ([]*http.Cook
 		for _, k := range engaged {
 			g.log.WarnContext(ctx, "lockout engaged", "flow", a.Kind, "kind", k.Kind, "key", k.Digest[:min(16, len(k.Digest))])
 		}
+		g.record(ctx, t, o, engaged)
 	}
 	if outcome == lockout.Failure && t.countIP.Digest != "" {
 		// Skipping the IP gate is not skipping the IP count.
@@ -484,6 +503,52 @@ func (g *Guard) Settle(ctx context.Context, t *Ticket, ans Answer) ([]*http.Cook
 		g.link(ctx, t, issued, o)
 	}
 	return cookies, nil
+}
+
+// record tells the account's events of a sign-in Kratos refused and of the
+// locks it engaged: on the account a first factor named (resolved to its
+// identity in the background; an identifier of no account is dropped
+// there), or on the identity a second factor was judged against.
+func (g *Guard) record(ctx context.Context, t *Ticket, o *kratos.Outcome, engaged []lockout.Key) {
+	a := t.a
+	if g.events == nil || a.Kind != kratos.Login {
+		return
+	}
+	identity, _ := strings.CutPrefix(t.subject, "identity:")
+	if identity == t.subject {
+		identity = "" // a session Hera cannot attribute
+	}
+	c := events.Client{IP: a.ClientIP, UserAgent: a.UserAgent, Lang: a.Lang, Device: t.device}
+	first := !a.SecondFactor && a.Account != ""
+	if o != nil && o.CredentialFailure() && (first || identity != "") {
+		f := events.Failure{Method: a.Method, Client: c}
+		if first {
+			f.Identifier = a.Account
+		} else {
+			f.Identity = identity
+		}
+		g.events.SignInFailed(f)
+	}
+	for _, k := range engaged {
+		l := events.Lock{Client: c}
+		switch {
+		case k.Kind == lockout.KindIdentifier && first:
+			l.Identifier = a.Account
+		case k.Kind == lockout.KindIdentity && identity != "":
+			l.Identity = identity
+		default:
+			continue // an IP or a device: no account is locked
+		}
+		// The lock's end, as the store has it (every replica reads the
+		// same, so the lock is recorded and mailed once).
+		d, err := g.limiter.Check(context.WithoutCancel(ctx), k)
+		if err != nil || d.Until.IsZero() {
+			g.log.ErrorContext(ctx, "lockout store", "op", "check", "err", err)
+			continue
+		}
+		l.Until = d.Until
+		g.events.Locked(l)
+	}
 }
 
 // link remembers whose session Kratos just issued, so second factors on it

@@ -144,25 +144,15 @@ const (
 
 // Identity is a Kratos identity.
 type Identity struct {
-	ID                  string          `json:"id"`
-	SchemaID            string          `json:"schema_id"`
-	State               string          `json:"state,omitempty"`
-	Traits              json.RawMessage `json:"traits"`
-	VerifiableAddresses []struct {
-		Value      string     `json:"value"`
-		Verified   bool       `json:"verified"`
-		Via        string     `json:"via"`
-		Status     string     `json:"status,omitempty"`
-		VerifiedAt *time.Time `json:"verified_at,omitempty"`
-	} `json:"verifiable_addresses,omitempty"`
+	ID                  string              `json:"id"`
+	SchemaID            string              `json:"schema_id"`
+	State               string              `json:"state,omitempty"`
+	Traits              json.RawMessage     `json:"traits"`
+	VerifiableAddresses []VerifiableAddress `json:"verifiable_addresses,omitempty"`
 	// Credentials are the identity's sign-in methods by type, with their
 	// identifiers: only the admin API names them, and Hera never asks it
 	// for their secrets.
-	Credentials map[string]struct {
-		Identifiers []string  `json:"identifiers"`
-		CreatedAt   time.Time `json:"created_at"`
-		UpdatedAt   time.Time `json:"updated_at"`
-	} `json:"credentials,omitempty"`
+	Credentials map[string]Credential `json:"credentials,omitempty"`
 	// What the data export hands over besides the above (the admin API
 	// and whoami name them).
 	RecoveryAddresses []struct {
@@ -172,6 +162,24 @@ type Identity struct {
 	MetadataPublic json.RawMessage `json:"metadata_public,omitempty"`
 	CreatedAt      time.Time       `json:"created_at"`
 	UpdatedAt      time.Time       `json:"updated_at"`
+}
+
+// VerifiableAddress is an identity's e-mail address or phone number and
+// whether its owner proved it theirs.
+type VerifiableAddress struct {
+	Value      string     `json:"value"`
+	Verified   bool       `json:"verified"`
+	Via        string     `json:"via"`
+	Status     string     `json:"status,omitempty"`
+	VerifiedAt *time.Time `json:"verified_at,omitempty"`
+}
+
+// Credential is one of an identity's sign-in methods as the admin API
+// names it: its identifiers and dates, never its configuration.
+type Credential struct {
+	Identifiers []string  `json:"identifiers"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // Session is a Kratos session.

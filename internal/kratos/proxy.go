@@ -227,8 +227,9 @@ type ProxyConfig struct {
 	SessionCookie string
 	// IssuedSession, if set, is called when Kratos's answer to a forwarded
 	// request for path sets a session cookie (handle: its canonical value),
-	// before the answer goes to the client.
-	IssuedSession func(r *http.Request, path, handle string)
+	// before the answer goes to the client; the cookies it returns are set
+	// with the answer (Hera's own: a device cookie).
+	IssuedSession func(r *http.Request, path, handle string) []*http.Cookie
 }
 
 // hooksKey carries a forwarded request's hooks from ServeHTTP to

@@ -95,7 +95,11 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 			}
 			if p.cfg.IssuedSession != nil && p.cfg.SessionCookie != "" {
 				if handle := IssuedSession(res.Header.Values("Set-Cookie"), p.cfg.SessionCookie, nil); handle != "" {
-					p.cfg.IssuedSession(h.in, h.path, handle)
+					for _, c := range p.cfg.IssuedSession(h.in, h.path, handle) {
+						if v := c.String(); v != "" {
+							res.Header.Add("Set-Cookie", v)
+						}
+					}
 				}
 			}
 		}

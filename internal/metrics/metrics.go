@@ -27,6 +27,9 @@ type Metrics struct {
 	upErrors  *prometheus.CounterVec
 	decisions *prometheus.CounterVec
 	expired   *prometheus.CounterVec
+	events    *prometheus.CounterVec
+	dropped   *prometheus.CounterVec
+	alerts    *prometheus.CounterVec
 
 	mailSent    *prometheus.CounterVec
 	mailFailed  *prometheus.CounterVec
@@ -58,6 +61,15 @@ func New() *Metrics {
 		expired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hera_lockout_reservations_expired_total", Help: "Reserved attempts not settled within HERA_LOCKOUT_HOLD (a replica died mid-attempt, or the store failed when settling), counted as failures when their hold ended, by key kind (identifier, ip, identity, device).",
 		}, []string{"kind"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hera_activity_events_total", Help: "Events written to the accounts' activity, by kind (sign_in, sign_in_failed, locked, password_changed, …).",
+		}, []string{"kind"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hera_activity_dropped_total", Help: "Activity work not done, by reason: busy (the background pool was full), store (the activity store failed), kratos (Kratos's admin API failed), closed (Hera was shutting down).",
+		}, []string{"reason"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hera_alerts_total", Help: "Alert mails by kind and outcome: queued, duplicate (already queued or sent), full (HERA_MAIL_QUEUE_MAX), unavailable (the queue's store failed), render, no_recipient (no verified e-mail address).",
+		}, []string{"kind", "outcome"}),
 		mailSent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hera_mail_sent_total", Help: "Alert mails sent, by kind (new_sign_in, password_changed, ...).",
 		}, []string{"kind"}),
@@ -71,12 +83,16 @@ func New() *Metrics {
 			Name: "hera_mail_queue_length", Help: "Alert mails waiting in the shared queue (all replicas), as this replica last saw it.",
 		}),
 	}
+	m.reg.MustRegister(m.events, m.dropped, m.alerts)
 	m.reg.MustRegister(m.requests, m.latency, m.upstream, m.upErrors, m.decisions, m.expired,
 		m.mailSent, m.mailFailed, m.mailDropped, m.mailQueue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The series exist from the start, at 0, so that rate() and alerts see them.
 	for _, k := range []lockout.KeyKind{lockout.KindIdentifier, lockout.KindIP, lockout.KindIdentity, lockout.KindDevice} {
 		m.expired.WithLabelValues(string(k))
+	}
+	for _, r := range []string{"busy", "store", "kratos", "closed"} {
+		m.dropped.WithLabelValues(r)
 	}
 	return m
 }
@@ -160,6 +176,15 @@ func (m *Metrics) Decision(flow, outcome string) {
 func (m *Metrics) ReservationsExpired(kind lockout.KeyKind, n int) {
 	m.expired.WithLabelValues(string(kind)).Add(float64(n))
 }
+
+// EventRecorded counts an event written to an account's activity.
+func (m *Metrics) EventRecorded(kind string) { m.events.WithLabelValues(kind).Inc() }
+
+// EventDropped counts activity work not done, by reason.
+func (m *Metrics) EventDropped(reason string) { m.dropped.WithLabelValues(reason).Inc() }
+
+// Alert counts an alert mail's outcome.
+func (m *Metrics) Alert(kind, outcome string) { m.alerts.WithLabelValues(kind, outcome).Inc() }
 
 // The mail methods do nothing on a nil *Metrics (HERA_METRICS_LISTEN
 // unset), so that the mail worker takes app's *Metrics as it is.

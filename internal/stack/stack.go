@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/template"
 	"time"
@@ -95,6 +97,10 @@ type KratosConfig struct {
 	// ReturnURLs are more URLs browsers may return to after a flow
 	// (selfservice.allowed_return_urls besides Hera's own), e.g. an app's.
 	ReturnURLs []string
+	// WebhookSecret is what Kratos's web hooks send to Hera
+	// (HERA_KRATOS_WEBHOOK_SECRET must be the same); "": a random one, for
+	// a Kratos whose Hera records no activity.
+	WebhookSecret string
 }
 
 // Kratos is a running Kratos.
@@ -137,8 +143,12 @@ func StartKratos(ctx context.Context, c KratosConfig) (*Kratos, error) {
 			return nil, err
 		}
 	}
+	hooks, err := webHooks(c)
+	if err != nil {
+		return nil, err
+	}
 	cfgPath := filepath.Join(c.Dir, "kratos.yml")
-	err := render("kratos.yml.tmpl", cfgPath, map[string]any{
+	err = render("kratos.yml.tmpl", cfgPath, map[string]any{
 		"DSN":          sqliteDSN(filepath.Join(c.Dir, "kratos.sqlite")),
 		"PublicPort":   c.PublicPort,
 		"AdminPort":    c.AdminPort,
@@ -152,6 +162,7 @@ func StartKratos(ctx context.Context, c KratosConfig) (*Kratos, error) {
 		"SchemaPath":   schema,
 		"Social":       social,
 		"ReturnURLs":   c.ReturnURLs,
+		"Hooks":        hooks,
 	})
 	if err != nil {
 		return nil, err
@@ -177,6 +188,37 @@ func StartKratos(ctx context.Context, c KratosConfig) (*Kratos, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// webHooks writes Hera's hook body next to the configuration and returns
+// each web hook's configuration by its path under Hera's /hooks/kratos/,
+// as one line of JSON (YAML's flow style), so the template puts it at any
+// depth.
+func webHooks(c KratosConfig) (map[string]string, error) {
+	body := filepath.Join(c.Dir, "hera-hook.jsonnet")
+	if err := os.WriteFile(body, dev.HookBody, 0o600); err != nil {
+		return nil, err
+	}
+	secret := c.WebhookSecret
+	if secret == "" {
+		secret = RandomSecret()
+	}
+	out := map[string]string{}
+	for _, path := range []string{"login", "registration", "recovery", "verification", "settings/password", "settings/profile",
+		"settings/totp", "settings/webauthn", "settings/passkey", "settings/lookup_secret"} {
+		b, err := json.Marshal(map[string]any{"hook": "web_hook", "config": map[string]any{
+			"url":      strings.TrimSuffix(c.HeraURL, "/") + "/hooks/kratos/" + path,
+			"method":   "POST",
+			"body":     "file://" + body,
+			"response": map[string]any{"ignore": true},
+			"auth":     map[string]any{"type": "api_key", "config": map[string]any{"name": "Authorization", "value": "Bearer " + secret, "in": "header"}},
+		}})
+		if err != nil {
+			return nil, err
+		}
+		out[path] = string(b)
+	}
+	return out, nil
 }
 
 // HydraConfig describes one Hydra instance.

@@ -139,6 +139,11 @@ func handleDeleteAccount(s *server) http.Handler {
 		// The audit line carries the request id (from the context), never
 		// who was deleted.
 		s.Logger.InfoContext(ctx, "account deleted", "audit", "account_deleted")
+		if s.Events != nil {
+			// Mailed to the addresses the account had (whoami read them
+			// before the deletion); its events go with it.
+			s.Events.AccountDeleted(id, identityAddresses(sess.Identity), s.eventClient(r, sess.ID))
+		}
 		http.Redirect(w, r, s.url("/goodbye"), http.StatusSeeOther)
 	})
 }

@@ -115,11 +115,26 @@ func handleRemoveApp(s *server) http.Handler {
 		if s.needSignIn(w, r, err, "/apps") {
 			return
 		}
+		name := ""
+		if s.Events != nil {
+			// The event names the app as the list did.
+			if grants, _, err := s.Hydra.ListConsentSessions(ctx, sess.Identity.ID); err == nil {
+				for i := range grants {
+					if c := grants[i].Client(); c != nil && c.ClientID == client {
+						name = c.DisplayName()
+						break
+					}
+				}
+			}
+		}
 		if err := s.Hydra.RevokeConsentSessions(ctx, sess.Identity.ID, client); err != nil {
 			s.hydraFailure(w, r, err)
 			return
 		}
 		s.Logger.InfoContext(ctx, "oauth2 app access removed", "client_id", client)
+		if s.Events != nil {
+			s.Events.AppRemoved(sess.Identity.ID, name, client, s.eventClient(r, sess.ID))
+		}
 		http.Redirect(w, r, s.url("/apps?done=removed"), http.StatusSeeOther)
 	})
 }

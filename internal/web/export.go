@@ -1,7 +1,6 @@
 package web
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -154,7 +153,7 @@ func handleExportDownload(s *server) http.Handler {
 			s.errorPage(w, r, http.StatusInternalServerError, err)
 			return
 		}
-		s.recordExport(r, sess, d.now)
+		s.recordExport(r, sess)
 		// The audit line carries the request id (from the context), never
 		// whose data it was.
 		s.Logger.InfoContext(ctx, "account data exported", "audit", "account_exported", "bytes", len(body))
@@ -214,20 +213,18 @@ func (s *server) readAccount(w http.ResponseWriter, r *http.Request, sess *krato
 	return d, true
 }
 
-// recordExport writes the Exported event. Its failure is logged: the data
-// is the user's to have whether or not the store answers.
-func (s *server) recordExport(r *http.Request, sess *kratos.Session, now time.Time) {
-	if s.Activity == nil {
+// recordExport records the download in the account's activity (package
+// events, in the background: a store that does not answer is logged
+// there; the data is the user's to have either way).
+func (s *server) recordExport(r *http.Request, sess *kratos.Session) {
+	if s.Events == nil {
 		return
 	}
-	e := activity.Event{ID: "export:" + rand.Text(), Identity: sess.Identity.ID, Kind: activity.Exported, At: now,
-		IP: s.clientIP(r), UserAgent: r.UserAgent(), Session: sess.ID, Lang: s.translator(r).lang, Detail: "json"}
+	c := s.eventClient(r, sess.ID)
 	if rd := s.reader(r, sess); len(rd.devices) > 0 {
-		e.Device = rd.devices[0]
+		c.Device = rd.devices[0]
 	}
-	if err := s.Activity.Add(r.Context(), e, now, s.ActivityPolicy); err != nil {
-		s.Logger.ErrorContext(r.Context(), "activity store", "op", "add", "kind", e.Kind, "err", err)
-	}
+	s.Events.Exported(sess.Identity.ID, c)
 }
 
 // export is the download's content.

@@ -71,7 +71,10 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, kind kratos.Kind
 func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind, id string, at *attempt.Attempt, sub submitter) {
 	ctx := r.Context()
 	b := sub.browser
-	a := &guard.Attempt{Attempt: at, ClientIP: b.ClientIP, Session: sub.session, Cookies: sub.cookies}
+	a := &guard.Attempt{Attempt: at, ClientIP: b.ClientIP, Session: sub.session, Cookies: sub.cookies, UserAgent: r.UserAgent()}
+	if s.Events != nil {
+		a.Lang = s.translator(r).lang
+	}
 	if s.Captcha != nil {
 		// Whether the flow can show a captcha at all.
 		a.API = s.isAPIFlow(ctx, kind, id, b, nil)
@@ -84,6 +87,8 @@ func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind,
 	// Once admitted, the attempt is judged whether or not the client stays
 	// to hear the answer: a guess whose client hung up still counts.
 	kctx := context.WithoutCancel(ctx)
+	// Kratos's web hook for the flow may come before its answer does.
+	s.seeSubmission(kctx, r, kind, id, at, sub)
 	release, ok := s.submits.acquire(ctx)
 	if !ok {
 		s.Guard.Release(kctx, ticket, false)
@@ -115,6 +120,14 @@ func (s *server) judge(w http.ResponseWriter, r *http.Request, kind kratos.Kind,
 		// The verdict could not be counted: it is not handed out.
 		s.submitRefused(w, r, kind, id, s.answersJSON(ctx, r, kind, id, b, o), ref)
 		return
+	}
+	if kind == kratos.Login && o.Kind == kratos.OutcomeSuccess {
+		if at.Account == "" && !at.SecondFactor {
+			// A passkey sign-in: its account is known now.
+			cookies = append(cookies, s.seeSession(kctx, r, o.Session)...)
+		} else {
+			s.seeSignedIn(r, id, at, sub, o.Session)
+		}
 	}
 	for _, c := range cookies {
 		http.SetCookie(w, c)

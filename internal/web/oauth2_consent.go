@@ -146,6 +146,11 @@ func (s *server) acceptConsent(w http.ResponseWriter, r *http.Request, cr *hydra
 		return
 	}
 	s.Logger.InfoContext(r.Context(), "oauth2 consent accepted", "client_id", clientID(cr), "scopes", strings.Join(grant, " "), "remember", remember)
+	if s.Events != nil && !cr.Skip {
+		// A fresh grant (not one Hydra remembered) is one of the
+		// account's events.
+		s.Events.AppAllowed(cr.Subject, cr.Client.DisplayName(), clientID(cr), grant, s.eventClient(r, ""))
+	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 

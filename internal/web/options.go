@@ -44,6 +44,9 @@ type KratosOptions struct {
 	// others wait up to SubmissionWait, then get a 503.
 	MaxSubmissions int
 	SubmissionWait time.Duration
+	// WebhookSecret authenticates Kratos's web hooks; "" switches the
+	// endpoints off.
+	WebhookSecret string
 }
 
 // OAuth2Options are how Hera answers Hydra's requests.
@@ -98,6 +101,7 @@ func OptionsFrom(c *config.Config) Options {
 			SessionCookie:  c.Kratos.SessionCookie,
 			MaxSubmissions: c.Kratos.MaxSubmissions,
 			SubmissionWait: c.Kratos.SubmissionWait,
+			WebhookSecret:  c.Kratos.WebhookSecret,
 		},
 		OAuth2: OAuth2Options{
 			LoginRemember:      c.OAuth2.LoginRemember,

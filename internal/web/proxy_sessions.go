@@ -20,12 +20,16 @@ import (
 // once Kratos has, ends the apps' single sign-on of each (as Hera's own
 // /logout and /sessions pages do).
 func (s *server) endingSessions(r *http.Request, op kratos.SessionOp, arg string) func(status int) {
-	if s.Hydra == nil || s.Links == nil {
+	signOn := s.Hydra != nil && s.Links != nil
+	// A revocation is also one of the account's events.
+	revocation := s.Events != nil && (op == kratos.OpRevokeSession || op == kratos.OpRevokeOthers)
+	if !signOn && !revocation {
 		return nil
 	}
 	ctx := r.Context()
 	b := s.credentials(r)
 	var ids []string
+	var cur *kratos.Session
 	switch op {
 	case kratos.OpLogout:
 		if sess, err := s.Kratos.Whoami(ctx, b); err == nil {
@@ -45,9 +49,13 @@ func (s *server) endingSessions(r *http.Request, op kratos.SessionOp, arg string
 	case kratos.OpRevokeSession:
 		if s.ownSession(ctx, b, arg) {
 			ids = []string{arg}
+			if revocation {
+				cur, _ = s.Kratos.Whoami(ctx, b)
+			}
 		}
 	case kratos.OpRevokeOthers:
-		if cur, err := s.Kratos.Whoami(ctx, b); err == nil {
+		var err error
+		if cur, err = s.Kratos.Whoami(ctx, b); err == nil {
 			if all, err := s.Kratos.ListSessions(ctx, b); err == nil {
 				for _, o := range all {
 					if o.ID != cur.ID {
@@ -79,7 +87,12 @@ func (s *server) endingSessions(r *http.Request, op kratos.SessionOp, arg string
 				return
 			}
 		}
-		s.endSignOn(ctx, ids...)
+		if revocation {
+			s.sessionsRevoked(r, cur, len(ids))
+		}
+		if signOn {
+			s.endSignOn(ctx, ids...)
+		}
 	}
 }
 
@@ -97,29 +110,39 @@ func (s *server) credentials(r *http.Request) kratos.Browser {
 // still waits for its second factor; a re-issued cookie of the same
 // session (whoami or a flow's page refreshing it) keeps the subject of the
 // cookie it replaces. A session neither can name counts on its own.
-func (s *server) issuedSession(r *http.Request, path, handle string) {
-	if s.Links == nil {
-		return
+//
+// A session signed in here (a social sign-in's callback, a recovery link)
+// is also what Hera saw of the client for the account's events, with the
+// device cookie checked against the identity: the cookies returned (a new
+// device cookie) go with Kratos's answer.
+func (s *server) issuedSession(r *http.Request, path, handle string) []*http.Cookie {
+	if s.Links == nil && s.Events == nil {
+		return nil
 	}
 	ctx := r.Context()
 	name := s.Options.Kratos.SessionCookie
 	subject := ""
+	var set []*http.Cookie
 	cookie := (&http.Cookie{Name: name, Value: handle}).String()
 	if sess, err := s.Kratos.Whoami(ctx, kratos.Browser{Cookie: cookie}); err == nil {
 		subject = guard.IdentitySubject(sess.Identity.ID)
+		if !reissues(path) {
+			set = s.seeSession(ctx, r, sess)
+		}
 	} else if reissues(path) {
-		if old, _ := kratos.SessionHandle(r.Header, r.Cookies(), name); old != "" && old != handle {
+		if old, _ := kratos.SessionHandle(r.Header, r.Cookies(), name); old != "" && old != handle && s.Links != nil {
 			if subject, _ = s.Links.Resolve(ctx, old); subject == "" {
 				subject = guard.SessionSubject(old)
 			}
 		}
 	}
-	if subject == "" {
-		return
+	if subject == "" || s.Links == nil {
+		return set
 	}
 	if err := s.Links.Link(ctx, handle, subject); err != nil {
 		s.Logger.ErrorContext(ctx, "lockout store", "op", "link", "err", err)
 	}
+	return set
 }
 
 // reissues reports whether a forwarded request for path can only re-issue

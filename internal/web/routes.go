@@ -59,6 +59,13 @@ func addRoutes(mux *http.ServeMux, s *server) {
 		mux.Handle("POST "+b+"/oauth2/token-hook", handleTokenHook(s))
 	}
 
+	if s.Events != nil && s.Options.Kratos.WebhookSecret != "" {
+		// Called by Kratos after its flows, server to server:
+		// authenticated by the web hook secret.
+		mux.Handle("POST "+b+"/hooks/kratos/{event}", handleKratosHook(s))
+		mux.Handle("POST "+b+"/hooks/kratos/settings/{method}", handleKratosHook(s))
+	}
+
 	// Kratos API: Hera's submit endpoint, the flow JSON, and the proxy.
 	mux.Handle("POST "+b+apiPrefix+"/{flow}/submit", s.sameOrigin(handleSubmit(s)))
 	mux.Handle("GET "+b+apiPrefix+"/flows", handleFlowJSON(s))

@@ -21,6 +21,7 @@ import (
 	activitymem "github.com/heraproject/hera/internal/activity/memory"
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/device"
+	"github.com/heraproject/hera/internal/events"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/web"
 )
@@ -89,8 +90,9 @@ type securityRig struct {
 	h      http.Handler
 	k      *securityKratos
 	store  *activitymem.Store
-	cookie *http.Cookie // this browser's device cookie for ada@example.com
-	device string       // its ID
+	events *events.Recorder // records the export, in the background
+	cookie *http.Cookie     // this browser's device cookie for ada@example.com
+	device string           // its ID
 }
 
 func newSecurityRig(t *testing.T, env map[string]string) *securityRig {
@@ -127,13 +129,19 @@ func newSecurityRig(t *testing.T, env map[string]string) *securityRig {
 		t.Fatal(err)
 	}
 	k := &securityKratos{identity: identity}
-	h, err := web.NewServer(web.Deps{Logger: slog.New(slog.DiscardHandler), Options: web.OptionsFrom(cfg), Kratos: k,
-		Hydra: &accountHydra{grants: goldenGrants()}, Activity: store, ActivityPolicy: cfg.Activity.Policy, Devices: devs,
+	rec, err := events.New(events.Config{Logger: slog.New(slog.DiscardHandler), Store: store, Policy: cfg.Activity.Policy,
 		Now: func() time.Time { return goldenNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &securityRig{h: h, k: k, store: store, cookie: ck, device: id}
+	t.Cleanup(func() { rec.Close(context.Background()) })
+	h, err := web.NewServer(web.Deps{Logger: slog.New(slog.DiscardHandler), Options: web.OptionsFrom(cfg), Kratos: k,
+		Hydra: &accountHydra{grants: goldenGrants()}, Activity: store, ActivityPolicy: cfg.Activity.Policy, Devices: devs,
+		Events: rec, Now: func() time.Time { return goldenNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &securityRig{h: h, k: k, store: store, events: rec, cookie: ck, device: id}
 }
 
 // addEvents stores events for Ada.
@@ -347,6 +355,12 @@ func (failingStore) Forget(context.Context, string) error { return errStoreDown 
 func (failingStore) SetAddresses(context.Context, string, []string, time.Time, activity.Policy) ([]string, error) {
 	return nil, errStoreDown
 }
+func (failingStore) PutSeen(context.Context, string, activity.Seen, time.Time, time.Duration) error {
+	return errStoreDown
+}
+func (failingStore) GetSeen(context.Context, string, time.Time) (activity.Seen, bool, error) {
+	return activity.Seen{}, false, errStoreDown
+}
 
 func goldenOptions(t *testing.T) web.Options {
 	t.Helper()
@@ -476,10 +490,11 @@ func TestGoldenExport(t *testing.T) {
 	}
 	matchGolden(t, filepath.Join("testdata", "golden", "security", "export.json"), body)
 
-	events, err := rig.store.List(t.Context(), goldenSubject, goldenNow, activity.DefaultPolicy(), 1)
-	if err != nil || len(events) != 1 || events[0].Kind != activity.Exported || events[0].Session != goldenSession ||
-		events[0].Device != rig.device || !events[0].At.Equal(goldenNow) {
-		t.Errorf("the download was not recorded: %+v %v", events, err)
+	rig.events.Wait() // the event is recorded in the background
+	recorded, err := rig.store.List(t.Context(), goldenSubject, goldenNow, activity.DefaultPolicy(), 1)
+	if err != nil || len(recorded) != 1 || recorded[0].Kind != activity.Exported || recorded[0].Session != goldenSession ||
+		recorded[0].Device != rig.device || !recorded[0].At.Equal(goldenNow) {
+		t.Errorf("the download was not recorded: %+v %v", recorded, err)
 	}
 }
 

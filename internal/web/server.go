@@ -19,7 +19,6 @@ import (
 	"github.com/heraproject/hera/internal/device"
 	"github.com/heraproject/hera/internal/i18n"
 	"github.com/heraproject/hera/internal/kratos"
-	"github.com/heraproject/hera/internal/mail"
 	"github.com/heraproject/hera/internal/outbox"
 	"github.com/heraproject/hera/internal/redirect"
 )
@@ -88,25 +87,20 @@ type Deps struct {
 	Activity       activity.Store
 	ActivityPolicy activity.Policy
 	Outbox         outbox.Queue
-	// MailTemplates renders alert mails; WakeMail tells this replica's
-	// mail worker a mail was queued (nil without SMTP).
-	MailTemplates *mail.Templates
-	WakeMail      func()
-	// Devices, when set, tells which of an account's device cookies the
-	// browser holds (nil: device cookies are off).
-	Devices deviceIDs
+	// Events, when set, records the account's events: what Hera saw of
+	// the client behind each submission, its own account actions, and
+	// Kratos's web hooks (with Options.Kratos.WebhookSecret).
+	Events eventRecorder
+	// Devices, when set, checks device cookies for sign-ins that named no
+	// account (passkeys, social sign-in) and issues them one; the account
+	// pages tell from them which browser is this one.
+	Devices deviceCookies
 	// Now is the clock of the account's activity and export (a test
 	// seam; nil: time.Now).
 	Now func() time.Time
 	// ProxyTransport, when set, wraps the Kratos proxy's transport
 	// innermost (a test seam of the composition root).
 	ProxyTransport func(http.RoundTripper) http.RoundTripper
-}
-
-// deviceIDs is what the account pages need of device cookies (package
-// device): the ID of the browser's valid cookie for an account.
-type deviceIDs interface {
-	Verify(account string, cookies []*http.Cookie) (id string, ok bool)
 }
 
 // metricsObserver is what the server needs of the metrics.

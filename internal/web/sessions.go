@@ -100,6 +100,10 @@ func handleRevokeSession(s *server) http.Handler {
 		}
 		b := s.browser(r)
 		own := s.ownSession(r.Context(), b, id)
+		var cur *kratos.Session
+		if own && s.Events != nil {
+			cur, _ = s.Kratos.Whoami(r.Context(), b)
+		}
 		if err := s.Kratos.RevokeSession(r.Context(), id, b); err != nil {
 			if s.needSignIn(w, r, err, "/sessions") {
 				return
@@ -108,6 +112,7 @@ func handleRevokeSession(s *server) http.Handler {
 			// Kratos ended one of this user's own sessions: its single
 			// sign-on to apps ends with it.
 			s.endSignOn(r.Context(), id)
+			s.sessionsRevoked(r, cur, 1)
 		}
 		http.Redirect(w, r, s.url("/sessions?done=one"), http.StatusSeeOther)
 	})
@@ -136,11 +141,16 @@ func handleRevokeOthers(s *server) http.Handler {
 		// Which sessions end is read first, so their single sign-on can
 		// end with them.
 		var others []string
-		if cur, err := s.Kratos.Whoami(r.Context(), b); err == nil {
+		active := 0
+		cur, err := s.Kratos.Whoami(r.Context(), b)
+		if err == nil {
 			if all, err := s.Kratos.ListSessions(r.Context(), b); err == nil {
 				for _, o := range all {
 					if o.ID != cur.ID {
 						others = append(others, o.ID)
+						if o.Active {
+							active++
+						}
 					}
 				}
 			}
@@ -151,7 +161,17 @@ func handleRevokeOthers(s *server) http.Handler {
 			}
 		} else {
 			s.endSignOn(r.Context(), others...)
+			s.sessionsRevoked(r, cur, active)
 		}
 		http.Redirect(w, r, s.url("/sessions?done=others"), http.StatusSeeOther)
 	})
+}
+
+// sessionsRevoked records that the signed-in user (cur: their session)
+// signed out n of their other sessions.
+func (s *server) sessionsRevoked(r *http.Request, cur *kratos.Session, n int) {
+	if s.Events == nil || cur == nil || cur.Identity == nil || n == 0 {
+		return
+	}
+	s.Events.SessionsRevoked(cur.Identity.ID, n, s.eventClient(r, cur.ID))
 }

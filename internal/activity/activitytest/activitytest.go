@@ -102,6 +102,10 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"ConcurrentReplicas", testConcurrentReplicas},
 		{"ConcurrentIdempotent", testConcurrentIdempotent},
 		{"ConcurrentAddresses", testConcurrentAddresses},
+		{"Seen", one(testSeen)},
+		{"SeenTTL", one(testSeenTTL)},
+		{"SeenInvalid", one(testSeenInvalid)},
+		{"SeenReplicas", testSeenReplicas},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -479,6 +483,108 @@ func testCancelledContext(t *testing.T, s activity.Store) {
 	wantIDs(t, "after cancelled calls", stored(t, s, "a"))
 	if prev := setAddresses(t, s, "a", nil, T0, Policy); prev != nil {
 		t.Fatalf("a cancelled SetAddresses stored %q", prev)
+	}
+}
+
+func getSeen(t *testing.T, s activity.Store, key string, now time.Time) (activity.Seen, bool) {
+	t.Helper()
+	v, ok, err := s.GetSeen(ctx(t), key, now)
+	if err != nil {
+		t.Fatalf("GetSeen %s: %v", key, err)
+	}
+	return v, ok
+}
+
+func putSeen(t *testing.T, s activity.Store, key string, v activity.Seen, now time.Time, ttl time.Duration) {
+	t.Helper()
+	if err := s.PutSeen(ctx(t), key, v, now, ttl); err != nil {
+		t.Fatalf("PutSeen %s: %v", key, err)
+	}
+}
+
+// testSeen: a Seen comes back as put, a second put replaces it, keys are
+// apart, and the User-Agent is cut as an event's.
+func testSeen(t *testing.T, s activity.Store) {
+	if v, ok := getSeen(t, s, "flow:none", T0); ok {
+		t.Fatalf("GetSeen of a key never put = %+v", v)
+	}
+	full := activity.Seen{IP: "2001:db8::7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", Lang: "de",
+		Device: "dev-1", Checked: true, Detail: "removed", Method: "totp", Session: "s-1", At: T0.Add(time.Second)}
+	putSeen(t, s, "flow:1", full, T0, time.Minute)
+	putSeen(t, s, "signin:1", activity.Seen{IP: "192.0.2.1"}, T0, time.Minute)
+	if v, ok := getSeen(t, s, "flow:1", T0); !ok || v != full {
+		t.Fatalf("GetSeen = %+v, %v; want %+v", v, ok, full)
+	}
+	next := activity.Seen{IP: "192.0.2.9", Checked: true}
+	putSeen(t, s, "flow:1", next, T0.Add(time.Second), time.Minute)
+	if v, ok := getSeen(t, s, "flow:1", T0.Add(time.Second)); !ok || v != next {
+		t.Fatalf("after a second PutSeen: %+v, %v; want %+v", v, ok, next)
+	}
+	if v, ok := getSeen(t, s, "signin:1", T0); !ok || v.IP != "192.0.2.1" {
+		t.Fatalf("another key: %+v, %v", v, ok)
+	}
+	ua := strings.Repeat("a", activity.MaxUserAgent-1) + "é" + "tail"
+	putSeen(t, s, "flow:ua", activity.Seen{UserAgent: ua}, T0, time.Minute)
+	if v, _ := getSeen(t, s, "flow:ua", T0); v.UserAgent != ua[:activity.MaxUserAgent-1] {
+		t.Fatalf("User-Agent of %d bytes kept as %d bytes", len(ua), len(v.UserAgent))
+	}
+}
+
+// testSeenTTL: a Seen lasts its ttl by the caller's clock, and a later
+// put starts a new one.
+func testSeenTTL(t *testing.T, s activity.Store) {
+	putSeen(t, s, "flow:t", activity.Seen{IP: "192.0.2.1"}, T0, 10*time.Second)
+	if _, ok := getSeen(t, s, "flow:t", T0.Add(10*time.Second-time.Millisecond)); !ok {
+		t.Fatal("gone before its ttl")
+	}
+	if v, ok := getSeen(t, s, "flow:t", T0.Add(10*time.Second)); ok {
+		t.Fatalf("still there at its ttl: %+v", v)
+	}
+	putSeen(t, s, "flow:t", activity.Seen{IP: "192.0.2.2"}, T0.Add(20*time.Second), 10*time.Second)
+	if v, ok := getSeen(t, s, "flow:t", T0.Add(25*time.Second)); !ok || v.IP != "192.0.2.2" {
+		t.Fatalf("a put after the ttl: %+v, %v", v, ok)
+	}
+}
+
+// testSeenInvalid: bad keys, ttls and fields are refused, not as an
+// unavailable store; a cancelled context is one.
+func testSeenInvalid(t *testing.T, s activity.Store) {
+	for name, key := range map[string]string{"empty": "", "long": strings.Repeat("k", activity.MaxSeenKey+1), "binary": "flow:\xff", "NUL": "flow:\x00"} {
+		if err := s.PutSeen(ctx(t), key, activity.Seen{}, T0, time.Minute); err == nil || errors.Is(err, activity.ErrUnavailable) {
+			t.Errorf("PutSeen (%s key) = %v, want a refusal", name, err)
+		}
+		if _, _, err := s.GetSeen(ctx(t), key, T0); err == nil || errors.Is(err, activity.ErrUnavailable) {
+			t.Errorf("GetSeen (%s key) = %v, want a refusal", name, err)
+		}
+	}
+	for _, ttl := range []time.Duration{0, -time.Second, activity.MaxSeenTTL + time.Millisecond} {
+		if err := s.PutSeen(ctx(t), "flow:x", activity.Seen{}, T0, ttl); err == nil || errors.Is(err, activity.ErrUnavailable) {
+			t.Errorf("PutSeen with ttl %v = %v, want a refusal", ttl, err)
+		}
+	}
+	if err := s.PutSeen(ctx(t), "flow:x", activity.Seen{Lang: strings.Repeat("l", 300)}, T0, time.Minute); err == nil {
+		t.Error("PutSeen accepted a 300-byte language")
+	}
+	if _, ok := getSeen(t, s, "flow:x", T0); ok {
+		t.Fatal("a refused PutSeen stored something")
+	}
+	c, cancel := context.WithCancel(ctx(t))
+	cancel()
+	if err := s.PutSeen(c, "flow:x", activity.Seen{}, T0, time.Minute); !errors.Is(err, activity.ErrUnavailable) {
+		t.Errorf("PutSeen with a cancelled context: %v", err)
+	}
+	if _, _, err := s.GetSeen(c, "flow:x", T0); !errors.Is(err, activity.ErrUnavailable) {
+		t.Errorf("GetSeen with a cancelled context: %v", err)
+	}
+}
+
+// testSeenReplicas: what one replica saw, another reads (the hook may
+// reach another replica than the submission).
+func testSeenReplicas(t *testing.T, b Backend) {
+	one, other := b.Store(), b.Another(t)
+	putSeen(t, one, "flow:r", activity.Seen{IP: "192.0.2.3", Device: "d", Checked: true}, T0, time.Minute)
+	if v, ok := getSeen(t, other, "flow:r", T0); !ok || v.Device != "d" {
+		t.Fatalf("the other replica reads %+v, %v", v, ok)
 	}
 }
 

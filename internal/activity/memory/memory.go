@@ -31,16 +31,23 @@ type Config struct {
 	SweepInterval time.Duration
 	// Now is the clock of the background sweep. Default time.Now.
 	Now func() time.Time
+	// MaxSeen bounds the Seen records kept (PutSeen): beyond it, the
+	// expired ones go, then arbitrary ones. Default 100000 (some 50 MB).
+	MaxSeen int
 }
 
-// DefaultSweepInterval is Config.SweepInterval's default.
-const DefaultSweepInterval = time.Minute
+// Defaults of a Config.
+const (
+	DefaultSweepInterval = time.Minute
+	DefaultMaxSeen       = 100_000
+)
 
 // Store is an in-memory [activity.Store]. It is safe for concurrent use.
 type Store struct {
 	cfg  Config
 	mu   sync.Mutex
 	ids  map[string]*identity
+	seen map[string]seen
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -52,6 +59,12 @@ type identity struct {
 	// addrs is the address record (nil: none), kept until addrsExp.
 	addrs    []string
 	addrsExp int64
+}
+
+// seen is one encoded Seen and when it goes (Unix ms).
+type seen struct {
+	exp  int64
+	data []byte
 }
 
 // event is one encoded event, its time and when it goes (Unix ms: At +
@@ -72,7 +85,10 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Store{cfg: cfg, ids: map[string]*identity{}, stop: make(chan struct{}), done: make(chan struct{})}
+	if cfg.MaxSeen <= 0 {
+		cfg.MaxSeen = DefaultMaxSeen
+	}
+	s := &Store{cfg: cfg, ids: map[string]*identity{}, seen: map[string]seen{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if cfg.SweepInterval > 0 {
 		go s.sweepLoop()
 	} else {
@@ -124,7 +140,64 @@ func (s *Store) Sweep(now time.Time) int {
 			delete(s.ids, key)
 		}
 	}
+	return swept + s.sweepSeen(n)
+}
+
+// sweepSeen deletes the Seen records expired at n (Unix ms); s.mu is held.
+func (s *Store) sweepSeen(n int64) int {
+	swept := 0
+	for k, r := range s.seen {
+		if r.exp <= n {
+			delete(s.seen, k)
+			swept++
+		}
+	}
 	return swept
+}
+
+// PutSeen implements [activity.Store].
+func (s *Store) PutSeen(ctx context.Context, key string, v activity.Seen, now time.Time, ttl time.Duration) error {
+	data, err := activity.EncodeSeen(key, v, ttl)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return unavailable("put seen", err)
+	}
+	n := now.UnixMilli()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.seen[key]; !ok && len(s.seen) >= s.cfg.MaxSeen && s.sweepSeen(n) == 0 {
+		// Full of live records (a flood of submissions): one goes, so
+		// memory stays bounded.
+		for k := range s.seen {
+			delete(s.seen, k)
+			break
+		}
+	}
+	s.seen[key] = seen{exp: n + ttl.Milliseconds(), data: data}
+	return nil
+}
+
+// GetSeen implements [activity.Store].
+func (s *Store) GetSeen(ctx context.Context, key string, now time.Time) (activity.Seen, bool, error) {
+	if err := activity.ValidateSeenKey(key); err != nil {
+		return activity.Seen{}, false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return activity.Seen{}, false, unavailable("get seen", err)
+	}
+	s.mu.Lock()
+	r, ok := s.seen[key]
+	s.mu.Unlock()
+	if !ok || r.exp <= now.UnixMilli() {
+		return activity.Seen{}, false, nil
+	}
+	v, err := activity.DecodeSeen(r.data)
+	if err != nil {
+		return activity.Seen{}, false, unavailable("get seen", err)
+	}
+	return v, true, nil
 }
 
 func unavailable(op string, err error) error {

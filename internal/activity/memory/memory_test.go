@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,3 +79,45 @@ func TestBackgroundSweep(t *testing.T) {
 func BenchmarkAdd(b *testing.B) { activitytest.BenchmarkAdd(b, newStore(b, memory.Config{})) }
 
 func BenchmarkList(b *testing.B) { activitytest.BenchmarkList(b, newStore(b, memory.Config{})) }
+
+// TestSeenBound: a flood of submissions cannot grow the Seen records
+// beyond MaxSeen; expired ones go first.
+func TestSeenBound(t *testing.T) {
+	s := newStore(t, memory.Config{SweepInterval: -1, MaxSeen: 3})
+	t0 := time.UnixMilli(1_750_000_000_000)
+	put := func(key string, at time.Time, ttl time.Duration) {
+		t.Helper()
+		if err := s.PutSeen(t.Context(), key, activity.Seen{IP: "192.0.2.1"}, at, ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	has := func(key string, at time.Time) bool {
+		_, ok, err := s.GetSeen(t.Context(), key, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	put("short", t0, time.Second)
+	put("a", t0, time.Hour)
+	put("b", t0, time.Hour)
+	// Full; "short" has expired by then and makes room.
+	put("c", t0.Add(2*time.Second), time.Hour)
+	for _, k := range []string{"a", "b", "c"} {
+		if !has(k, t0.Add(2*time.Second)) {
+			t.Fatalf("%s went while an expired record was there", k)
+		}
+	}
+	for i := range 10 {
+		put(fmt.Sprintf("x%d", i), t0.Add(3*time.Second), time.Hour)
+	}
+	n := 0
+	for _, k := range []string{"a", "b", "c", "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9"} {
+		if has(k, t0.Add(3*time.Second)) {
+			n++
+		}
+	}
+	if n != 3 || !has("x9", t0.Add(3*time.Second)) {
+		t.Fatalf("%d records kept (want 3, the last one among them)", n)
+	}
+}

@@ -6,7 +6,8 @@
 // an advisory lock, and recorded in a schema-version table, as the lockout
 // store does. There are two tables: events (Table: one row per event, its
 // JSON in a json column, with at_ms and expires_at_ms beside it) and
-// address records (Table_address). Rows carry the realm
+// address records (Table_address), and, since version 2, what Hera saw
+// of the client behind a flow or session (Table_seen, kept minutes). Rows carry the realm
 // (HERA_LOCKOUT_REALM), so deployments can share a database.
 //
 // Add is one round trip: a batch that PostgreSQL runs as one implicit
@@ -76,7 +77,7 @@ const (
 	DefaultTimeout       = 2 * time.Second
 	DefaultSweepInterval = 5 * time.Minute
 	// SchemaVersion is the schema version this code migrates to.
-	SchemaVersion = 1
+	SchemaVersion = 2
 	// sweepBatch is how many rows one sweep statement deletes at most.
 	sweepBatch = 5000
 	// lockClass is the first key of the advisory locks ("HeAc"); the
@@ -94,7 +95,7 @@ type Store struct {
 
 	migrateSQL, lockSQL, insertSQL, expireSQL, boundSQL, listSQL string
 	forgetSQL, forgetAddrSQL, getAddrSQL, setAddrSQL             string
-	sweepSQL, sweepAddrSQL                                       string
+	sweepSQL, sweepAddrSQL, sweepSeenSQL, putSeenSQL, getSeenSQL string
 
 	stop chan struct{}
 	done chan struct{}
@@ -139,6 +140,8 @@ func New(ctx context.Context, db DB, cfg Config) (*Store, error) {
 		"{order_index}", pgx.Identifier{cfg.Table + "_order"}.Sanitize(),
 		"{expires_index}", pgx.Identifier{cfg.Table + "_exp"}.Sanitize(),
 		"{addr_expires_index}", pgx.Identifier{cfg.Table + "_address_exp"}.Sanitize(),
+		"{seen_table}", pgx.Identifier{cfg.Table + "_seen"}.Sanitize(),
+		"{seen_expires_index}", pgx.Identifier{cfg.Table + "_seen_exp"}.Sanitize(),
 		"{name}", cfg.Table, // validated: needs no quoting in a string literal
 		"{class}", strconv.Itoa(lockClass),
 		"{batch}", strconv.Itoa(sweepBatch),
@@ -150,6 +153,7 @@ func New(ctx context.Context, db DB, cfg Config) (*Store, error) {
 		{&s.migrateSQL, migrateSQL}, {&s.lockSQL, lockSQL}, {&s.insertSQL, insertSQL}, {&s.expireSQL, expireSQL},
 		{&s.boundSQL, boundSQL}, {&s.listSQL, listSQL}, {&s.forgetSQL, forgetSQL}, {&s.forgetAddrSQL, forgetAddrSQL},
 		{&s.getAddrSQL, getAddrSQL}, {&s.setAddrSQL, setAddrSQL}, {&s.sweepSQL, sweepSQL}, {&s.sweepAddrSQL, sweepAddrSQL},
+		{&s.sweepSeenSQL, sweepSeenSQL}, {&s.putSeenSQL, putSeenSQL}, {&s.getSeenSQL, getSeenSQL},
 	} {
 		*q.dst = r.Replace(q.sql)
 	}
@@ -234,6 +238,18 @@ BEGIN
     COMMENT ON TABLE {addr_table} IS 'Hera: each account''s verified addresses as last seen (internal/activity/postgres); times are Unix ms';
     INSERT INTO {schema_table} (version) VALUES (1);
   END IF;
+  IF v < 2 THEN
+    CREATE TABLE IF NOT EXISTS {seen_table} (
+      realm         text   NOT NULL,
+      key           text   NOT NULL,
+      seen          json   NOT NULL,
+      expires_at_ms bigint NOT NULL,
+      PRIMARY KEY (realm, key)
+    );
+    CREATE INDEX IF NOT EXISTS {seen_expires_index} ON {seen_table} (expires_at_ms);
+    COMMENT ON TABLE {seen_table} IS 'Hera: the client behind a flow or session, for minutes, until Kratos''s web hook is joined with it (internal/activity/postgres); times are Unix ms';
+    INSERT INTO {schema_table} (version) VALUES (2);
+  END IF;
 END
 $hera$`
 
@@ -275,6 +291,13 @@ DELETE FROM {table} WHERE ctid = ANY (ARRAY(
 	sweepAddrSQL = `
 DELETE FROM {addr_table} WHERE ctid = ANY (ARRAY(
   SELECT ctid FROM {addr_table} WHERE expires_at_ms <= $1 LIMIT {batch}))`
+	sweepSeenSQL = `
+DELETE FROM {seen_table} WHERE ctid = ANY (ARRAY(
+  SELECT ctid FROM {seen_table} WHERE expires_at_ms <= $1 LIMIT {batch}))`
+	putSeenSQL = `
+INSERT INTO {seen_table} (realm, key, seen, expires_at_ms) VALUES ($1, $2, $3, $4)
+ON CONFLICT (realm, key) DO UPDATE SET seen = EXCLUDED.seen, expires_at_ms = EXCLUDED.expires_at_ms`
+	getSeenSQL = `SELECT seen FROM {seen_table} WHERE realm = $1 AND key = $2 AND expires_at_ms > $3`
 )
 
 func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -416,11 +439,60 @@ func (s *Store) SetAddresses(ctx context.Context, identity string, addrs []strin
 	return prev, nil
 }
 
-// Sweep deletes the events and address records expired at now, in
-// batches, and returns how many.
+// PutSeen implements [activity.Store].
+func (s *Store) PutSeen(ctx context.Context, key string, v activity.Seen, now time.Time, ttl time.Duration) error {
+	data, err := activity.EncodeSeen(key, v, ttl)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return unavailable("put seen", err)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	if _, err := s.db.Exec(ctx, s.putSeenSQL, s.cfg.Realm, key, string(data), now.UnixMilli()+ttl.Milliseconds()); err != nil {
+		return unavailable("put seen", err)
+	}
+	return nil
+}
+
+// GetSeen implements [activity.Store].
+func (s *Store) GetSeen(ctx context.Context, key string, now time.Time) (activity.Seen, bool, error) {
+	if err := activity.ValidateSeenKey(key); err != nil {
+		return activity.Seen{}, false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return activity.Seen{}, false, unavailable("get seen", err)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.db.Query(ctx, s.getSeenSQL, s.cfg.Realm, key, now.UnixMilli())
+	if err != nil {
+		return activity.Seen{}, false, unavailable("get seen", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return activity.Seen{}, false, unavailable("get seen", err)
+		}
+		return activity.Seen{}, false, nil
+	}
+	var raw []byte
+	if err := rows.Scan(&raw); err != nil {
+		return activity.Seen{}, false, unavailable("get seen", err)
+	}
+	v, err := activity.DecodeSeen(raw)
+	if err != nil {
+		return activity.Seen{}, false, unavailable("get seen", err)
+	}
+	return v, true, nil
+}
+
+// Sweep deletes the events, address records and Seen records expired at
+// now, in batches, and returns how many.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 	total := 0
-	for _, q := range []string{s.sweepSQL, s.sweepAddrSQL} {
+	for _, q := range []string{s.sweepSQL, s.sweepAddrSQL, s.sweepSeenSQL} {
 		for {
 			if err := ctx.Err(); err != nil {
 				return total, unavailable("sweep", err)

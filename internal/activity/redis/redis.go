@@ -15,7 +15,8 @@
 //
 // Keys are "<prefix>{<realm>:<identity>}:z", ":e" and ":a": the hash tag
 // puts an identity's keys on one Redis Cluster slot, as its scripts and
-// Forget's DEL need.
+// Forget's DEL need. A Seen record (PutSeen) is a string
+// "<expires ms>:<JSON>" at "<prefix><realm>:seen:<key>" with its TTL.
 package redis
 
 import (
@@ -38,6 +39,7 @@ type Client interface {
 	redis.Scripter
 	Del(ctx context.Context, keys ...string) *redis.IntCmd
 	SetArgs(ctx context.Context, key string, value any, a redis.SetArgs) *redis.StatusCmd
+	Get(ctx context.Context, key string) *redis.StringCmd
 }
 
 // Config configures a [Store]. Zero fields take the defaults.
@@ -90,6 +92,59 @@ func New(c Client, cfg Config) (*Store, error) {
 func (s *Store) Keys(identity string) (set, events, addrs string) {
 	base := s.cfg.Prefix + "{" + s.cfg.Realm + ":" + identity + "}"
 	return base + ":z", base + ":e", base + ":a"
+}
+
+// SeenKey returns the key of a Seen record (for tests and operations).
+func (s *Store) SeenKey(key string) string { return s.cfg.Prefix + s.cfg.Realm + ":seen:" + key }
+
+// PutSeen implements [activity.Store].
+func (s *Store) PutSeen(ctx context.Context, key string, v activity.Seen, now time.Time, ttl time.Duration) error {
+	data, err := activity.EncodeSeen(key, v, ttl)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return unavailable("put seen", err)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	exp := now.UnixMilli() + ttl.Milliseconds()
+	if err := s.c.SetArgs(ctx, s.SeenKey(key), strconv.FormatInt(exp, 10)+":"+string(data), redis.SetArgs{TTL: ttl}).Err(); err != nil {
+		return unavailable("put seen", err)
+	}
+	return nil
+}
+
+// GetSeen implements [activity.Store].
+func (s *Store) GetSeen(ctx context.Context, key string, now time.Time) (activity.Seen, bool, error) {
+	if err := activity.ValidateSeenKey(key); err != nil {
+		return activity.Seen{}, false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return activity.Seen{}, false, unavailable("get seen", err)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	raw, err := s.c.Get(ctx, s.SeenKey(key)).Result()
+	if errors.Is(err, redis.Nil) {
+		return activity.Seen{}, false, nil
+	}
+	if err != nil {
+		return activity.Seen{}, false, unavailable("get seen", err)
+	}
+	expStr, data, ok := strings.Cut(raw, ":")
+	exp, err := strconv.ParseInt(expStr, 10, 64)
+	if !ok || err != nil {
+		return activity.Seen{}, false, unavailable("get seen", fmt.Errorf("malformed seen record at %s", s.SeenKey(key)))
+	}
+	if exp <= now.UnixMilli() { // ended by the caller's clock, not yet Redis's
+		return activity.Seen{}, false, nil
+	}
+	v, err := activity.DecodeSeen([]byte(data))
+	if err != nil {
+		return activity.Seen{}, false, unavailable("get seen", err)
+	}
+	return v, true, nil
 }
 
 // dropLua deletes members (a table) from the set and the hash, in chunks

@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
+	"net/http"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,6 +58,8 @@ func Env(e *stacktest.Env, env map[string]string) map[string]string {
 		"HERA_SMTP_URL":      e.SMTPURL,
 		"HERA_SMTP_FROM":     SMTPFrom,
 		"HERA_PASSKEY_OFFER": "false",
+		// Kratos's web hooks reach Hera, as in production.
+		"HERA_KRATOS_WEBHOOK_SECRET": e.WebhookSecret,
 	}
 	if e.Hydra != nil {
 		out["HYDRA_ADMIN_URL"] = e.Hydra.AdminURL
@@ -72,6 +77,33 @@ func Env(e *stacktest.Env, env map[string]string) map[string]string {
 func Start(t testing.TB, e *stacktest.Env, env map[string]string, opts ...app.Option) *Hera {
 	t.Helper()
 	h := &Hera{URL: e.HeraURL, Env: Env(e, env), Logs: &stacktest.Buffer{}}
+	assemble(t, h, opts)
+	e.ServeHera(t, h.App.Handler)
+	return h
+}
+
+// StartReplica assembles a second Hera with first's configuration — the
+// same public URL, shared store, realm and secrets, as a replica behind a
+// load balancer would have — and serves it on a listener of its own until
+// the test ends. Its URL is that listener's, on localhost like first's,
+// so a browser's cookies reach both; Kratos and Hydra call first.
+func StartReplica(t testing.TB, first *Hera, opts ...app.Option) *Hera {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Hera{URL: "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), Env: maps.Clone(first.Env), Logs: &stacktest.Buffer{}}
+	assemble(t, h, opts)
+	srv := &http.Server{Handler: h.App.Handler, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return h
+}
+
+// assemble builds h.App from h.Env, closed when the test ends.
+func assemble(t testing.TB, h *Hera, opts []app.Option) {
+	t.Helper()
 	getenv := func(k string) string { return h.Env[k] }
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -92,9 +124,7 @@ func Start(t testing.TB, e *stacktest.Env, env map[string]string, opts ...app.Op
 		cancel()
 		h.App.Close(context.Background())
 		if t.Failed() {
-			stacktest.LogLines(t, "hera log (last 16 KiB)", h.Logs.Tail(16<<10))
+			stacktest.LogLines(t, "hera "+h.URL+" log (last 16 KiB)", h.Logs.Tail(16<<10))
 		}
 	})
-	e.ServeHera(t, h.App.Handler)
-	return h
 }

@@ -76,6 +76,9 @@ type Env struct {
 	// configured with it (HERA_OAUTH2_TOKEN_HOOK_SECRET) or Hydra issues
 	// no tokens.
 	TokenHookSecret string
+	// WebhookSecret is what Kratos's web hooks send to Hera
+	// (HERA_KRATOS_WEBHOOK_SECRET; apptest sets it).
+	WebhookSecret string
 
 	logs *Buffer
 }
@@ -93,7 +96,7 @@ func Start(t testing.TB, o Options) *Env {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	e := &Env{Mail: stack.NewMailbox(), logs: &Buffer{}}
+	e := &Env{Mail: stack.NewMailbox(), logs: &Buffer{}, WebhookSecret: stack.RandomSecret()}
 	mailSrv := httptest.NewServer(e.Mail)
 	t.Cleanup(mailSrv.Close)
 	sink, err := stack.StartSMTPSink(e.Mail, stack.SMTPSinkConfig{Log: e.logs})
@@ -160,6 +163,8 @@ func Start(t testing.TB, o Options) *Env {
 		Schema:     o.Schema,
 		Social:     social,
 		ReturnURLs: o.ReturnURLs,
+
+		WebhookSecret: e.WebhookSecret,
 	})
 	if up := <-upstream; up.err != nil {
 		if err == nil {
