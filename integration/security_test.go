@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraproject/hera/internal/activity"
 	"github.com/heraproject/hera/internal/stack/stacktest"
 	"github.com/heraproject/hera/internal/webtest"
 )
@@ -190,6 +191,8 @@ func TestExportBehindReauth(t *testing.T) {
 	if !strings.Contains(e.logs.String(), `"audit":"account_exported"`) || strings.Contains(grepLines(e.logs.String(), "account_exported"), email) {
 		t.Error("no audit line for the export, or it names the account")
 	}
+	// Recorded in the background: waited for, then on the page.
+	waitFor(t, e.hera, id, "the download", has(1, kind(activity.Exported)))
 	if a := b.Get("/activity"); !a.Contains("Account data downloaded") {
 		t.Errorf("the download is not in the activity:\n%s", a.Text())
 	}
