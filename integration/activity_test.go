@@ -242,7 +242,7 @@ func TestActivitySignIns(t *testing.T) {
 	if st, body := apiSignIn(t, e.HeraURL, email, password, ""); st != http.StatusOK {
 		t.Fatalf("API sign-in: %d %s", st, body)
 	}
-	evs = waitFor(t, h, id, "the API sign-in", has(1, func(e activity.Event) bool {
+	waitFor(t, h, id, "the API sign-in", has(1, func(e activity.Event) bool {
 		return e.Kind == activity.SignIn && e.UserAgent == "hera-test-app/1.0" && e.NewDevice
 	}))
 	if n := alertsQueued(t, h, "new_sign_in"); n != before+1 {
@@ -251,7 +251,7 @@ func TestActivitySignIns(t *testing.T) {
 	if st, body := apiSignIn(t, e.HeraURL, email, password, deviceCookie(t, owner)); st != http.StatusOK {
 		t.Fatalf("API sign-in with the device cookie: %d %s", st, body)
 	}
-	evs = waitFor(t, h, id, "the API sign-in with the device cookie", has(1, func(e activity.Event) bool {
+	waitFor(t, h, id, "the API sign-in with the device cookie", has(1, func(e activity.Event) bool {
 		return e.Kind == activity.SignIn && e.UserAgent == "hera-test-app/1.0" && !e.NewDevice && e.Device != ""
 	}))
 	if n := alertsQueued(t, h, "new_sign_in"); n != before+1 {
