@@ -26,11 +26,16 @@ var securityStates = []string{
 	"export", "export-de", "export-es", "export-fr",
 }
 
-// TestSecurityCentre walks the account's security centre in Chromium: the
-// passkey offer after a password sign-in (added there, then signing in
-// through autofill; or "not now", once per browser), the activity page
-// and the data export, each audited in four languages, light and dark, at
-// desktop width and 320 px.
+// TestSecurityCentre walks the account's security centre in Chromium, on
+// Hera as production composes it (events from Kratos's web hooks and the
+// guard, alerts through the SMTP sink): the passkey offer after a password
+// sign-in (added there, then signing in through autofill; or "not now",
+// once per browser); a stranger's failed sign-ins and the lock they cause,
+// grouped on the owner's /activity beside the owner's own sign-ins, with
+// "new sign-in" mails only for browsers without the account's device
+// cookie; the data export from those events; password and address changes
+// mailed. The offer, /activity and the export are audited in four
+// languages, light and dark, at desktop width and 320 px.
 func TestSecurityCentre(t *testing.T) {
 	began := time.Now()
 	s := startWithEnv(t, stacktest.Options{Hydra: true, TokenHook: true}, map[string]string{
@@ -236,6 +241,43 @@ func TestSecurityCentre(t *testing.T) {
 		})
 		owner.open("/activity")
 		owner.mustSee("Account data downloaded")
+	})
+
+	t.Run("a password change mails the owner; an address change mails the old address too", func(t *testing.T) {
+		b := s.newTab(t)
+		b.withoutPasskeyAutofill()
+		email, moved := newEmail("changes"), newEmail("moved")
+		s.createUser(t, email, password)
+		b.login(email, password)
+		b.mustBeAt("/passkey-offer")
+		b.click(`form[action="/passkey-offer"] button`)
+		b.mustBeAt("/")
+
+		mails := s.Mail.Len()
+		b.open("/settings")
+		b.fill("#form-password-password", "another fine passphrase 9")
+		b.click(`#form-password button[name=method][value=password]`)
+		b.mustSee("Your changes have been saved")
+		s.WaitHeraMail(t, mails, email, "password_changed")
+
+		mails = s.Mail.Len()
+		b.open("/settings")
+		b.fill("#form-profile-traits-email", moved)
+		b.click(`#form-profile button[name=method][value=profile]`)
+		// Kratos asks to verify the new address at once.
+		b.mustBeAt("/verification")
+		m := s.WaitHeraMail(t, mails, email, "address_changed")
+		if !strings.Contains(m.Body, "/recovery") {
+			t.Errorf("the address-change mail to the old address offers no recovery:\n%s", m.Body)
+		}
+
+		id := s.identityByIdentifier(t, moved).ID
+		s.waitEvents(t, id, "the changes", func(evs []activity.Event) bool {
+			return countEvents(evs, func(e activity.Event) bool { return e.Kind == activity.PasswordChanged }) == 1 &&
+				countEvents(evs, func(e activity.Event) bool { return e.Kind == activity.AddressChanged }) == 1
+		})
+		b.open("/activity")
+		b.mustSee("Password changed", "Sign-in address changed", email, moved)
 	})
 
 	s.mustHaveAudited(t, securityStates...)
