@@ -159,6 +159,30 @@ type Identity struct {
 	Credentials map[string]struct {
 		Identifiers []string `json:"identifiers"`
 	} `json:"credentials,omitempty"`
+	// Admin is what Hera reads of the admin API's metadata_admin (nothing
+	// else of it is kept: it is the operator's, not the owner's).
+	Admin AdminMetadata `json:"metadata_admin,omitzero"`
+}
+
+// AdminMetadata is the part of an identity's metadata_admin Hera reads.
+type AdminMetadata struct {
+	// Temporary marks an identity made for a check and deleted again
+	// (hera doctor's): its sign-ins are nobody's to be told of.
+	Temporary bool `json:"temporary,omitempty"`
+}
+
+// UnmarshalJSON reads metadata_admin leniently: it is free-form, and a
+// value of another shape means no marks rather than an identity that
+// cannot be read.
+func (m *AdminMetadata) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Temporary json.RawMessage `json:"temporary"`
+	}
+	*m = AdminMetadata{}
+	if json.Unmarshal(b, &v) == nil {
+		m.Temporary = string(v.Temporary) == "true"
+	}
+	return nil
 }
 
 // Session is a Kratos session.
