@@ -122,14 +122,14 @@ func describe(evs []activity.Event) string {
 
 // alertsQueued is hera_alerts_total{kind, outcome="queued"}, read from
 // Hera's metrics.
-func alertsQueued(t *testing.T, h *apptest.Hera, kind string) int {
+func alertsQueued(t testing.TB, h *apptest.Hera, kind string) int {
 	t.Helper()
 	return metricValue(t, h, `hera_alerts_total{kind="`+kind+`",outcome="queued"}`)
 }
 
 // metricValue is the value of one of Hera's metrics, by its name and
 // labels as Prometheus's text format writes them (0 when not there).
-func metricValue(t *testing.T, h *apptest.Hera, series string) int {
+func metricValue(t testing.TB, h *apptest.Hera, series string) int {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	h.App.Metrics.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -252,7 +252,7 @@ func TestActivitySignIns(t *testing.T) {
 	if st, body := apiSignIn(t, e.HeraURL, email, password, ""); st != http.StatusOK {
 		t.Fatalf("API sign-in: %d %s", st, body)
 	}
-	evs = waitFor(t, h, id, "the API sign-in", has(1, func(e activity.Event) bool {
+	waitFor(t, h, id, "the API sign-in", has(1, func(e activity.Event) bool {
 		return e.Kind == activity.SignIn && e.UserAgent == "hera-test-app/1.0" && e.NewDevice
 	}))
 	if n := alertsQueued(t, h, "new_sign_in"); n != before+1 {
@@ -261,7 +261,7 @@ func TestActivitySignIns(t *testing.T) {
 	if st, body := apiSignIn(t, e.HeraURL, email, password, deviceCookie(t, owner)); st != http.StatusOK {
 		t.Fatalf("API sign-in with the device cookie: %d %s", st, body)
 	}
-	evs = waitFor(t, h, id, "the API sign-in with the device cookie", has(1, func(e activity.Event) bool {
+	waitFor(t, h, id, "the API sign-in with the device cookie", has(1, func(e activity.Event) bool {
 		return e.Kind == activity.SignIn && e.UserAgent == "hera-test-app/1.0" && !e.NewDevice && e.Device != ""
 	}))
 	if n := alertsQueued(t, h, "new_sign_in"); n != before+1 {

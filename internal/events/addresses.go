@@ -21,7 +21,7 @@ type address struct {
 func fromHook(as []HookAddress) []address {
 	out := make([]address, 0, len(as))
 	for _, a := range as {
-		out = append(out, address{Value: a.Value, Via: a.Via, Verified: a.Verified})
+		out = append(out, address(a))
 	}
 	return out
 }
