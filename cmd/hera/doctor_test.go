@@ -26,6 +26,9 @@ func doctorEnv(e *stacktest.Env, extra map[string]string) map[string]string {
 		"HERA_SMTP_URL":             e.SMTPURL,
 		"HERA_SMTP_FROM":            "Hera <no-reply@hera.test>",
 		"HERA_DEVICE_COOKIE_SECRET": strings.Repeat("d", 32),
+		// Kratos's web hooks, as the stack configures them: the activity
+		// check passes.
+		"HERA_KRATOS_WEBHOOK_SECRET": e.WebhookSecret,
 	}
 	if e.Hydra != nil {
 		env["HYDRA_ADMIN_URL"] = e.Hydra.AdminURL
@@ -80,7 +83,7 @@ func TestDoctorCorrectStack(t *testing.T) {
 	}
 	for _, want := range []string{"form actions", "CSRF cookie", "session cookie", "login UI", "registration UI", "recovery UI",
 		"verification UI", "settings UI", "error UI", "return_to " + e.HeraURL + "/account", "Hydra's login URL", "Hydra's consent URL",
-		"Hydra's logout URL", "Hydra's error URL"} {
+		"Hydra's logout URL", "Hydra's error URL", "web hooks have a key"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no check of %q", want)
 		}

@@ -29,6 +29,7 @@ func DoctorOptions(cfg *config.Config, hydraPublic *url.URL) doctor.Options {
 		HydraAdminURL:     cfg.Hydra.AdminURL,
 		HydraPublicURL:    hydraPublic,
 		Mail:              mailOptions(cfg),
+		Activity:          &doctor.ActivityOptions{KratosWebhooks: cfg.Kratos.WebhookSecret != ""},
 		Timeout:           max(cfg.Kratos.Timeout, cfg.Hydra.Timeout),
 	}
 }

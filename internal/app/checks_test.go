@@ -67,3 +67,27 @@ func TestDoctorChecksMail(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorChecksActivity: hera doctor warns, from the configuration as
+// Hera reads it, when HERA_KRATOS_WEBHOOK_SECRET is not set, and passes
+// when it is.
+func TestDoctorChecksActivity(t *testing.T) {
+	for _, c := range []struct {
+		secret string
+		want   doctor.Status
+	}{{"", doctor.Warn}, {strings.Repeat("w", 32), doctor.Pass}} {
+		env := map[string]string{"KRATOS_PUBLIC_URL": "http://127.0.0.1:4433", "KRATOS_ADMIN_URL": "http://127.0.0.1:4434",
+			"HERA_KRATOS_WEBHOOK_SECRET": c.secret}
+		cfg, err := config.Load(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := DoctorOptions(cfg, nil)
+		if o.Activity == nil {
+			t.Fatal("DoctorOptions: no activity check")
+		}
+		if r := doctor.CheckActivity(o.Activity); r.Status != c.want {
+			t.Errorf("secret %q: %+v", c.secret, r)
+		}
+	}
+}

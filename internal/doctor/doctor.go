@@ -16,6 +16,9 @@
 // With MailOptions it also checks that alert mails can be sent: the SMTP
 // server answers as Hera would send (greeting, TLS, sign-in), and "new
 // sign-in" mails have the device cookies they need (CheckMail).
+// With ActivityOptions it warns when Hera takes no web hooks from Kratos,
+// so that each account's activity misses what only Kratos sees
+// (CheckActivity).
 //
 // Each finding names the setting to change and shows the YAML that fixes
 // it. hera doctor prints them; Hera logs them as warnings at start.
@@ -65,6 +68,9 @@ type Options struct {
 	// Mail, when set, is checked too (CheckMail): whether alert mails can
 	// be sent.
 	Mail *MailOptions
+	// Activity, when set, is checked too (CheckActivity): whether Hera
+	// takes Kratos's web hooks.
+	Activity *ActivityOptions
 	// Timeout bounds each request (10 s if zero).
 	Timeout time.Duration
 	// Transport is used for every request (http.DefaultTransport if nil).
@@ -99,7 +105,8 @@ type Result struct {
 	Fix     string
 }
 
-// Report is every check's outcome: Kratos's, Hydra's, then mail's.
+// Report is every check's outcome: Kratos's, Hydra's, mail's, then the
+// activity's.
 type Report struct {
 	Results []Result
 }
@@ -149,7 +156,11 @@ func Run(ctx context.Context, o Options) Report {
 		hr = d.hydra(ctx)
 	}
 	wg.Wait()
-	return Report{Results: slices.Concat(kr, hr, mr)}
+	var ar []Result
+	if o.Activity != nil {
+		ar = []Result{CheckActivity(o.Activity)}
+	}
+	return Report{Results: slices.Concat(kr, hr, mr, ar)}
 }
 
 // Write prints the report: a line per check (✓, ✗, or – for one that

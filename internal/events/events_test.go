@@ -107,7 +107,10 @@ func newFixture(t *testing.T, mod func(*events.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: store, queue: q, obs: &counter{}, kratos: &kratosStub{byIDer: map[string]string{}, identities: map[string]*kratos.Identity{}}}
+	// id1 exists in Kratos: a new sign-in to an account that is gone is
+	// not mailed.
+	f := &fixture{store: store, queue: q, obs: &counter{}, kratos: &kratosStub{byIDer: map[string]string{},
+		identities: map[string]*kratos.Identity{"id1": {ID: "id1"}}}}
 	cfg := events.Config{Logger: slog.New(slog.DiscardHandler), Store: store, Policy: policy, Kratos: f.kratos,
 		Queue: q, Alerts: renderer{}, NewSignInAlerts: true, Catalog: cat, DefaultLanguage: "en",
 		Grace: 300 * time.Millisecond, Observer: f.obs}
@@ -261,6 +264,35 @@ func TestNewSignIn(t *testing.T) {
 	}
 	if n := f.obs.get("alert new_sign_in duplicate"); n != 1 {
 		t.Errorf("duplicate alerts counted %d, want 1", n)
+	}
+}
+
+// TestNewSignInTemporaryOrGone: no new-sign-in mail for an identity
+// marked temporary (hera doctor's, read from Kratos's admin API as it
+// answers), nor for one deleted by the time the hook is recorded; the
+// sign-ins are still recorded.
+func TestNewSignInTemporaryOrGone(t *testing.T) {
+	f := newFixture(t, nil)
+	var doctor kratos.Identity
+	if err := json.Unmarshal([]byte(`{"id":"doc","metadata_admin":{"created_by":"hera doctor","temporary":true}}`), &doctor); err != nil {
+		t.Fatal(err)
+	}
+	f.kratos.identities["doc"] = &doctor
+	var odd kratos.Identity // free-form metadata of another shape: no marks, readable
+	if err := json.Unmarshal([]byte(`{"id":"odd","metadata_admin":["temporary"]}`), &odd); err != nil || odd.Admin.Temporary {
+		t.Fatalf("metadata_admin of another shape: %v, %+v", err, odd.Admin)
+	}
+	f.kratos.identities["odd"] = &odd
+	for _, id := range []string{"doc", "gone", "odd"} {
+		f.r.See(t.Context(), events.FlowKey("f-"+id), activity.Seen{Checked: true})
+		f.r.Hook(parse(t, events.HookLogin, hookBody("f-"+id, id, "s-"+id, "password")))
+		if evs := f.events(t, id); len(evs) != 1 || !evs[0].NewDevice {
+			t.Fatalf("%s: events %+v", id, evs)
+		}
+	}
+	ms := f.mails(t)
+	if len(ms) != 1 || !strings.Contains(ms[0].ID, "f-odd") {
+		t.Fatalf("mails %+v, want only the one to the account without marks", ms)
 	}
 }
 

@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
+	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/heraproject/hera/internal/activity"
+	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/mail"
 )
 
@@ -77,9 +80,32 @@ func (r *Recorder) signIn(ctx context.Context, h *Hook) {
 		e.NewDevice = false
 	}
 	r.addresses(ctx, h)
-	if r.add(ctx, e) && e.NewDevice && r.cfg.NewSignInAlerts {
+	if r.add(ctx, e) && e.NewDevice && r.cfg.NewSignInAlerts && r.alertable(ctx, e.Identity) {
 		r.alert(ctx, e, mail.NewSignIn, verifiedEmails(h.Identity.Addresses), nil)
 	}
+}
+
+// alertable reports whether a new sign-in to identity is worth a mail: not
+// when the account is gone by now, nor when it is marked temporary
+// (metadata_admin.temporary) — hera doctor's identity, made with verified
+// made-up addresses, signs in once from a browser Hera never saw and is
+// deleted. A Kratos that does not answer does not stop the mail.
+func (r *Recorder) alertable(ctx context.Context, identity string) bool {
+	if r.cfg.Kratos == nil || r.cfg.Queue == nil || r.cfg.Alerts == nil {
+		return true
+	}
+	octx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	id, err := r.cfg.Kratos.GetIdentity(octx, identity)
+	var ae *kratos.APIError
+	switch {
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+		return false
+	case err != nil:
+		r.log.Warn("activity: cannot read a signed-in identity; mailing the new sign-in anyway", "err", err)
+		return true
+	}
+	return !id.Admin.Temporary
 }
 
 // firstSinceSignUp reports whether e is the account's first sign-in since

@@ -162,6 +162,9 @@ type Identity struct {
 	MetadataPublic json.RawMessage `json:"metadata_public,omitempty"`
 	CreatedAt      time.Time       `json:"created_at"`
 	UpdatedAt      time.Time       `json:"updated_at"`
+	// Admin is what Hera reads of the admin API's metadata_admin (nothing
+	// else of it is kept: it is the operator's, not the owner's).
+	Admin AdminMetadata `json:"metadata_admin,omitzero"`
 }
 
 // VerifiableAddress is an identity's e-mail address or phone number and
@@ -180,6 +183,27 @@ type Credential struct {
 	Identifiers []string  `json:"identifiers"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// AdminMetadata is the part of an identity's metadata_admin Hera reads.
+type AdminMetadata struct {
+	// Temporary marks an identity made for a check and deleted again
+	// (hera doctor's): its sign-ins are nobody's to be told of.
+	Temporary bool `json:"temporary,omitempty"`
+}
+
+// UnmarshalJSON reads metadata_admin leniently: it is free-form, and a
+// value of another shape means no marks rather than an identity that
+// cannot be read.
+func (m *AdminMetadata) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Temporary json.RawMessage `json:"temporary"`
+	}
+	*m = AdminMetadata{}
+	if json.Unmarshal(b, &v) == nil {
+		m.Temporary = string(v.Temporary) == "true"
+	}
+	return nil
 }
 
 // Session is a Kratos session.

@@ -78,6 +78,7 @@ lockoutRedisUrl: HERA_LOCKOUT_REDIS_URL
 lockoutKeySecret: HERA_LOCKOUT_KEY_SECRET
 deviceCookieSecret: HERA_DEVICE_COOKIE_SECRET
 oauth2TokenHookSecret: HERA_OAUTH2_TOKEN_HOOK_SECRET
+kratosWebhookSecret: HERA_KRATOS_WEBHOOK_SECRET
 smtpPassword: HERA_SMTP_PASSWORD
 {{- end }}
 
