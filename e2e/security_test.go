@@ -16,6 +16,7 @@ import (
 	"github.com/heraproject/hera/internal/activity"
 	"github.com/heraproject/hera/internal/stack"
 	"github.com/heraproject/hera/internal/stack/stacktest"
+	"github.com/heraproject/hera/internal/webtest"
 )
 
 // The security centre's states every run must audit and photograph, each
@@ -329,9 +330,9 @@ func countMails(ms []stack.Mail, kind string) int {
 	return n
 }
 
-// credentialSecrets are the strings in the configuration of identity id's
-// credentials as Kratos's admin API shows them when asked (the password's
-// hash among them): what an export must never hold.
+// credentialSecrets are what an export must never hold of identity id: its
+// credentials' secrets as Kratos's admin API shows them when asked (the
+// password's hash among them).
 func (s *suite) credentialSecrets(t *testing.T, id string) []string {
 	t.Helper()
 	q := url.Values{"include_credential": {"password", "totp", "lookup_secret", "webauthn", "passkey"}}
@@ -341,37 +342,9 @@ func (s *suite) credentialSecrets(t *testing.T, id string) []string {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	var i struct {
-		Credentials map[string]struct {
-			Config json.RawMessage `json:"config"`
-		} `json:"credentials"`
-	}
-	if err := json.Unmarshal(raw, &i); err != nil {
-		t.Fatalf("identity: %v: %s", err, raw)
-	}
-	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for _, x := range v {
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		case string:
-			if len(v) >= 8 {
-				out = append(out, v)
-			}
-		}
-	}
-	var hash any
-	_ = json.Unmarshal(i.Credentials["password"].Config, &hash)
-	walk(hash)
-	if len(out) == 0 {
-		t.Fatalf("Kratos showed no password hash: %s", raw)
+	out, err := webtest.CredentialSecrets(raw)
+	if err != nil || len(out) == 0 {
+		t.Fatalf("Kratos showed no password hash: %v %s", err, raw)
 	}
 	return out
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,50 +30,6 @@ func adminIdentityJSON(t *testing.T, e *heraEnv, id string) []byte {
 		t.Fatalf("admin identity: %d %s", res.StatusCode, b)
 	}
 	return b
-}
-
-// credentialConfigStrings are the strings inside each credential's
-// configuration that look like secrets: longer than a word, not a time, not
-// one of the credentials' identifiers (the code method's configuration
-// repeats its addresses).
-func credentialConfigStrings(t *testing.T, raw []byte) []string {
-	t.Helper()
-	var i struct {
-		Credentials map[string]struct {
-			Identifiers []string        `json:"identifiers"`
-			Config      json.RawMessage `json:"config"`
-		} `json:"credentials"`
-	}
-	if err := json.Unmarshal(raw, &i); err != nil {
-		t.Fatal(err)
-	}
-	var out, identifiers []string
-	for _, c := range i.Credentials {
-		identifiers = append(identifiers, c.Identifiers...)
-	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for _, x := range v {
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		case string:
-			if _, err := time.Parse(time.RFC3339, v); len(v) >= 8 && err != nil && !slices.Contains(identifiers, v) {
-				out = append(out, v)
-			}
-		}
-	}
-	for _, c := range i.Credentials {
-		var v any
-		_ = json.Unmarshal(c.Config, &v)
-		walk(v)
-	}
-	return out
 }
 
 // TestExportBehindReauth: the export (page and download) asks a sign-in
@@ -177,7 +132,10 @@ func TestExportBehindReauth(t *testing.T) {
 	if data.Activity == nil {
 		t.Error("no activity section")
 	}
-	secrets := credentialConfigStrings(t, adminIdentityJSON(t, e, id))
+	secrets, err := webtest.CredentialSecrets(adminIdentityJSON(t, e, id))
+	if err != nil {
+		t.Fatal(err)
+	}
 	hasHash := false
 	for _, s := range secrets {
 		hasHash = hasHash || strings.HasPrefix(s, "$")

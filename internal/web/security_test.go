@@ -24,6 +24,7 @@ import (
 	"github.com/heraproject/hera/internal/events"
 	"github.com/heraproject/hera/internal/kratos"
 	"github.com/heraproject/hera/internal/web"
+	"github.com/heraproject/hera/internal/webtest"
 )
 
 // goldenNow is the security centre's clock in these tests: the events are
@@ -372,48 +373,14 @@ func goldenOptions(t *testing.T) web.Options {
 	return web.OptionsFrom(cfg)
 }
 
-// credentialSecrets are the strings of the credentials' configurations in
-// the identity's admin JSON (hashes, TOTP secrets, backup codes, public
-// keys, user handles), and its admin metadata: none may be exported.
+// credentialSecrets are the fixture identity's secrets (webtest.CredentialSecrets):
+// none may be exported.
 func credentialSecrets(t *testing.T, raw []byte) []string {
 	t.Helper()
-	var i struct {
-		Credentials map[string]struct {
-			Config json.RawMessage `json:"config"`
-		} `json:"credentials"`
-		MetadataAdmin json.RawMessage `json:"metadata_admin"`
-	}
-	if err := json.Unmarshal(raw, &i); err != nil {
+	out, err := webtest.CredentialSecrets(raw)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for _, x := range v {
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		case string:
-			// Short values ("none") are words, times are dates of use:
-			// neither is a secret.
-			if _, err := time.Parse(time.RFC3339, v); len(v) >= 8 && err != nil {
-				out = append(out, v)
-			}
-		}
-	}
-	for _, c := range i.Credentials {
-		var v any
-		_ = json.Unmarshal(c.Config, &v)
-		walk(v)
-	}
-	var meta any
-	_ = json.Unmarshal(i.MetadataAdmin, &meta)
-	walk(meta)
 	if len(out) < 8 {
 		t.Fatalf("the fixture's credentials hold only %d secrets: %q", len(out), out)
 	}
