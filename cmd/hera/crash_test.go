@@ -102,6 +102,7 @@ type heraProcess struct {
 func startHeraProcess(t *testing.T, env map[string]string) *heraProcess {
 	t.Helper()
 	env = copyEnv(env)
+	testDefaults(env)
 	env["HERA_LISTEN"] = closedAddr(t)
 	cmd := exec.Command(builtHera(t))
 	for k, v := range env {

@@ -157,6 +157,7 @@ func startHera(t *testing.T, env map[string]string) string {
 // that it shut down cleanly.
 func startHeraOut(t *testing.T, env map[string]string, out *syncBuffer) string {
 	t.Helper()
+	testDefaults(env)
 	addr := env["HERA_LISTEN"]
 	if addr == "" {
 		addr = closedAddr(t)
@@ -193,6 +194,16 @@ func startHeraOut(t *testing.T, env map[string]string, out *syncBuffer) string {
 			t.Fatalf("hera not alive: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testDefaults sets what every Hera these tests start has unless the test
+// says otherwise: no passkey offer after a password sign-in, as
+// apptest.Env (these tests sign in with passwords and check where each
+// lands; the offer's own tests are in integration and e2e).
+func testDefaults(env map[string]string) {
+	if _, ok := env["HERA_PASSKEY_OFFER"]; !ok {
+		env["HERA_PASSKEY_OFFER"] = "false"
 	}
 }
 

@@ -148,23 +148,31 @@ func Start(t testing.TB, o Options) *Env {
 	} else {
 		upstream <- started{}
 	}
-	k, err := stack.StartKratos(ctx, stack.KratosConfig{
-		Bin:        filepath.Join(root, "bin", "kratos"),
-		Dir:        filepath.Join(dir, "kratos"),
-		HeraURL:    e.HeraURL,
-		PublicPort: ports[0],
-		AdminPort:  ports[1],
-		MailURL:    mailSrv.URL,
-		BcryptCost: 4,
-		Secret:     stack.RandomSecret(),
-		Output:     e.logs,
-		Env:        o.KratosEnv,
-		NoDev:      o.KratosNoDev,
-		Schema:     o.Schema,
-		Social:     social,
-		ReturnURLs: o.ReturnURLs,
+	var k *stack.Kratos
+	err = e.retryOnPortTaken(func(attempt int) error {
+		if attempt > 0 {
+			ports[0], ports[1] = freePort(t), freePort(t)
+		}
+		var err error
+		k, err = stack.StartKratos(ctx, stack.KratosConfig{
+			Bin:        filepath.Join(root, "bin", "kratos"),
+			Dir:        filepath.Join(dir, "kratos"+strconv.Itoa(attempt)),
+			HeraURL:    e.HeraURL,
+			PublicPort: ports[0],
+			AdminPort:  ports[1],
+			MailURL:    mailSrv.URL,
+			BcryptCost: 4,
+			Secret:     stack.RandomSecret(),
+			Output:     e.logs,
+			Env:        o.KratosEnv,
+			NoDev:      o.KratosNoDev,
+			Schema:     o.Schema,
+			Social:     social,
+			ReturnURLs: o.ReturnURLs,
 
-		WebhookSecret: e.WebhookSecret,
+			WebhookSecret: e.WebhookSecret,
+		})
+		return err
 	})
 	if up := <-upstream; up.err != nil {
 		if err == nil {
@@ -185,20 +193,29 @@ func Start(t testing.TB, o Options) *Env {
 		if o.TokenHook {
 			e.TokenHookSecret = stack.RandomSecret()
 		}
-		h, err := stack.StartHydra(ctx, stack.HydraConfig{
-			Bin:        filepath.Join(root, "bin", "hydra"),
-			Dir:        filepath.Join(dir, "hydra"),
-			HeraURL:    e.HeraURL,
-			PublicPort: ports[2],
-			AdminPort:  ports[3],
-			Secret:     stack.RandomSecret(),
-			Output:     e.logs,
-			Env:        o.HydraEnv,
-			// Info: a failing test's output then shows why Hydra refused
-			// a token request (its client errors are not warnings).
-			LogLevel: "info",
+		var h *stack.Hydra
+		err := e.retryOnPortTaken(func(attempt int) error {
+			if attempt > 0 {
+				ports[2], ports[3] = freePort(t), freePort(t)
+			}
+			var err error
+			h, err = stack.StartHydra(ctx, stack.HydraConfig{
+				Bin:        filepath.Join(root, "bin", "hydra"),
+				Dir:        filepath.Join(dir, "hydra"+strconv.Itoa(attempt)),
+				HeraURL:    e.HeraURL,
+				PublicPort: ports[2],
+				AdminPort:  ports[3],
+				Secret:     stack.RandomSecret(),
+				Output:     e.logs,
+				Env:        o.HydraEnv,
+				// Info: a failing test's output then shows why Hydra
+				// refused a token request (its client errors are not
+				// warnings).
+				LogLevel: "info",
 
-			TokenHookSecret: e.TokenHookSecret,
+				TokenHookSecret: e.TokenHookSecret,
+			})
+			return err
 		})
 		if err != nil {
 			t.Fatalf("start hydra: %v\n%s", err, e.logs.Tail(8<<10))
@@ -235,6 +252,28 @@ func RepoRoot(t testing.TB) string {
 		}
 		dir = parent
 	}
+}
+
+// retryOnPortTaken runs start again, on other ports, when the server it
+// starts exited because another process bound one of its ports between
+// freePorts and the server's own bind (test binaries of several packages
+// run at once): at most three attempts.
+func (e *Env) retryOnPortTaken(start func(attempt int) error) error {
+	var err error
+	for attempt := range 3 {
+		mark := e.logs.Len()
+		err = start(attempt)
+		if err == nil || !strings.Contains(e.logs.Since(mark), "address already in use") {
+			return err
+		}
+	}
+	return err
+}
+
+// freePort returns one free loopback port.
+func freePort(t testing.TB) int {
+	t.Helper()
+	return freePorts(t, 1)[0]
 }
 
 // freePorts returns n distinct free loopback ports.
@@ -274,6 +313,20 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Len is how many bytes were written so far.
+func (b *Buffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
+// Since returns what was written after the first i bytes.
+func (b *Buffer) Since(i int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf.Bytes()[min(i, b.buf.Len()):])
 }
 
 // Tail is the last n bytes written.
