@@ -128,7 +128,7 @@ func TestSecurityCentre(t *testing.T) {
 		owner.logout(false)
 		owner.login(email, password)
 		owner.mustBeAt("/")
-		evs := s.waitEvents(t, id, "the owner's second sign-in", func(evs []activity.Event) bool {
+		evs := s.hera.WaitEvents(t, id, "the owner's second sign-in", func(evs []activity.Event) bool {
 			return countEvents(evs, func(e activity.Event) bool { return e.Kind == activity.SignIn }) == 2
 		})
 		if evs[0].NewDevice || evs[0].Device == "" {
@@ -157,7 +157,7 @@ func TestSecurityCentre(t *testing.T) {
 			stranger.login(email, "not the password")
 			stranger.mustBeAt("/login")
 		}
-		evs = s.waitEvents(t, id, "the lock", func(evs []activity.Event) bool {
+		evs = s.hera.WaitEvents(t, id, "the lock", func(evs []activity.Event) bool {
 			return countEvents(evs, func(e activity.Event) bool { return e.Kind == activity.Locked }) == 1 &&
 				countEvents(evs, func(e activity.Event) bool { return e.Kind == activity.SignInFailed }) == 5
 		})
@@ -168,7 +168,7 @@ func TestSecurityCentre(t *testing.T) {
 		owner.logout(false)
 		owner.login(email, password)
 		owner.mustBeAt("/")
-		s.waitEvents(t, id, "the owner's sign-in during the lock", func(evs []activity.Event) bool {
+		s.hera.WaitEvents(t, id, "the owner's sign-in during the lock", func(evs []activity.Event) bool {
 			return countEvents(evs, func(e activity.Event) bool { return e.Kind == activity.SignIn }) == 4
 		})
 		owner.click(`a[href="/activity"]`)
@@ -237,7 +237,7 @@ func TestSecurityCentre(t *testing.T) {
 				t.Errorf("the download holds a credential secret: %q", secret)
 			}
 		}
-		s.waitEvents(t, id, "the download", func(evs []activity.Event) bool {
+		s.hera.WaitEvents(t, id, "the download", func(evs []activity.Event) bool {
 			return countEvents(evs, func(e activity.Event) bool { return e.Kind == activity.Exported }) == 1
 		})
 		owner.open("/activity")
@@ -273,7 +273,7 @@ func TestSecurityCentre(t *testing.T) {
 		}
 
 		id := s.identityByIdentifier(t, moved).ID
-		s.waitEvents(t, id, "the changes", func(evs []activity.Event) bool {
+		s.hera.WaitEvents(t, id, "the changes", func(evs []activity.Event) bool {
 			return countEvents(evs, func(e activity.Event) bool { return e.Kind == activity.PasswordChanged }) == 1 &&
 				countEvents(evs, func(e activity.Event) bool { return e.Kind == activity.AddressChanged }) == 1
 		})
@@ -283,29 +283,6 @@ func TestSecurityCentre(t *testing.T) {
 
 	s.mustHaveAudited(t, securityStates...)
 	t.Logf("security centre journeys took %s", time.Since(began).Round(time.Millisecond))
-}
-
-// waitEvents waits until identity id's events (newest first) satisfy ok,
-// within 30 s (Kratos's hooks and Hera's recording are asynchronous), and
-// until the work they started (their alert mails queued) is done.
-func (s *suite) waitEvents(t *testing.T, id, what string, ok func([]activity.Event) bool) []activity.Event {
-	t.Helper()
-	h := s.hera.App
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		evs, err := h.Activity.List(t.Context(), id, time.Now(), h.ActivityPolicy, 0)
-		if err != nil {
-			t.Fatalf("activity: %v", err)
-		}
-		if ok(evs) {
-			h.Events.Wait()
-			return evs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30 s, no %s among the account's %d events: %+v", what, len(evs), evs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // countEvents is how many of evs satisfy f.

@@ -60,29 +60,6 @@ func identityOf(t *testing.T, e *stacktest.Env, email string) string {
 	return ids[0].ID
 }
 
-// waitFor waits until the identity's events (newest first) satisfy ok,
-// within 30 s (Kratos's hooks and Hera's background work are
-// asynchronous), and then until the work they started (their alerts) is
-// done.
-func waitFor(t *testing.T, h *apptest.Hera, identity, what string, ok func([]activity.Event) bool) []activity.Event {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		evs, err := h.App.Activity.List(t.Context(), identity, time.Now(), h.App.ActivityPolicy, 0)
-		if err != nil {
-			t.Fatalf("List: %v", err)
-		}
-		if ok(evs) {
-			h.App.Events.Wait()
-			return evs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30 s, no %s among the events:\n%s", what, describe(evs))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // count is how many events of kind there are.
 func count(evs []activity.Event, kind activity.Kind) int {
 	n := 0
@@ -209,7 +186,7 @@ func TestActivitySignIns(t *testing.T) {
 	owner := webtest.New(t, e.HeraURL)
 	signUpVerified(t, e, owner, email)
 	id := identityOf(t, e, email)
-	evs := waitFor(t, h, id, "sign-up", has(1, kind(activity.Registered)))
+	evs := h.WaitEvents(t, id, "sign-up", has(1, kind(activity.Registered)))
 	if reg := evs[len(evs)-1]; reg.Kind != activity.Registered || reg.Method != "password" || reg.IP == "" || reg.UserAgent == "" || reg.Lang != "en" {
 		t.Fatalf("sign-up event:\n%s", describe(evs))
 	}
@@ -218,7 +195,7 @@ func TestActivitySignIns(t *testing.T) {
 	// not new, though it has no device cookie yet.
 	logout(t, owner)
 	mustPath(t, login(t, owner, email, password), "/")
-	evs = waitFor(t, h, id, "first sign-in", has(1, kind(activity.SignIn)))
+	evs = h.WaitEvents(t, id, "first sign-in", has(1, kind(activity.SignIn)))
 	first := evs[0]
 	if first.Kind != activity.SignIn || first.NewDevice || first.Method != "password" || first.AAL != "aal1" || first.Session == "" ||
 		first.IP == "" || !strings.Contains(first.UserAgent, "Go-http-client") {
@@ -228,7 +205,7 @@ func TestActivitySignIns(t *testing.T) {
 	// Again from the same browser: it carries the device cookie now.
 	logout(t, owner)
 	mustPath(t, login(t, owner, email, password), "/")
-	evs = waitFor(t, h, id, "second sign-in", has(2, kind(activity.SignIn)))
+	evs = h.WaitEvents(t, id, "second sign-in", has(2, kind(activity.SignIn)))
 	if evs[0].NewDevice || evs[0].Device == "" {
 		t.Fatalf("sign-in with the device cookie:\n%s", describe(evs))
 	}
@@ -240,7 +217,7 @@ func TestActivitySignIns(t *testing.T) {
 	mails := e.Mail.Len()
 	stranger := webtest.New(t, e.HeraURL)
 	mustPath(t, login(t, stranger, email, password), "/")
-	evs = waitFor(t, h, id, "a new browser's sign-in", has(1, func(e activity.Event) bool { return e.Kind == activity.SignIn && e.NewDevice }))
+	evs = h.WaitEvents(t, id, "a new browser's sign-in", has(1, func(e activity.Event) bool { return e.Kind == activity.SignIn && e.NewDevice }))
 	m := e.WaitHeraMail(t, mails, email, "new_sign_in")
 	if !strings.Contains(m.Body, "/recovery") || !strings.Contains(m.Body, evs[0].IP) {
 		t.Errorf("new sign-in mail:\n%s", m.Body)
@@ -252,7 +229,7 @@ func TestActivitySignIns(t *testing.T) {
 	if st, body := apiSignIn(t, e.HeraURL, email, password, ""); st != http.StatusOK {
 		t.Fatalf("API sign-in: %d %s", st, body)
 	}
-	waitFor(t, h, id, "the API sign-in", has(1, func(e activity.Event) bool {
+	h.WaitEvents(t, id, "the API sign-in", has(1, func(e activity.Event) bool {
 		return e.Kind == activity.SignIn && e.UserAgent == "hera-test-app/1.0" && e.NewDevice
 	}))
 	if n := alertsQueued(t, h, "new_sign_in"); n != before+1 {
@@ -261,7 +238,7 @@ func TestActivitySignIns(t *testing.T) {
 	if st, body := apiSignIn(t, e.HeraURL, email, password, deviceCookie(t, owner)); st != http.StatusOK {
 		t.Fatalf("API sign-in with the device cookie: %d %s", st, body)
 	}
-	waitFor(t, h, id, "the API sign-in with the device cookie", has(1, func(e activity.Event) bool {
+	h.WaitEvents(t, id, "the API sign-in with the device cookie", has(1, func(e activity.Event) bool {
 		return e.Kind == activity.SignIn && e.UserAgent == "hera-test-app/1.0" && !e.NewDevice && e.Device != ""
 	}))
 	if n := alertsQueued(t, h, "new_sign_in"); n != before+1 {
@@ -281,7 +258,7 @@ func TestActivitySignIns(t *testing.T) {
 			t.Fatal("signed in with a wrong password")
 		}
 	}
-	evs = waitFor(t, h, id, "the lock", has(1, kind(activity.Locked)))
+	evs = h.WaitEvents(t, id, "the lock", has(1, kind(activity.Locked)))
 	if n := count(evs, activity.SignInFailed); n != 5 {
 		t.Errorf("%d failed sign-ins recorded, want 5:\n%s", n, describe(evs))
 	}
@@ -412,7 +389,7 @@ func TestActivitySettings(t *testing.T) {
 	mails := e.Mail.Len()
 	p := b.Get("/settings")
 	saved(t, b.Submit(p.FormByID("form-password"), "method", "password", map[string]string{"password": "a new passphrase for events 1"}), "password")
-	evs := waitFor(t, h, id, "the password change", has(1, kind(activity.PasswordChanged)))
+	evs := h.WaitEvents(t, id, "the password change", has(1, kind(activity.PasswordChanged)))
 	if ev := evs[0]; ev.Kind != activity.PasswordChanged || ev.IP == "" || ev.UserAgent == "" || ev.Lang != "en" {
 		t.Fatalf("password change:\n%s", describe(evs))
 	}
@@ -429,7 +406,7 @@ func TestActivitySettings(t *testing.T) {
 	mustPath(t, p, "/recovery")
 	code := e.WaitCode(t, mails, email, "recovery")
 	mustPath(t, other.Submit(p.Form("method", "code"), "method", "code", map[string]string{"code": code}), "/settings")
-	evs = waitFor(t, h, id, "the recovery", has(1, kind(activity.Recovered)))
+	evs = h.WaitEvents(t, id, "the recovery", has(1, kind(activity.Recovered)))
 	if ev := evs[0]; ev.Kind != activity.Recovered || ev.Method != "code" || ev.IP == "" {
 		t.Fatalf("recovery:\n%s", describe(evs))
 	}
@@ -439,7 +416,7 @@ func TestActivitySettings(t *testing.T) {
 	p = b.Get("/settings")
 	secret := totpSecret(t, p)
 	saved(t, b.Submit(p.FormByID("form-totp"), "method", "totp", map[string]string{"totp_code": totpCode(t, secret)}), "TOTP")
-	waitFor(t, h, id, "TOTP added", has(1, func(e activity.Event) bool { return e.Kind == activity.TOTPChanged && e.Detail == "added" }))
+	h.WaitEvents(t, id, "TOTP added", has(1, func(e activity.Event) bool { return e.Kind == activity.TOTPChanged && e.Detail == "added" }))
 	e.WaitHeraMail(t, mails, email, "totp_changed")
 
 	// A sign-in with the second factor: one sign-in with two methods, no
@@ -448,7 +425,7 @@ func TestActivitySettings(t *testing.T) {
 	p = login(t, b, email, "a new passphrase for events 1")
 	p = b.Submit(p.Form("method", "totp"), "method", "totp", map[string]string{"totp_code": totpCode(t, secret)})
 	mustPath(t, p, "/")
-	evs = waitFor(t, h, id, "the second factor's sign-in", has(1, func(e activity.Event) bool { return e.Kind == activity.SignIn && e.AAL == "aal2" }))
+	evs = h.WaitEvents(t, id, "the second factor's sign-in", has(1, func(e activity.Event) bool { return e.Kind == activity.SignIn && e.AAL == "aal2" }))
 	if ev := evs[0]; ev.Method != "totp" || ev.NewDevice {
 		t.Fatalf("second factor sign-in:\n%s", describe(evs))
 	}
@@ -458,12 +435,12 @@ func TestActivitySettings(t *testing.T) {
 	p = b.Get("/settings")
 	p = b.Submit(p.FormByID("form-lookup_secret"), "lookup_secret_regenerate", "true", nil)
 	saved(t, b.Submit(p.FormByID("form-lookup_secret"), "lookup_secret_confirm", "true", nil), "backup codes")
-	waitFor(t, h, id, "backup codes made", has(1, func(e activity.Event) bool { return e.Kind == activity.BackupCodesChanged && e.Detail == "created" }))
+	h.WaitEvents(t, id, "backup codes made", has(1, func(e activity.Event) bool { return e.Kind == activity.BackupCodesChanged && e.Detail == "created" }))
 	e.WaitHeraMail(t, mails, email, "backup_codes_changed")
 	mails = e.Mail.Len()
 	p = b.Get("/settings")
 	saved(t, b.Submit(p.FormByID("form-totp"), "totp_unlink", "true", nil), "TOTP removal")
-	waitFor(t, h, id, "TOTP removed", has(1, func(e activity.Event) bool { return e.Kind == activity.TOTPChanged && e.Detail == "removed" }))
+	h.WaitEvents(t, id, "TOTP removed", has(1, func(e activity.Event) bool { return e.Kind == activity.TOTPChanged && e.Detail == "removed" }))
 	e.WaitHeraMail(t, mails, email, "totp_changed")
 
 	// The profile: a name is a profile change, not mailed; a new e-mail
@@ -471,13 +448,13 @@ func TestActivitySettings(t *testing.T) {
 	// too, not to the new one (anyone's, until verified).
 	p = b.Get("/settings")
 	saved(t, b.Submit(p.FormByID("form-profile"), "method", "profile", map[string]string{"traits.name.first": "Grace"}), "name")
-	waitFor(t, h, id, "the profile change", has(1, kind(activity.ProfileChanged)))
+	h.WaitEvents(t, id, "the profile change", has(1, kind(activity.ProfileChanged)))
 	mails = e.Mail.Len()
 	newAddr := newEmail("moved")
 	p = b.Get("/settings")
 	// (Kratos goes on to verify the new address.)
 	mustPath(t, b.Submit(p.FormByID("form-profile"), "method", "profile", map[string]string{"traits.email": newAddr}), "/verification")
-	evs = waitFor(t, h, id, "the address change", has(1, kind(activity.AddressChanged)))
+	evs = h.WaitEvents(t, id, "the address change", has(1, kind(activity.AddressChanged)))
 	if ev := evs[0]; ev.Kind != activity.AddressChanged || !slices.Equal(ev.Old, []string{email}) || !slices.Equal(ev.New, []string{newAddr}) {
 		t.Fatalf("address change:\n%s\nold %q new %q", describe(evs), ev.Old, ev.New)
 	}
@@ -488,7 +465,7 @@ func TestActivitySettings(t *testing.T) {
 	if n := alertsQueued(t, h, "address_changed"); n != 1 {
 		t.Errorf("%d address-change mails queued, want 1", n)
 	}
-	evs = waitFor(t, h, id, "everything", func([]activity.Event) bool { return true })
+	evs = h.WaitEvents(t, id, "everything", func([]activity.Event) bool { return true })
 	if n := count(evs, activity.ProfileChanged); n != 1 {
 		t.Errorf("%d profile changes, want 1:\n%s", n, describe(evs))
 	}
@@ -522,14 +499,14 @@ func TestActivitySocial(t *testing.T) {
 	b := webtest.New(t, e.HeraURL)
 	mustPath(t, socialSignIn(t, b, b.Get("/registration"), ada), "/")
 	id := identityOf(t, e, ada.Email)
-	evs := waitFor(t, h, id, "the social sign-up", has(1, kind(activity.Registered)))
+	evs := h.WaitEvents(t, id, "the social sign-up", has(1, kind(activity.Registered)))
 	if ev := evs[0]; ev.Method != "oidc" || ev.IP == "" {
 		t.Fatalf("sign-up:\n%s", describe(evs))
 	}
 
 	logout(t, b)
 	mustPath(t, socialSignIn(t, b, b.Get("/login"), ada), "/")
-	evs = waitFor(t, h, id, "the social sign-in", has(1, kind(activity.SignIn)))
+	evs = h.WaitEvents(t, id, "the social sign-in", has(1, kind(activity.SignIn)))
 	if ev := evs[0]; ev.Method != "oidc" || ev.Provider != stack.UpstreamProviderID || ev.NewDevice || ev.Device == "" || ev.Session == "" {
 		t.Fatalf("social sign-in from the browser that signed up:\n%s", describe(evs))
 	}
@@ -537,7 +514,7 @@ func TestActivitySocial(t *testing.T) {
 	mails := e.Mail.Len()
 	other := webtest.New(t, e.HeraURL)
 	mustPath(t, socialSignIn(t, other, other.Get("/login"), ada), "/")
-	evs = waitFor(t, h, id, "the other browser's social sign-in", has(2, kind(activity.SignIn)))
+	evs = h.WaitEvents(t, id, "the other browser's social sign-in", has(2, kind(activity.SignIn)))
 	if ev := evs[0]; !ev.NewDevice || ev.Device != "" || ev.Provider != stack.UpstreamProviderID {
 		t.Fatalf("social sign-in from another browser:\n%s", describe(evs))
 	}
@@ -555,13 +532,13 @@ func TestActivityAccount(t *testing.T) {
 	b := webtest.New(t, e.HeraURL)
 	signUpVerified(t, e.Env, b, email)
 	id := identityOf(t, e.Env, email)
-	waitFor(t, h, id, "the sign-up", has(1, kind(activity.Registered)))
+	h.WaitEvents(t, id, "the sign-up", has(1, kind(activity.Registered)))
 
 	// Through Hera's sessions page.
 	mustPath(t, login(t, webtest.New(t, e.HeraURL), email, password), "/")
 	p := b.Get("/sessions")
 	mustPath(t, b.Submit(p.FormByAction("/sessions/revoke-others"), "", "", nil), "/sessions")
-	evs := waitFor(t, h, id, "the sessions revoked on /sessions", has(1, kind(activity.SessionsRevoked)))
+	evs := h.WaitEvents(t, id, "the sessions revoked on /sessions", has(1, kind(activity.SessionsRevoked)))
 	if ev := evs[0]; ev.Count != 1 || ev.Session == "" || ev.IP == "" {
 		t.Fatalf("sessions revoked:\n%s", describe(evs))
 	}
@@ -573,14 +550,14 @@ func TestActivityAccount(t *testing.T) {
 	if st, body, _ := apiCall(t, b, http.MethodDelete, "/api/kratos/sessions/"+otherID, nil, nil); st != http.StatusNoContent {
 		t.Fatalf("DELETE /sessions/{id}: %d %s", st, body)
 	}
-	waitFor(t, h, id, "the session revoked through the proxy", has(2, kind(activity.SessionsRevoked)))
+	h.WaitEvents(t, id, "the session revoked through the proxy", has(2, kind(activity.SessionsRevoked)))
 	for range 2 {
 		mustPath(t, login(t, webtest.New(t, e.HeraURL), email, password), "/")
 	}
 	if st, body, _ := apiCall(t, b, http.MethodDelete, "/api/kratos/sessions", nil, nil); st != http.StatusOK {
 		t.Fatalf("DELETE /sessions: %d %s", st, body)
 	}
-	evs = waitFor(t, h, id, "the sessions revoked through the proxy", has(3, kind(activity.SessionsRevoked)))
+	evs = h.WaitEvents(t, id, "the sessions revoked through the proxy", has(3, kind(activity.SessionsRevoked)))
 	if evs[0].Kind != activity.SessionsRevoked || evs[0].Count != 2 {
 		t.Fatalf("sessions revoked through the proxy:\n%s", describe(evs))
 	}
@@ -588,7 +565,7 @@ func TestActivityAccount(t *testing.T) {
 	// An app allowed (the consent), then removed on /apps.
 	app := newRP(t, e, "activity-app", nil)
 	app.signIn(b)
-	evs = waitFor(t, h, id, "the app allowed", has(1, kind(activity.AppAllowed)))
+	evs = h.WaitEvents(t, id, "the app allowed", has(1, kind(activity.AppAllowed)))
 	if ev := evs[0]; ev.ClientID != "activity-app" || ev.Client != "App activity-app" || !slices.Contains(ev.Scopes, "openid") {
 		t.Fatalf("app allowed: %+v", ev)
 	}
@@ -604,7 +581,7 @@ func TestActivityAccount(t *testing.T) {
 		t.Fatalf("no remove form: %s", p.Text())
 	}
 	mustPath(t, b.SubmitAt(remove, remove.Action, nil), "/apps")
-	evs = waitFor(t, h, id, "the app removed", has(1, kind(activity.AppRemoved)))
+	evs = h.WaitEvents(t, id, "the app removed", has(1, kind(activity.AppRemoved)))
 	if ev := evs[0]; ev.ClientID != "activity-app" || ev.Client != "App activity-app" {
 		t.Fatalf("app removed: %+v", ev)
 	}
@@ -620,7 +597,7 @@ func TestActivityAccount(t *testing.T) {
 	if strings.Contains(m.Body, "/activity") {
 		t.Errorf("the deletion mail links the activity of an account that is gone:\n%s", m.Body)
 	}
-	waitFor(t, h, id, "no events", func(evs []activity.Event) bool { return len(evs) == 0 })
+	h.WaitEvents(t, id, "no events", func(evs []activity.Event) bool { return len(evs) == 0 })
 }
 
 // loginAt signs in with the password form of Hera's page, posted to
@@ -660,16 +637,16 @@ func TestActivityReplicas(t *testing.T) {
 			owner := webtest.New(t, e.HeraURL)
 			signUpVerified(t, e, owner, email)
 			id := identityOf(t, e, email)
-			waitFor(t, first, id, "the sign-up", has(1, kind(activity.Registered)))
+			first.WaitEvents(t, id, "the sign-up", has(1, kind(activity.Registered)))
 
 			// Signed in through the second replica, twice: the first
 			// since sign-up, then with the device cookie it issued.
 			logout(t, owner)
 			mustPath(t, loginAt(t, owner, second.URL, email, password), "/")
-			waitFor(t, first, id, "the first sign-in", has(1, kind(activity.SignIn)))
+			first.WaitEvents(t, id, "the first sign-in", has(1, kind(activity.SignIn)))
 			logout(t, owner)
 			mustPath(t, loginAt(t, owner, second.URL, email, password), "/")
-			evs := waitFor(t, first, id, "the sign-in with the device cookie", has(2, kind(activity.SignIn)))
+			evs := first.WaitEvents(t, id, "the sign-in with the device cookie", has(2, kind(activity.SignIn)))
 			if ev := evs[0]; ev.NewDevice || ev.Device == "" || ev.Session == "" {
 				t.Fatalf("the second replica's sign-in, joined by the first:\n%s", describe(evs))
 			}
@@ -677,7 +654,7 @@ func TestActivityReplicas(t *testing.T) {
 			// A new browser, through the second replica: mailed once.
 			mails := e.Mail.Len()
 			mustPath(t, loginAt(t, webtest.New(t, e.HeraURL), second.URL, email, password), "/")
-			evs = waitFor(t, first, id, "the new browser's sign-in", has(1, func(e activity.Event) bool { return e.Kind == activity.SignIn && e.NewDevice }))
+			evs = first.WaitEvents(t, id, "the new browser's sign-in", has(1, func(e activity.Event) bool { return e.Kind == activity.SignIn && e.NewDevice }))
 			e.WaitHeraMail(t, mails, email, "new_sign_in")
 			second.App.Events.Wait()
 			if n := len(e.HeraMails(mails, email)); n != 1 {

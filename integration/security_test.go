@@ -150,7 +150,7 @@ func TestExportBehindReauth(t *testing.T) {
 		t.Error("no audit line for the export, or it names the account")
 	}
 	// Recorded in the background: waited for, then on the page.
-	waitFor(t, e.hera, id, "the download", has(1, kind(activity.Exported)))
+	e.hera.WaitEvents(t, id, "the download", has(1, kind(activity.Exported)))
 	if a := b.Get("/activity"); !a.Contains("Account data downloaded") {
 		t.Errorf("the download is not in the activity:\n%s", a.Text())
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraproject/hera/internal/activity"
 	"github.com/heraproject/hera/internal/app"
 	"github.com/heraproject/hera/internal/config"
 	"github.com/heraproject/hera/internal/requestid"
@@ -127,4 +128,32 @@ func assemble(t testing.TB, h *Hera, opts []app.Option) {
 			stacktest.LogLines(t, "hera "+h.URL+" log (last 16 KiB)", h.Logs.Tail(16<<10))
 		}
 	})
+}
+
+// WaitEvents waits up to 30 s until the identity's events (newest first)
+// satisfy ok — Kratos's web hooks and Hera's background recording are
+// asynchronous — then until the background work in progress (alerts,
+// events still being written: the failure behind the lock it engaged) is
+// done, and returns the identity's events as they are then.
+func (h *Hera) WaitEvents(t testing.TB, identity, what string, ok func([]activity.Event) bool) []activity.Event {
+	t.Helper()
+	list := func() []activity.Event {
+		evs, err := h.App.Activity.List(context.Background(), identity, time.Now(), h.App.ActivityPolicy, 0)
+		if err != nil {
+			t.Fatalf("activity of %s: %v", identity, err)
+		}
+		return evs
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		evs := list()
+		if ok(evs) {
+			h.App.Events.Wait()
+			return list()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s, no %s among the %d events of %s: %+v", what, len(evs), identity, evs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
